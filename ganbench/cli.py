@@ -1,0 +1,461 @@
+"""The ``ganbench`` command line. Data (tables, JSON) go to stdout; progress and logs to stderr.
+
+Exit codes: 0 success; 1 a run failed or diverged; 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Optional, Sequence
+
+from ganbench import __version__
+from ganbench.errors import GanbenchError, UsageError
+
+EPILOG_RUN = """examples:
+  ganbench run --all                                 the default 'quick' suite
+  ganbench run --variant dcgan --dataset digits --budget 30s --seeds 0,1,2
+  ganbench run --model dcgan --loss minimax --dataset digits --budget 500steps
+  ganbench run --all --variant non-saturating --lr 2e-4 --out results/lr-sweep
+budgets: 20000img (real images seen by D), 500steps (G steps) or 30s / 2min (training
+wall-clock, evaluation excluded); all three are recorded in every row whatever the budget."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (``ganbench run: error: ...``) and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def _betas(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.5,0.999, got {text!r}")
+    return (_float(parts[0]), _float(parts[1]))
+
+
+def _names(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
+    p = _Parser(prog="ganbench", description="Benchmark GAN variants under a fixed, equal budget.")
+    p.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    r = sub.add_parser("run", help="train variants under a fixed budget and record metrics",
+                       description="Train GAN variants under a fixed, equal budget, evaluate "
+                       "them periodically and write one result file per run.",
+                       epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = r.add_argument_group("what to run")
+    what.add_argument("--all", action="store_true",
+                      help="run every entry of the suite (default suite: quick)")
+    what.add_argument("--suite", help="suite to run or to take budgets/datasets from "
+                      "(default: quick)")
+    what.add_argument("--variant", type=_names, action="extend", default=[], metavar="NAME[,NAME]",
+                      help="variant(s) to run (with --all: restrict the suite to them)")
+    what.add_argument("--model", help="architecture (replaces the variant's; with --loss and "
+                      "no --variant: an ad-hoc MODEL+LOSS variant)")
+    what.add_argument("--loss", help="GAN objective (replaces the variant's)")
+    what.add_argument("--dataset", type=_names, action="extend", default=[],
+                      metavar="NAME[,NAME]", help="dataset(s) (default: the suite's)")
+    how = r.add_argument_group("budget and seeds")
+    how.add_argument("--budget", help="per-run budget: 20000img, 500steps, 30s (default: suite's)")
+    how.add_argument("--seeds", help="comma list or range, e.g. 0,1,2 or 0-4 (default: suite's)")
+    how.add_argument("--device", default="auto", help="auto (default: CUDA if available), cpu, "
+                     "cuda, cuda:N")
+    hp = r.add_argument_group("hyperparameter overrides (apply to every selected variant)")
+    hp.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
+    hp.add_argument("--lr", type=_float, help="learning rate of G and D")
+    hp.add_argument("--lr-g", type=_float)
+    hp.add_argument("--lr-d", type=_float)
+    hp.add_argument("--betas", type=_betas, metavar="B1,B2")
+    hp.add_argument("--k", "--d-steps", dest="k", type=_positive_int, help="D steps per G step")
+    hp.add_argument("--batch-size", type=_positive_int)
+    hp.add_argument("--z-dim", type=_positive_int)
+    ev = r.add_argument_group("evaluation")
+    ev.add_argument("--evals", type=_positive_int,
+                    help="evaluations spread evenly over the budget, after one at step 0 "
+                    "(default: suite's, else 10)")
+    ev.add_argument("--eval-every", type=_positive_int, metavar="STEPS",
+                    help="evaluate every N G steps instead")
+    ev.add_argument("--eval-samples", type=_positive_int, help="generated samples per evaluation")
+    out = r.add_argument_group("output")
+    out.add_argument("--out", default=os.path.join("results", "runs"),
+                     help="results directory, one JSON file per run (default: results/runs)")
+    out.add_argument("--force", action="store_true",
+                     help="train again runs whose result file already exists (default: reuse)")
+    out.add_argument("--data-root", default=None,
+                     help="where dataset files live (default: $GANBENCH_DATA_ROOT or the user "
+                     "cache)")
+    out.add_argument("--no-download", dest="download", action="store_false",
+                     help="never download data; fail clearly when files are missing")
+    out.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
+                        description="List what the loaded plugins registered.")
+    ls.add_argument("kind", nargs="?", choices=["variants", "models", "losses", "datasets",
+                                                "metrics", "suites"],
+                    help="only this kind (default: all)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pl = sub.add_parser("plugins", help="list loaded plugins with versions and hooks",
+                        description="List loaded plugins. Environment: GANBENCH_LOAD_PLUGINS "
+                        "(unset: all; empty: built-ins only; comma list: built-ins + those), "
+                        "GANBENCH_DISABLE_PLUGINS (comma list).")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rs = sub.add_parser("results", help="summary table of a results directory",
+                        description="Final value per variant x dataset x metric, mean ± std "
+                        "over seeds.")
+    rs.add_argument("path", nargs="*", default=[os.path.join("results", "runs")],
+                    help="result files or directories (default: results/runs)")
+    fmt = rs.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="summary as JSON records")
+    fmt.add_argument("--csv", action="store_true", help="summary as CSV")
+    rs.add_argument("--long", action="store_true",
+                    help="with --json/--csv: every row, not the summary")
+    rs.add_argument("--metric", type=_names, action="extend", default=[],
+                    help="only these metrics")
+    rs.add_argument("--export", metavar="FILE",
+                    help="write every row to FILE (.csv or .parquet) as well")
+
+    cp = sub.add_parser("compare", help="per-metric deltas between two results sets",
+                        description="Compare results set B against A: deltas of final values "
+                        "(means over seeds), with better/worse from each metric's direction.")
+    cp.add_argument("a", help="baseline: results file or directory")
+    cp.add_argument("b", help="candidate: results file or directory")
+    cp.add_argument("--json", action="store_true", help="machine-readable output")
+    cp.add_argument("--metric", type=_names, action="extend", default=[],
+                    help="only these metrics")
+
+    for name, (help_, configure, _handler, _plugin) in (commands or {}).items():
+        cmd = sub.add_parser(name, help=help_, description=help_)
+        configure(cmd)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands: dict = {}
+    try:
+        known = {"run", "list", "plugins", "results", "compare"}
+        first = next((a for a in argv if not a.startswith("-")), None)
+        if first is not None and first not in known:  # maybe a plugin command
+            from ganbench.plugins import registries
+
+            commands = registries().commands
+        parser = build_parser(commands)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
+                   "results": cmd_results, "compare": cmd_compare}.get(args.command)
+        if handler is None:
+            return int(commands[args.command][2](args) or 0)
+        return handler(args)
+    except GanbenchError as exc:
+        print(f"ganbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ganbench: interrupted; finished runs are saved", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+# ---------------------------------------------------------------------------------- run
+
+
+def cmd_run(args) -> int:
+    from ganbench import results
+    from ganbench.budget import Budget, parse_seeds
+    from ganbench.plan import Overrides, plan
+    from ganbench.plugins import registries
+
+    reg = registries()
+    budget = Budget.parse(args.budget) if args.budget is not None else None
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
+                          betas=args.betas, k=args.k, batch_size=args.batch_size,
+                          z_dim=args.z_dim)
+    jobs = plan(reg, suite=args.suite, run_all=args.all, variants=args.variant,
+                model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
+                seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
+                eval_samples=args.eval_samples)
+    from ganbench.runner import resolve_device
+
+    device = resolve_device(args.device)
+    if args.dry_run:
+        for j in jobs:
+            print(f"{j.run_id}\t{j.label}")
+        return 0
+    out = results.check_writable(args.out)
+    data_root = args.data_root or os.environ.get("GANBENCH_DATA_ROOT")
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+
+    todo = []
+    for j in jobs:
+        if not args.force and results.run_path(out, j.run_id).exists():
+            try:
+                results.read_run(results.run_path(out, j.run_id))
+                continue
+            except ValueError:
+                pass  # unreadable: train it again
+        todo.append(j)
+    skipped = len(jobs) - len(todo)
+    log(f"ganbench: {len(jobs)} run(s) on {device}; results in {out}"
+        + (f"; {skipped} already done there (--force to train them again)" if skipped else ""))
+    failed = []
+    t_start = time.perf_counter()
+    for i, job in enumerate(todo, 1):
+        status = _run_one(job, reg, out, device, data_root, args.download, i, len(todo), log,
+                          quiet=args.quiet)
+        if status != "completed":
+            failed.append((job, status))
+    if todo:
+        log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
+
+    df = results.load([results.run_path(out, j.run_id) for j in jobs
+                       if results.run_path(out, j.run_id).exists()])
+    df = df[~df["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]
+    print(results.format_summary(results.summarize(df)))
+    if failed:
+        for job, status in failed:
+            print(f"ganbench: {job.label}: {status}", file=sys.stderr)
+        return 1
+    return 0
+
+
+HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
+
+
+def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet) -> str:
+    from ganbench import results
+    from ganbench.runner import train
+
+    bar = _Progress(f"[{i}/{n}] {job.label}", quiet)
+    started = time.time()
+    try:
+        res = train(job, reg, device=str(device), data_root=data_root, download=download,
+                    progress=bar.update)
+    finally:
+        bar.close()
+    meta = run_meta(job, device)
+    meta.update(status=res.status, started=started, finished=time.time(),
+                images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
+                eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
+    results.write_run(out, meta, res.rows)
+    final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
+    shown = ", ".join(f"{k}={final[k]:.4g}" for k in
+                      ("frechet_data", "modes_covered", "high_quality_pct") if k in final)
+    log(f"[{i}/{n}] {job.label}: {res.status}, {res.steps} steps, {res.wall_s:.1f}s train + "
+        f"{res.eval_s:.1f}s eval" + (f"; {shown}" if shown else ""))
+    return res.status
+
+
+def run_meta(job, device) -> dict[str, Any]:
+    from ganbench.envinfo import git_sha, torch_version
+
+    return {
+        "run_id": job.run_id, "suite": job.suite, "variant": job.variant, "model": job.model,
+        "loss": job.loss, "dataset": job.dataset, "seed": job.seed, "budget": str(job.budget),
+        "config": job.config(), "device": str(device), "torch": torch_version(),
+        "ganbench_version": __version__, "git_sha": git_sha(),
+    }
+
+
+class _Progress:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, label: str, quiet: bool):
+        self.label = label
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.last = 0.0
+
+    def update(self, frac: float) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2 and frac < 1:
+            return
+        self.last = now
+        width = 30
+        filled = int(frac * width)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{100 * frac:5.1f}%")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------------- list
+
+
+def _describe(kind: str, obj) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": obj.name, "description": obj.description}
+    if kind == "variants":
+        d.update(model=obj.model, loss=obj.loss, reference=obj.reference,
+                 hparams=obj.hparams.to_dict(), model_options=dict(obj.model_options))
+    elif kind == "models":
+        d.update(conditional=obj.conditional,
+                 options={k: list(v) if isinstance(v, tuple) else v
+                          for k, v in obj.options.items()})
+    elif kind == "datasets":
+        d.update(kind=obj.spec.kind, shape=list(obj.spec.shape),
+                 num_classes=obj.spec.num_classes, source=obj.source,
+                 modes=len(obj.modes.centers) if obj.modes else None)
+    elif kind == "metrics":
+        d.update(default=obj.default)
+    return d
+
+
+def cmd_list(args) -> int:
+    from ganbench.plugins import registries
+
+    reg = registries()
+    kinds = [args.kind] if args.kind else ["variants", "models", "losses", "datasets",
+                                            "metrics", "suites"]
+    data = {}
+    for kind in kinds:
+        registry = getattr(reg, kind)
+        items = []
+        for obj in registry:
+            d = _describe(kind, obj)
+            d["plugin"] = registry.owner(obj.name)
+            if kind == "suites":
+                d["entries"] = [dict(variant=e.variant, dataset=e.dataset, budget=e.budget,
+                                     seeds=list(e.seeds)) for e in obj.resolve(reg)]
+            items.append(d)
+        data[kind] = items
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    for kind, items in data.items():
+        print(f"{kind}:")
+        for d in items:
+            extra = ""
+            if kind == "variants":
+                h = d["hparams"]
+                extra = (f" [{d['model']} + {d['loss']}; {h['optimizer']} lr {h['lr_g']:g}/"
+                         f"{h['lr_d']:g}, betas {tuple(h['betas'])}, k {h['k']}, batch "
+                         f"{h['batch_size']}, z {h['z_dim']}]")
+            elif kind == "datasets":
+                extra = f" [{d['kind']} {tuple(d['shape'])}, {d['num_classes']} classes]"
+            elif kind == "suites":
+                extra = f" [{len(d['entries'])} entries]"
+            print(f"  {d['name']:<18} {d['description']}{extra}  ({d['plugin']})")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    from ganbench.plugins import registries
+
+    reg = registries()
+    items = [dict(name=p.name, module=p.module, distribution=p.distribution,
+                  version=p.version, builtin=p.builtin, hooks=p.hooks) for p in reg.plugins]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    for p in items:
+        tag = "built-in" if p["builtin"] else "third-party"
+        print(f"{p['name']:<20} {p['distribution']} {p['version']} ({tag}) {p['module']}: "
+              f"{', '.join(p['hooks'])}")
+    return 0
+
+
+# ------------------------------------------------------------------------- results/compare
+
+
+def cmd_results(args) -> int:
+    from ganbench import results
+
+    df = results.load(args.path)
+    if df.empty:
+        raise UsageError(f"no result rows found in {', '.join(map(str, args.path))}")
+    if args.metric:
+        df = df[df["metric"].isin(args.metric)]
+    if args.export:
+        _export(df, args.export)
+    table = df if args.long else results.summarize(df)
+    if args.json:
+        print(table.to_json(orient="records", indent=1))
+    elif args.csv:
+        print(table.to_csv(index=False), end="")
+    else:
+        print(results.format_summary(results.summarize(df)))
+    return 0
+
+
+def _export(df, path: str) -> None:
+    import tempfile
+
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".csv", ".parquet"):
+        raise UsageError(f"--export needs a .csv or .parquet file name, got '{path}'")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
+        os.close(fd)
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write '{path}': {exc.strerror or exc}") from None
+
+
+def cmd_compare(args) -> int:
+    from ganbench import results
+
+    a, b = results.load(args.a), results.load(args.b)
+    for name, df in (("A", a), ("B", b)):
+        if df.empty:
+            raise UsageError(f"no result rows in {name} ({args.a if name == 'A' else args.b})")
+    if args.metric:
+        a, b = a[a["metric"].isin(args.metric)], b[b["metric"].isin(args.metric)]
+    table = results.compare(a, b)
+    if table.empty:
+        raise UsageError("A and B share no variant x dataset x metric to compare")
+    if args.json:
+        print(table.to_json(orient="records", indent=1))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    bad = int((~table["same_eval_spec"]).sum())
+    if bad:
+        print(f"ganbench: warning: {bad} row(s) were evaluated with different EvalSpecs and are "
+              "marked incomparable", file=sys.stderr)
+    return 0

@@ -1,0 +1,227 @@
+"""Planning: suites, variants, datasets and seeds → a list of small, picklable JobSpecs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from ganbench.budget import Budget
+from ganbench.errors import UsageError
+from ganbench.plugins import Registries
+from ganbench.specs import Hyperparams, SuiteEntry, VariantSpec
+
+DEFAULT_SUITE = "quick"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One training run: names and numbers only, no objects."""
+
+    variant: str
+    model: str
+    loss: str
+    dataset: str
+    seed: int
+    budget: Budget
+    hparams: Hyperparams
+    model_options: tuple[tuple[str, Any], ...] = ()
+    suite: str = ""
+    evals: int = 10
+    eval_every: Optional[int] = None
+    eval_samples: int = 2000
+    metrics: Optional[tuple[str, ...]] = None
+    data_options: tuple[tuple[str, Any], ...] = field(default=())
+
+    def config(self) -> dict[str, Any]:
+        """Everything that defines the run's numbers (not where it runs or is written)."""
+        d = dataclasses.asdict(self)
+        d["budget"] = str(self.budget)
+        d["hparams"] = self.hparams.to_dict()
+        d["model_options"] = {k: _jsonable(v) for k, v in self.model_options}
+        d["data_options"] = {k: _jsonable(v) for k, v in self.data_options}
+        d["metrics"] = list(self.metrics) if self.metrics is not None else None
+        return d
+
+    @property
+    def run_id(self) -> str:
+        """Readable and deterministic: the same job always gets the same id."""
+        blob = json.dumps(self.config(), sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(blob).hexdigest()[:10]
+        return f"{self.variant}__{self.dataset}__s{self.seed}__{digest}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} on {self.dataset} (seed {self.seed}, {self.budget})"
+
+
+def _jsonable(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+@dataclass
+class Overrides:
+    """Hyperparameter overrides from the command line (None: keep the variant's value)."""
+
+    optimizer: Optional[str] = None
+    lr: Optional[float] = None
+    lr_g: Optional[float] = None
+    lr_d: Optional[float] = None
+    betas: Optional[tuple[float, float]] = None
+    k: Optional[int] = None
+    batch_size: Optional[int] = None
+    z_dim: Optional[int] = None
+
+    def apply(self, h: Hyperparams) -> Hyperparams:
+        changes: dict[str, Any] = {}
+        if self.lr is not None:
+            changes["lr_g"] = changes["lr_d"] = self.lr
+        for name in ("optimizer", "lr_g", "lr_d", "betas", "k", "batch_size", "z_dim"):
+            value = getattr(self, name)
+            if value is not None:
+                changes[name] = value
+        return dataclasses.replace(h, **changes)
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+
+
+def check_hparams(h: Hyperparams, where: str) -> None:
+    if h.optimizer not in OPTIMIZERS:
+        raise UsageError(f"{where}: unknown optimizer '{h.optimizer}' (use {', '.join(OPTIMIZERS)})")
+    for name in ("lr_g", "lr_d"):
+        v = getattr(h, name)
+        if not (0 < v < 10):
+            raise UsageError(f"{where}: {name} must be in (0, 10), got {v}")
+    if len(h.betas) != 2 or not all(0 <= b < 1 for b in h.betas):
+        raise UsageError(f"{where}: betas must be two numbers in [0, 1), got {h.betas}")
+    for name, hi in (("k", 100), ("batch_size", 1 << 16), ("z_dim", 1 << 14)):
+        v = getattr(h, name)
+        if not isinstance(v, int) or not (1 <= v <= hi):
+            raise UsageError(f"{where}: {name} must be an integer from 1 to {hi}, got {v}")
+
+
+def resolve_variant(reg: Registries, variant: Optional[str], model: Optional[str],
+                    loss: Optional[str]) -> VariantSpec:
+    """A registered variant, optionally with its model and/or loss swapped; or an ad-hoc
+    ``MODEL+LOSS`` variant with default hyperparameters when no variant is named."""
+    if variant is not None:
+        v = reg.variants.get(variant)
+    else:
+        if model is None or loss is None:
+            raise UsageError("name a --variant, or both --model and --loss")
+        v = VariantSpec(name=f"{model}+{loss}", model=model, loss=loss,
+                        description="ad-hoc model + loss", hparams=Hyperparams())
+    if model is not None or loss is not None:
+        m = model or v.model
+        lo = loss or v.loss
+        if (m, lo) != (v.model, v.loss):
+            name = v.name if variant is None else f"{v.name}[{m}+{lo}]"
+            options = v.model_options if m == v.model else {}
+            v = dataclasses.replace(v, name=name, model=m, loss=lo, model_options=options)
+    reg.models.get(v.model)
+    reg.losses.get(v.loss)
+    return v
+
+
+def check_fit(reg: Registries, variant: VariantSpec, dataset: str) -> Optional[str]:
+    """None when the variant's model can train on the dataset, else the reason."""
+    ds = reg.datasets.get(dataset)
+    return reg.models.get(variant.model).check(ds.spec)
+
+
+def plan(
+    reg: Registries,
+    *,
+    suite: Optional[str] = None,
+    run_all: bool = False,
+    variants: Sequence[str] = (),
+    model: Optional[str] = None,
+    loss: Optional[str] = None,
+    datasets: Sequence[str] = (),
+    budget: Optional[Budget] = None,
+    seeds: Optional[Sequence[int]] = None,
+    overrides: Optional[Overrides] = None,
+    evals: Optional[int] = None,
+    eval_every: Optional[int] = None,
+    eval_samples: Optional[int] = None,
+    data_options: Optional[dict[str, Any]] = None,
+) -> list[JobSpec]:
+    """Expand the request into jobs. Raises UsageError for anything unknown or unfit."""
+    overrides = overrides or Overrides()
+    for d in datasets:
+        reg.datasets.get(d)
+    suite_name = suite or DEFAULT_SUITE
+    entries: list[SuiteEntry] = []
+    if run_all or not (variants or model or loss):
+        if not run_all:
+            raise UsageError(
+                "say what to run: --all (the whole suite), --variant NAME, or --model NAME --loss NAME"
+            )
+        entries = list(reg.suites.get(suite_name).resolve(reg))
+        if variants:
+            for name in variants:
+                reg.variants.get(name)
+            entries = [e for e in entries if e.variant in variants]
+        if datasets:
+            entries = [e for e in entries if e.dataset in datasets]
+        if not entries:
+            raise UsageError(f"suite '{suite_name}' has no entries for that selection")
+        pairs = [(e, resolve_variant(reg, e.variant, model, loss)) for e in entries]
+    else:
+        names: Sequence[Optional[str]] = list(variants) or [None]
+        chosen = [(name, resolve_variant(reg, name, model, loss)) for name in names]
+        suite_entries = reg.suites.get(suite_name).resolve(reg)  # budgets/datasets to default to
+        pairs = []
+        for base, v in chosen:
+            if datasets:
+                ds_list = list(datasets)
+            else:
+                ds_list = [e.dataset for e in suite_entries if e.variant == base]
+                if not ds_list:
+                    raise UsageError(f"give --dataset for '{v.name}' (e.g. --dataset "
+                                     f"{_fitting_example(reg, v)})")
+            for d in ds_list:
+                tpl = next((e for e in suite_entries if e.variant == base and e.dataset == d), None)
+                pairs.append((tpl or SuiteEntry(variant=v.name, dataset=d, budget="10000img"), v))
+        if not suite:
+            suite_name = ""
+
+    jobs: list[JobSpec] = []
+    for entry, v in pairs:
+        reason = check_fit(reg, v, entry.dataset)
+        if reason:
+            if run_all and not (model or loss):
+                raise UsageError(f"suite '{suite_name}': {reason} ('{entry.dataset}')")
+            raise UsageError(f"variant '{v.name}' cannot run on '{entry.dataset}': {reason}")
+        h = overrides.apply(v.hparams)
+        check_hparams(h, f"variant '{v.name}'")
+        b = budget or Budget.parse(entry.budget)
+        for s in (seeds if seeds is not None else entry.seeds):
+            jobs.append(JobSpec(
+                variant=v.name, model=v.model, loss=v.loss, dataset=entry.dataset, seed=int(s),
+                budget=b, hparams=h,
+                model_options=tuple(sorted((k, _freeze(x)) for k, x in v.model_options.items())),
+                suite=suite_name, evals=evals or entry.evals, eval_every=eval_every,
+                eval_samples=eval_samples or entry.eval_samples,
+                metrics=entry.metrics,
+                data_options=tuple(sorted((data_options or {}).items())),
+            ))
+    ids = [j.run_id for j in jobs]
+    if len(set(ids)) != len(ids):  # the same job listed twice: keep the first
+        seen: set[str] = set()
+        jobs = [j for j in jobs if not (j.run_id in seen or seen.add(j.run_id))]
+    return jobs
+
+
+def _freeze(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _fitting_example(reg: Registries, v: VariantSpec) -> str:
+    for ds in reg.datasets:
+        if reg.models.get(v.model).check(ds.spec) is None:
+            return ds.name
+    return "NAME"

@@ -1,0 +1,258 @@
+"""Plugin discovery and the registries.
+
+Plugins are modules named by entry points in the ``ganbench`` group. The built-ins (the
+top-level ``plugins/`` folder, imported as ``ganbench_plugins``) are declared by ganbench's own
+distribution in the same group, so they load exactly as third-party plugins do.
+
+Environment controls:
+
+* ``GANBENCH_LOAD_PLUGINS`` unset: load every installed plugin; empty: built-ins only; a comma
+  list: the built-ins plus the named entry points (or distributions).
+* ``GANBENCH_DISABLE_PLUGINS``: a comma list of entry-point or distribution names not to load
+  (built-ins included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from importlib import import_module, metadata
+from typing import Any, Callable, Iterator, Optional
+
+import pluggy
+
+from ganbench import hookspecs
+from ganbench.errors import PluginError, unknown
+from ganbench.specs import NAME_RE, REGISTRY_TYPES
+
+GROUP = "ganbench"
+DIST_NAME = "ganbench"
+BUILTIN_MODULES = (
+    "ganbench_plugins.losses",
+    "ganbench_plugins.models",
+    "ganbench_plugins.variants",
+    "ganbench_plugins.datasets",
+    "ganbench_plugins.metrics",
+    "ganbench_plugins.suites",
+)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    distribution: str
+    version: str
+    builtin: bool
+    hooks: list[str] = field(default_factory=list)
+
+
+class Registry:
+    """Name → spec, remembering which plugin registered each name."""
+
+    def __init__(self, kind: str, spec_type: type):
+        self.kind = kind
+        self.spec_type = spec_type
+        self._items: dict[str, Any] = {}
+        self._owner: dict[str, str] = {}
+
+    def add(self, obj: Any, plugin: str) -> None:
+        singular = self.kind.rstrip("s") if self.kind != "losses" else "loss"
+        if not isinstance(obj, self.spec_type):
+            raise PluginError(
+                f"plugin '{plugin}' registered a {type(obj).__name__} as a {singular}; "
+                f"expected ganbench.specs.{self.spec_type.__name__}"
+            )
+        name = getattr(obj, "name", None)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise PluginError(
+                f"plugin '{plugin}' registered a {singular} with an invalid name {name!r} "
+                "(use lowercase letters, digits, '-', '_' and '.')"
+            )
+        for f in dataclasses.fields(obj):
+            if f.name in ("build", "load", "compute", "d_loss", "g_loss"):
+                if not callable(getattr(obj, f.name)):
+                    raise PluginError(
+                        f"plugin '{plugin}' registered {singular} '{name}' whose "
+                        f"'{f.name}' is not callable"
+                    )
+        if name in self._items:
+            raise PluginError(
+                f"{singular} '{name}' is registered twice: by plugin '{self._owner[name]}' "
+                f"and by plugin '{plugin}'"
+            )
+        self._items[name] = obj
+        self._owner[name] = plugin
+
+    def get(self, name: str) -> Any:
+        try:
+            return self._items[name]
+        except KeyError:
+            singular = self.kind.rstrip("s") if self.kind != "losses" else "loss"
+            raise unknown(singular, name, self._items) from None
+
+    def owner(self, name: str) -> str:
+        return self._owner[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class Registries:
+    models: Registry
+    losses: Registry
+    variants: Registry
+    datasets: Registry
+    metrics: Registry
+    suites: Registry
+    plugins: list[PluginInfo]
+    commands: dict[str, tuple[str, Callable, Callable, str]]
+    pm: pluggy.PluginManager
+
+    def validate(self) -> None:
+        """Cross-checks: every variant names a registered model and loss."""
+        for v in self.variants:
+            owner = self.variants.owner(v.name)
+            if v.model not in self.models:
+                raise PluginError(
+                    f"plugin '{owner}': variant '{v.name}' names unknown model '{v.model}'"
+                )
+            if v.loss not in self.losses:
+                raise PluginError(
+                    f"plugin '{owner}': variant '{v.name}' names unknown loss '{v.loss}'"
+                )
+
+
+def _env_list(name: str) -> Optional[set[str]]:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {p.strip() for p in value.split(",") if p.strip()}
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    eps = metadata.entry_points(group=GROUP)
+    seen: dict[tuple[str, str], metadata.EntryPoint] = {}
+    for ep in eps:  # the same distribution can be visible twice on sys.path
+        seen.setdefault((ep.name, ep.value), ep)
+    return list(seen.values())
+
+
+def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "", ""
+    return dist.metadata["Name"] or "", dist.version or ""
+
+
+def load(*, use_env: bool = True) -> Registries:
+    """Discover plugins, call their hooks and return validated registries."""
+    from ganbench import __version__
+
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    wanted = _env_list("GANBENCH_LOAD_PLUGINS") if use_env else None
+    disabled = (_env_list("GANBENCH_DISABLE_PLUGINS") or set()) if use_env else set()
+
+    infos: list[PluginInfo] = []
+    found_builtin = False
+    for ep in sorted(_entry_points(), key=lambda e: e.name):
+        dist_name, version = _dist_of(ep)
+        builtin = dist_name.lower() == DIST_NAME or ep.value in BUILTIN_MODULES
+        found_builtin |= builtin
+        if ep.name in disabled or dist_name in disabled:
+            continue
+        if not builtin and wanted is not None and not (ep.name in wanted or dist_name in wanted):
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:
+            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}") from exc
+        infos.append(_register(pm, module, ep.name, ep.value, dist_name, version, builtin))
+
+    if not found_builtin:  # running from a source tree that was never installed
+        for modname in BUILTIN_MODULES:
+            name = "builtin-" + modname.rsplit(".", 1)[1]
+            if name in disabled:
+                continue
+            module = import_module(modname)
+            infos.append(_register(pm, module, name, modname, DIST_NAME, __version__, True))
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin '{exc.plugin_name}': {exc}") from exc
+
+    regs = {kind: Registry(kind, t) for kind, t in REGISTRY_TYPES.items()}
+    commands: dict[str, tuple[str, Callable, Callable, str]] = {}
+    for kind, registry in regs.items():
+        _call_hook(pm, f"ganbench_register_{kind}", lambda plugin, obj, r=registry: r.add(obj, plugin))
+
+    def add_command(plugin: str, name: str, help: str, configure: Callable, handler: Callable):
+        if name in commands:
+            raise PluginError(
+                f"command '{name}' is registered twice: by plugin '{commands[name][3]}' "
+                f"and by plugin '{plugin}'"
+            )
+        commands[name] = (help, configure, handler, plugin)
+
+    _call_hook(pm, "ganbench_register_commands", add_command)
+    registries = Registries(plugins=infos, commands=commands, pm=pm, **regs)
+    registries.validate()
+    return registries
+
+
+def _register(pm, module, name, value, dist, version, builtin) -> PluginInfo:
+    try:
+        pm.register(module, name=name)
+    except ValueError as exc:
+        raise PluginError(f"plugin '{name}' ({value}) could not be registered: {exc}") from exc
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin '{name}' ({value}): {exc}") from exc
+    hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
+    return PluginInfo(name, value, dist, version, builtin, hooks)
+
+
+def _call_hook(pm: pluggy.PluginManager, hook_name: str, add: Callable) -> None:
+    """Call each plugin's implementation on its own, so every registration has an owner."""
+    caller = getattr(pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):  # registration order
+        plugin = impl.plugin_name
+
+        def register(*args, _plugin=plugin, **kwargs):
+            add(_plugin, *args, **kwargs)
+
+        try:
+            impl.function(register=register)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin '{plugin}' failed in {hook_name}: {exc}") from exc
+
+
+_cache: Optional[Registries] = None
+
+
+def registries() -> Registries:
+    """The registries of this process, loaded on first use."""
+    global _cache
+    if _cache is None:
+        _cache = load()
+    return _cache
+
+
+def reset() -> None:
+    """Forget the loaded registries (tests change the environment between loads)."""
+    global _cache
+    _cache = None

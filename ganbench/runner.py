@@ -1,0 +1,244 @@
+"""Training one job: alternating updates under a fixed budget, with periodic evaluation.
+
+The hot loop keeps data on the training device, samples batches there with a seeded generator
+and never synchronises with the host between evaluations: per-step statistics accumulate in a
+device tensor and are read once per evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ganbench.errors import UsageError
+from ganbench.evaluation import EvalContext, EvalSpec
+from ganbench.plan import JobSpec
+from ganbench.plugins import Registries
+from ganbench.specs import DataRequest
+
+STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
+
+
+@dataclass
+class RunResult:
+    job: JobSpec
+    rows: list[dict[str, Any]]
+    status: str  # "completed" | "diverged"
+    images_seen: int
+    steps: int
+    wall_s: float
+    eval_s: float
+    device: str
+    eval_spec: EvalSpec
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(name: str = "auto"):
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"invalid device '{name}': use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"device '{name}' asked for, but no CUDA GPU is available here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"device '{name}' asked for, but only "
+                             f"{torch.cuda.device_count()} CUDA device(s) exist")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise UsageError("device 'mps' asked for, but MPS is not available here")
+    elif dev.type != "cpu":
+        raise UsageError(f"unsupported device '{name}': use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def make_optimizer(name: str, params, lr: float, betas: tuple[float, float]):
+    import torch
+
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=betas[0])
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    raise UsageError(f"unknown optimizer '{name}'")
+
+
+def load_data(reg: Registries, job: JobSpec, split: str, data_root: Optional[str],
+              download: bool):
+    ds = reg.datasets.get(job.dataset)
+    req = DataRequest(split=split, data_root=data_root, download=download,
+                      options=dict(job.data_options))
+    return ds, ds.load(req)
+
+
+def train(
+    job: JobSpec,
+    reg: Registries,
+    *,
+    device: str = "auto",
+    data_root: Optional[str] = None,
+    download: bool = True,
+    progress: Optional[Callable[[float], None]] = None,
+) -> RunResult:
+    """Train ``job`` to its budget and return its metric rows."""
+    import torch
+
+    dev = resolve_device(device)
+    torch.manual_seed(job.seed)
+    variant_model = reg.models.get(job.model)
+    loss = reg.losses.get(job.loss)
+    ds, train_data = load_data(reg, job, "train", data_root, download)
+    reason = variant_model.check(train_data.spec)
+    if reason:
+        raise UsageError(reason)
+
+    h = job.hparams
+    x = train_data.x.to(dev)
+    y = train_data.y.to(dev) if train_data.y is not None else None
+    conditional = variant_model.conditional
+    if conditional and y is None:
+        raise UsageError(f"model '{job.model}' is conditional but '{job.dataset}' has no labels")
+    g_net, d_net = variant_model.build(train_data.spec, h.z_dim, **dict(job.model_options))
+    g_net.to(dev).train()
+    d_net.to(dev).train()
+    opt_g = make_optimizer(h.optimizer, g_net.parameters(), h.lr_g, h.betas)
+    opt_d = make_optimizer(h.optimizer, d_net.parameters(), h.lr_d, h.betas)
+    g_params = [p for p in g_net.parameters() if p.requires_grad]
+
+    rng = torch.Generator(device=dev).manual_seed(job.seed)
+    n, bs, k, z_dim = x.shape[0], h.batch_size, h.k, h.z_dim
+    d_loss_fn, g_loss_fn = loss.d_loss, loss.g_loss
+    acc = torch.zeros(len(STAT_NAMES), device=dev, dtype=torch.float64)
+    acc_steps = 0
+
+    def step() -> None:
+        nonlocal acc
+        for _ in range(k):
+            idx = torch.randint(n, (bs,), device=dev, generator=rng)
+            real = x[idx]
+            z = torch.randn(bs, z_dim, device=dev, generator=rng)
+            yb = y[idx] if conditional else None
+            with torch.no_grad():
+                fake = g_net(z, yb) if conditional else g_net(z)
+            if conditional:
+                real_logits, fake_logits = d_net(real, yb), d_net(fake, yb)
+            else:
+                real_logits, fake_logits = d_net(real), d_net(fake)
+            loss_d = d_loss_fn(real_logits, fake_logits)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        z = torch.randn(bs, z_dim, device=dev, generator=rng)
+        if conditional:
+            yg = y[torch.randint(n, (bs,), device=dev, generator=rng)]
+            logits_g = d_net(g_net(z, yg), yg)
+        else:
+            logits_g = d_net(g_net(z))
+        loss_g = g_loss_fn(logits_g)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        grads = [p.grad for p in g_params if p.grad is not None]
+        gnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        opt_g.step()
+        acc += torch.stack([loss_d.detach(), loss_g.detach(),
+                            torch.sigmoid(real_logits.detach()).mean(),
+                            torch.sigmoid(fake_logits.detach()).mean(), gnorm]).double()
+
+    spec = EvalSpec(reference="train", n_samples=job.eval_samples)  # same protocol for all seeds
+    metric_specs = _select_metrics(reg, job)
+    cache: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    images = steps = 0
+    wall = eval_wall = 0.0
+    interval = {"images": 0, "wall": 0.0}
+    status = "completed"
+
+    def evaluate() -> bool:
+        """Metrics at the current point; False if training has diverged."""
+        nonlocal acc, acc_steps, eval_wall
+        t0 = time.perf_counter()
+        stats: dict[str, float] = {}
+        if acc_steps:
+            means = (acc / acc_steps).tolist()
+            stats = dict(zip(STAT_NAMES, means))
+            if interval["wall"] > 0:
+                stats["images_per_s"] = interval["images"] / interval["wall"]
+        g_net.eval()
+        ctx = EvalContext(job=job, dataset=ds, data=train_data, generator=g_net,
+                          conditional=conditional, device=dev, eval_spec=spec, step=steps,
+                          images_seen=images, wall_s=wall, stats=stats, cache=cache)
+        for m in metric_specs:
+            if m.applies is None or m.applies(ctx):
+                for v in m.compute(ctx):
+                    rows.append({"step": steps, "images_seen": images, "wall_s": round(wall, 4),
+                                 "metric": v.metric, "value": float(v.value), "unit": v.unit,
+                                 "higher_is_better": v.higher_is_better,
+                                 "eval_spec": spec.hash})
+        g_net.train()
+        acc.zero_()
+        acc_steps = 0
+        interval["images"], interval["wall"] = 0, 0.0
+        eval_wall += time.perf_counter() - t0
+        finite = all(math.isfinite(v) for k2, v in stats.items() if k2 in STAT_NAMES)
+        return finite
+
+    evaluate()
+    budget = job.budget
+    next_eval = 1
+    evals = max(1, job.evals)
+    per_step_images = bs * k
+    sync = dev.type == "cuda"
+    while True:
+        t0 = time.perf_counter()
+        # a training segment: run until the next evaluation point or the end of the budget
+        while True:
+            step()
+            steps += 1
+            acc_steps += 1
+            images += per_step_images
+            interval["images"] += per_step_images
+            now = time.perf_counter()
+            frac = budget.fraction(images, steps, wall + now - t0)
+            if job.eval_every:
+                due = steps % job.eval_every == 0
+            else:
+                due = frac >= next_eval / evals
+            if due or frac >= 1.0:
+                break
+        if sync:
+            torch.cuda.synchronize(dev)
+        seg = time.perf_counter() - t0
+        wall += seg
+        interval["wall"] += seg
+        frac = budget.fraction(images, steps, wall)
+        if progress:
+            progress(min(frac, 1.0))
+        while next_eval / evals <= frac:
+            next_eval += 1
+        if not evaluate():
+            status = "diverged"
+            break
+        if frac >= 1.0:
+            break
+
+    return RunResult(job=job, rows=rows, status=status, images_seen=images, steps=steps,
+                     wall_s=wall, eval_s=eval_wall, device=str(dev), eval_spec=spec,
+                     info={"params_g": sum(p.numel() for p in g_net.parameters()),
+                           "params_d": sum(p.numel() for p in d_net.parameters())})
+
+
+def _select_metrics(reg: Registries, job: JobSpec):
+    if job.metrics is None:
+        return [m for m in reg.metrics if m.default]
+    return [reg.metrics.get(name) for name in job.metrics]

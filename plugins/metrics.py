@@ -1,0 +1,97 @@
+"""Built-in metrics computed at each evaluation point.
+
+* ``modes`` (toy mixtures; VEEGAN/PacGAN protocol): a sample is high quality when it lies
+  within 3 std of its nearest mode centre (Euclidean distance); a mode is covered when it is the
+  nearest mode of at least one high-quality sample. Reports modes covered, % high quality, and
+  the reverse KL(q || p) of the histogram q of high-quality samples over modes against the
+  uniform data histogram p (0 is perfect; log M when one mode has everything).
+* ``frechet-data``: Fréchet distance between Gaussians fitted to generated and reference
+  samples in data space (raw pixels or coordinates), for data of at most 1024 dimensions. Lower
+  is better; a loss-independent quality figure that needs no feature extractor.
+* ``training``: means since the previous evaluation of D loss, G loss, D(x), D(G(z)) and the
+  L2 norm of the generator gradient.
+* ``throughput``: training images per second (real images seen by D) since the previous
+  evaluation, on the training clock (evaluation excluded).
+"""
+
+from __future__ import annotations
+
+from ganbench import hookimpl
+from ganbench.evaluation import EvalContext
+from ganbench.specs import MetricSpec, MetricValue
+
+FRECHET_MAX_DIM = 1024
+
+
+def mode_stats(samples, centers, std: float) -> dict[str, float]:
+    """Mode coverage statistics of ``samples`` (N, d) against mixture ``centers`` (M, d)."""
+    import torch
+
+    centers = torch.as_tensor(centers, dtype=samples.dtype, device=samples.device)
+    dist = torch.cdist(samples, centers)
+    nearest_d, nearest = dist.min(dim=1)
+    hq = nearest_d <= 3 * std
+    m = len(centers)
+    counts = torch.bincount(nearest[hq], minlength=m).double()
+    covered = int((counts > 0).sum())
+    n_hq = counts.sum()
+    if n_hq > 0:
+        q = counts / n_hq
+        nz = q > 0
+        rkl = float((q[nz] * torch.log(q[nz] * m)).sum())
+    else:
+        rkl = float("nan")
+    return {
+        "modes_covered": float(covered),
+        "high_quality_pct": float(100.0 * hq.double().mean()),
+        "reverse_kl": rkl,
+    }
+
+
+def compute_modes(ctx: EvalContext):
+    s = mode_stats(ctx.samples().flatten(1), ctx.dataset.modes.centers, ctx.dataset.modes.std)
+    return [
+        MetricValue("modes_covered", s["modes_covered"], "modes", True),
+        MetricValue("high_quality_pct", s["high_quality_pct"], "%", True),
+        MetricValue("reverse_kl", s["reverse_kl"], "nats", False),
+    ]
+
+
+def compute_frechet(ctx: EvalContext):
+    from ganbench.frechet import frechet_distance, moments
+
+    if "ref_moments" not in ctx.cache:
+        ctx.cache["ref_moments"] = moments(ctx.data.x.flatten(1))
+    mu_r, sig_r = ctx.cache["ref_moments"]
+    mu_g, sig_g = moments(ctx.samples().flatten(1))
+    return [MetricValue("frechet_data", frechet_distance(mu_g, sig_g, mu_r, sig_r), "", False)]
+
+
+def compute_training(ctx: EvalContext):
+    names = {"d_loss": (None, ""), "g_loss": (None, ""), "d_real": (None, "prob"),
+             "d_fake": (None, "prob"), "g_grad_norm": (None, "")}
+    return [MetricValue(k, ctx.stats[k], unit, hib) for k, (hib, unit) in names.items()
+            if k in ctx.stats]
+
+
+def compute_throughput(ctx: EvalContext):
+    if "images_per_s" not in ctx.stats:
+        return []
+    return [MetricValue("images_per_s", ctx.stats["images_per_s"], "img/s", True)]
+
+
+METRICS = [
+    MetricSpec("modes", compute_modes, "modes covered, % high quality (3 std), reverse KL of "
+               "the mode histogram (toy mixtures)", applies=lambda c: c.dataset.modes is not None),
+    MetricSpec("frechet-data", compute_frechet, "Fréchet distance in data space (data of at most "
+               f"{FRECHET_MAX_DIM} dims)", applies=lambda c: c.dataset.spec.dim <= FRECHET_MAX_DIM),
+    MetricSpec("training", compute_training, "interval means of D/G loss, D(x), D(G(z)), "
+               "generator gradient norm"),
+    MetricSpec("throughput", compute_throughput, "training images per second (eval excluded)"),
+]
+
+
+@hookimpl
+def ganbench_register_metrics(register):
+    for m in METRICS:
+        register(m)

@@ -1,0 +1,123 @@
+"""Built-in architectures. torch is imported only when a model is built."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ganbench import hookimpl
+from ganbench.specs import DataSpec, ModelSpec
+
+MLP_OPTIONS = {"g_hidden": (256, 256), "d_hidden": (256, 256), "d_activation": "leakyrelu"}
+DCGAN_OPTIONS = {"width": 64}
+EMBED_DIM = 16
+
+
+def _opts(defaults: dict, options: dict, model: str) -> dict:
+    from ganbench.errors import UsageError
+
+    extra = set(options) - set(defaults)
+    if extra:
+        raise UsageError(
+            f"model '{model}' has no option(s) {', '.join(sorted(extra))}; "
+            f"it takes {', '.join(sorted(defaults))}"
+        )
+    return {**defaults, **options}
+
+
+def build_mlp(data: DataSpec, z_dim: int, conditional: bool = False, **options):
+    from ganbench_plugins import nets
+
+    o = _opts(MLP_OPTIONS, options, "cmlp" if conditional else "mlp")
+    if o["d_activation"] not in ("leakyrelu", "maxout", "relu"):
+        from ganbench.errors import UsageError
+
+        raise UsageError("d_activation must be leakyrelu, maxout or relu")
+    nc, ed = (data.num_classes, EMBED_DIM) if conditional else (0, 0)
+    images = data.kind == "images"
+    g = nets.MLPGenerator(z_dim, data.shape, o["g_hidden"], images, nc, ed)
+    d = nets.MLPDiscriminator(data.shape, o["d_hidden"], o["d_activation"], nc, ed)
+    return g, d
+
+
+def build_linear(data: DataSpec, z_dim: int, **options):
+    from ganbench_plugins import nets
+
+    o = _opts({"d_hidden": (128, 128)}, options, "linear")
+    return nets.LinearGenerator(z_dim, data.shape), nets.MLPDiscriminator(
+        data.shape, o["d_hidden"], "leakyrelu"
+    )
+
+
+def build_dcgan(data: DataSpec, z_dim: int, conditional: bool = False, **options):
+    from ganbench_plugins import nets
+
+    o = _opts(DCGAN_OPTIONS, options, "cdcgan" if conditional else "dcgan")
+    c, size, _ = data.shape
+    nc = data.num_classes if conditional else 0
+    g = nets.DCGANGenerator(z_dim, c, size, int(o["width"]), nc, EMBED_DIM if nc else 0)
+    d = nets.DCGANDiscriminator(c, size, int(o["width"]), nc)
+    nets.dcgan_init(g)
+    nets.dcgan_init(d)
+    return g, d
+
+
+def dcgan_supports(data: DataSpec) -> Optional[str]:
+    if data.kind != "images" or len(data.shape) != 3:
+        return "dcgan needs image data (C, H, W)"
+    _, h, w = data.shape
+    if h != w or h not in (8, 16, 32, 64):
+        return (f"dcgan needs square images of size 8, 16, 32 or 64, got {h}x{w} "
+                "(resize the dataset, e.g. 28 -> 32)")
+    return None
+
+
+def linear_supports(data: DataSpec) -> Optional[str]:
+    return None if data.kind == "points" else "the linear generator is meant for point data"
+
+
+MODELS = [
+    ModelSpec(
+        name="mlp",
+        build=build_mlp,
+        description="fully connected G (ReLU) and D (LeakyReLU or maxout), after Goodfellow et al. 2014",
+        options=MLP_OPTIONS,
+    ),
+    ModelSpec(
+        name="cmlp",
+        build=lambda data, z_dim, **o: build_mlp(data, z_dim, conditional=True, **o),
+        description="conditional MLP (Mirza & Osindero 2014): label embedding concatenated to "
+                    "the input of G and of D",
+        conditional=True,
+        options=MLP_OPTIONS,
+    ),
+    ModelSpec(
+        name="linear",
+        build=build_linear,
+        description="linear generator x = Az + b (matches any Gaussian exactly) with an MLP D",
+        supports=linear_supports,
+        options={"d_hidden": (128, 128)},
+    ),
+    ModelSpec(
+        name="dcgan",
+        build=build_dcgan,
+        description="Radford et al. 2015: strided convs, BatchNorm, ReLU/Tanh G, LeakyReLU D, "
+                    "N(0, 0.02) init; square images 8-64",
+        supports=dcgan_supports,
+        options=DCGAN_OPTIONS,
+    ),
+    ModelSpec(
+        name="cdcgan",
+        build=lambda data, z_dim, **o: build_dcgan(data, z_dim, conditional=True, **o),
+        description="conditional DCGAN: label embedding concatenated to z in G, projection "
+                    "discriminator (Miyato & Koyama 2018) in D",
+        conditional=True,
+        supports=dcgan_supports,
+        options=DCGAN_OPTIONS,
+    ),
+]
+
+
+@hookimpl
+def ganbench_register_models(register):
+    for m in MODELS:
+        register(m)

@@ -1,0 +1,154 @@
+"""Network definitions of the built-in models (imported only when a model is built)."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+
+def _mlp(sizes: Sequence[int], act: str, out_act: Optional[nn.Module] = None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        last = i == len(sizes) - 2
+        if act == "maxout" and not last:
+            layers.append(Maxout(sizes[i], sizes[i + 1], pieces=2))
+            continue
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if not last:
+            layers.append(nn.ReLU() if act == "relu" else nn.LeakyReLU(0.2))
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+class Maxout(nn.Module):
+    """Maxout unit (Goodfellow et al. 2013), the activation of the original GAN discriminator."""
+
+    def __init__(self, d_in: int, d_out: int, pieces: int = 2):
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(d_in, d_out * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        return y.view(*y.shape[:-1], -1, self.pieces).amax(-1)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, z_dim: int, shape: tuple[int, ...], hidden: Sequence[int], images: bool,
+                 num_classes: int = 0, embed_dim: int = 0):
+        super().__init__()
+        self.shape = tuple(shape)
+        out = math.prod(shape)
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.net = _mlp([z_dim + embed_dim, *hidden, out], "relu", nn.Tanh() if images else None)
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.net(z).view(z.shape[0], *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, shape: tuple[int, ...], hidden: Sequence[int], act: str,
+                 num_classes: int = 0, embed_dim: int = 0):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.net = _mlp([math.prod(shape) + embed_dim, *hidden, 1], act)
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = x.flatten(1)
+        if self.embed is not None:
+            h = torch.cat([h, self.embed(y)], dim=1)
+        return self.net(h).squeeze(1)
+
+
+class LinearGenerator(nn.Module):
+    """x = A z + b: can represent any Gaussian N(b, A Aᵀ) exactly."""
+
+    def __init__(self, z_dim: int, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+        self.net = nn.Linear(z_dim, math.prod(shape))
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.shape)
+
+
+def dcgan_levels(size: int) -> int:
+    """Number of ×2 up-sampling stages from 4×4 to ``size`` (a power of two, 8 to 64)."""
+    return int(math.log2(size)) - 2
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al. 2015: weights from N(0, 0.02); BatchNorm scale from N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """Project z to 4×4 with a fractionally-strided conv, then ×2 per stage; BN + ReLU; Tanh out.
+
+    Conditional form: the label embedding is concatenated to z (Mirza & Osindero 2014).
+    """
+
+    def __init__(self, z_dim: int, channels: int, size: int, width: int,
+                 num_classes: int = 0, embed_dim: int = 0):
+        super().__init__()
+        n = dcgan_levels(size)
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        c = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim + embed_dim, c, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(True),
+        ]
+        for _ in range(n - 1):
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convs ×½ per stage down to 4×4, LeakyReLU(0.2), BN except on the first layer;
+    a 4×4 conv gives the logit.
+
+    Conditional form: a projection discriminator (Miyato & Koyama 2018): the logit gets
+    ``<embed(y), φ(x)>`` added, where φ(x) are the pooled last-stage features.
+    """
+
+    def __init__(self, channels: int, size: int, width: int, num_classes: int = 0):
+        super().__init__()
+        n = dcgan_levels(size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        c = width
+        for _ in range(n - 1):
+            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c * 2),
+                       nn.LeakyReLU(0.2, True)]
+            c *= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(c, 1, 4, 1, 0)
+        self.embed = nn.Embedding(num_classes, c) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.features(x)
+        out = self.head(h).flatten()
+        if self.embed is not None:
+            out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(1)
+        return out

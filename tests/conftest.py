@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def builtins_only(monkeypatch):
+    """Tests never depend on what else is installed: built-in plugins only, unless a test
+    changes it."""
+    from ganbench import plugins
+
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "")
+    monkeypatch.delenv("GANBENCH_DISABLE_PLUGINS", raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def reg():
+    from ganbench import plugins
+
+    return plugins.registries()
+
+
+def run_cli(*args, env=None, cwd=None, timeout=600):
+    """Run ``python -m ganbench ARGS`` in a subprocess; returns the CompletedProcess."""
+    full_env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "", **(env or {})}
+    full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset
+    return subprocess.run([sys.executable, "-m", "ganbench", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=timeout)

@@ -1,0 +1,140 @@
+import json
+import os
+import stat
+
+import pytest
+
+from conftest import REPO, run_cli
+
+
+def _one_line_exit_2(r, *fragments):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["run", "--variant", "non-saturatin", "--dataset", "ring8"],
+     ["unknown variant 'non-saturatin'", "did you mean 'non-saturating'"]),
+    (["run", "--model", "dcgna", "--loss", "minimax", "--dataset", "digits"],
+     ["unknown model 'dcgna'", "did you mean 'dcgan'"]),
+    (["run", "--variant", "dcgan", "--loss", "minmax", "--dataset", "digits"],
+     ["unknown loss 'minmax'", "did you mean 'minimax'"]),
+    (["run", "--variant", "dcgan", "--dataset", "digit"],
+     ["unknown dataset 'digit'", "did you mean 'digits'"]),
+    (["run", "--all", "--suite", "quik"], ["unknown suite 'quik'", "did you mean 'quick'"]),
+    (["run", "--all", "--budget", "12 parsecs"], ["invalid budget '12 parsecs'"]),
+    (["run", "--all", "--seeds", "1,x"], ["invalid seeds '1,x'"]),
+    (["run", "--all", "--batch-size", "0"], ["--batch-size", "positive integer"]),
+    (["run", "--all", "--lr", "-1"], ["lr_g must be in (0, 10)"]),
+    (["run", "--variant", "dcgan", "--dataset", "ring8"], ["cannot run on 'ring8'"]),
+    (["run"], ["say what to run"]),
+    (["run", "--all", "--device", "tpu"], ["invalid device 'tpu'"]),
+    (["frobnicate"], ["invalid choice"]),
+    (["results", "/nonexistent/place"], ["no results at '/nonexistent/place'"]),
+])
+def test_bad_input_is_one_line_and_exit_2(args, fragments, tmp_path):
+    r = run_cli(*args, "--out", str(tmp_path / "o")) if args[0] == "run" else run_cli(*args)
+    _one_line_exit_2(r, *fragments)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_directory(tmp_path):
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "gaussian", "--budget",
+                "5steps", "--out", str(d / "runs"))
+    _one_line_exit_2(r, "cannot write to output directory")
+
+
+def test_output_path_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("keep me")
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "gaussian", "--budget",
+                "5steps", "--out", str(f))
+    _one_line_exit_2(r, "cannot write to output directory")
+    assert f.read_text() == "keep me"
+
+
+def test_run_results_compare_end_to_end(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["--variant", "non-saturating,vanilla-minimax", "--dataset", "ring8", "--budget",
+              "200steps", "--evals", "2", "--seeds", "0,1"]
+    r = run_cli("run", *common, "--out", str(a))
+    assert r.returncode == 0, r.stderr
+    assert len(list(a.glob("*.json"))) == 4
+    assert "[4/4] vanilla-minimax on ring8 (seed 1, 200steps): completed" in r.stderr
+    assert "modes_covered" in r.stdout and "non-saturating" in r.stdout
+
+    # a second identical command reuses the finished runs
+    r2 = run_cli("run", *common, "--out", str(a))
+    assert r2.returncode == 0 and "4 already done" in r2.stderr
+    assert "[1/" not in r2.stderr
+
+    r = run_cli("results", str(a), "--json")
+    summary = json.loads(r.stdout)
+    modes = [s for s in summary if s["metric"] == "modes_covered"]
+    assert {s["variant"] for s in modes} == {"non-saturating", "vanilla-minimax"}
+    assert all(s["runs"] == 2 for s in modes)
+
+    r = run_cli("run", *common[:-2], "--seeds", "0", "--lr", "5e-4", "--out", str(b))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("compare", str(a), str(b), "--json", "--metric", "frechet_data")
+    rows = json.loads(r.stdout)
+    assert len(rows) == 2
+    assert all(row["verdict"] in ("better", "worse", "same") for row in rows)
+    for row in rows:
+        assert row["delta"] == pytest.approx(row["mean_b"] - row["mean_a"])
+
+    export = tmp_path / "all.parquet"
+    r = run_cli("results", str(a), "--export", str(export), "--csv", "--long")
+    assert r.returncode == 0 and export.exists()
+    import pandas as pd
+
+    df = pd.read_parquet(export)
+    assert set(df["seed"]) == {0, 1} and len(df) == len(r.stdout.strip().splitlines()) - 1
+
+
+def test_rows_carry_every_documented_column(tmp_path):
+    r = run_cli("run", "--variant", "dcgan", "--dataset", "digits", "--budget", "10steps",
+                "--evals", "1", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    from ganbench import results
+
+    df = results.load(tmp_path)
+    assert list(df.columns) == results.COLUMNS
+    assert df["device"].iloc[0] == "cpu" and df["torch"].iloc[0]
+    assert df.notna()[["run_id", "variant", "model", "loss", "dataset", "seed", "step",
+                       "images_seen", "wall_s", "metric", "eval_spec"]].all().all()
+    assert set(df["step"]) == {0, 10}
+
+
+@pytest.mark.parametrize("cmd", ["run", "list", "plugins", "results", "compare"])
+def test_every_command_has_help(cmd):
+    r = run_cli(cmd, "--help")
+    assert r.returncode == 0 and "usage: ganbench " + cmd in r.stdout
+
+
+def test_list_json_and_text():
+    r = run_cli("list", "--json")
+    data = json.loads(r.stdout)
+    assert set(data) == {"variants", "models", "losses", "datasets", "metrics", "suites"}
+    v = {x["name"]: x for x in data["variants"]}
+    assert v["dcgan"]["hparams"]["lr_g"] == 2e-4 and v["dcgan"]["hparams"]["betas"] == [0.5, 0.999]
+    r = run_cli("list", "losses")
+    assert "minimax" in r.stdout and "non-saturating" in r.stdout and "variants:" not in r.stdout
+
+
+def test_help_is_fast_and_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from ganbench.cli import build_parser; build_parser(); " \
+           "print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "False"

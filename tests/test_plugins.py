@@ -1,0 +1,223 @@
+import json
+import textwrap
+import types
+
+import pluggy
+import pytest
+
+from ganbench import hookimpl, hookspecs, plugins
+from ganbench.errors import PluginError
+from ganbench.specs import LossSpec
+
+from conftest import run_cli
+
+BUILTIN_KINDS = {"models", "losses", "variants", "datasets", "metrics", "suites"}
+
+
+def test_builtins_load_through_entry_points(reg):
+    names = {p.name for p in reg.plugins}
+    assert {"builtin-losses", "builtin-models", "builtin-variants", "builtin-datasets",
+            "builtin-metrics", "builtin-suites"} <= names
+    assert all(p.builtin and p.distribution == "ganbench" for p in reg.plugins)
+    assert {"vanilla-minimax", "non-saturating", "dcgan", "cgan"} <= set(reg.variants.names())
+    assert {"minimax", "non-saturating"} <= set(reg.losses.names())
+    assert {"ring8", "grid25", "gaussian", "digits"} <= set(reg.datasets.names())
+    assert reg.variants.get("vanilla-minimax").loss == "minimax"
+    assert reg.variants.get("dcgan").model == "dcgan"
+
+
+def test_every_hook_is_documented():
+    for name in dir(hookspecs):
+        if name.startswith("ganbench_"):
+            assert getattr(hookspecs, name).__doc__, name
+
+
+def _registries_with(*modules):
+    """Load the built-ins, then register extra plugin modules through pluggy as load() does."""
+    pm = pluggy.PluginManager("ganbench")
+    pm.add_hookspecs(hookspecs)
+    regs = {k: plugins.Registry(k, t) for k, t in plugins.REGISTRY_TYPES.items()}
+    for mod in modules:
+        pm.register(mod, name=mod.__name__)
+    pm.check_pending()
+    for kind, registry in regs.items():
+        plugins._call_hook(pm, f"ganbench_register_{kind}",
+                           lambda plugin, obj, r=registry: r.add(obj, plugin))
+    return regs
+
+
+def _loss_plugin(name, loss_name="minimax"):
+    mod = types.ModuleType(name)
+
+    @hookimpl
+    def ganbench_register_losses(register):
+        register(LossSpec(loss_name, d_loss=lambda r, f: r, g_loss=lambda f: f, description="x"))
+
+    mod.ganbench_register_losses = ganbench_register_losses
+    return mod
+
+
+def test_duplicate_registration_names_both_plugins():
+    with pytest.raises(PluginError) as e:
+        _registries_with(_loss_plugin("first_plugin", "hinge"), _loss_plugin("second_plugin", "hinge"))
+    msg = str(e.value)
+    assert "loss 'hinge' is registered twice" in msg
+    assert "first_plugin" in msg and "second_plugin" in msg
+
+
+def test_malformed_registration_names_the_plugin():
+    mod = types.ModuleType("sloppy_plugin")
+
+    @hookimpl
+    def ganbench_register_losses(register):
+        register({"name": "not-a-spec"})
+
+    mod.ganbench_register_losses = ganbench_register_losses
+    with pytest.raises(PluginError, match="plugin 'sloppy_plugin' registered a dict as a loss"):
+        _registries_with(mod)
+
+    bad_name = types.ModuleType("bad_name_plugin")
+
+    @hookimpl
+    def ganbench_register_losses(register):  # noqa: F811
+        register(LossSpec("Bad Name!", d_loss=abs, g_loss=abs, description=""))
+
+    bad_name.ganbench_register_losses = ganbench_register_losses
+    with pytest.raises(PluginError, match="bad_name_plugin.*invalid name"):
+        _registries_with(bad_name)
+
+
+def test_misspelled_hook_is_caught():
+    mod = types.ModuleType("typo_plugin")
+
+    @hookimpl
+    def ganbench_register_lossess(register):
+        pass
+
+    mod.ganbench_register_lossess = ganbench_register_lossess
+    with pytest.raises(pluggy.PluginValidationError, match="unknown hook"):
+        _registries_with(mod)
+
+
+def test_plugin_raising_at_registration_is_named():
+    mod = types.ModuleType("raising_plugin")
+
+    @hookimpl
+    def ganbench_register_models(register):
+        raise RuntimeError("boom")
+
+    mod.ganbench_register_models = ganbench_register_models
+    with pytest.raises(PluginError, match="plugin 'raising_plugin' failed in "
+                                         "ganbench_register_models: boom"):
+        _registries_with(mod)
+
+
+def test_disable_plugins(monkeypatch):
+    monkeypatch.setenv("GANBENCH_DISABLE_PLUGINS", "builtin-suites")
+    plugins.reset()
+    reg = plugins.registries()
+    assert "builtin-suites" not in {p.name for p in reg.plugins}
+    assert len(reg.suites) == 0
+    assert len(reg.losses) == 2
+
+
+THIRD_PARTY = textwrap.dedent('''
+    """A third-party ganbench plugin: the hinge loss and a variant that uses it."""
+    from ganbench import hookimpl
+    from ganbench.specs import Hyperparams, LossSpec, VariantSpec
+
+
+    def d_loss(real, fake):
+        import torch.nn.functional as F
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+    def g_loss(fake):
+        return -fake.mean()
+
+
+    @hookimpl
+    def ganbench_register_losses(register):
+        register(LossSpec("hinge", d_loss=d_loss, g_loss=g_loss, description="hinge loss"))
+
+
+    @hookimpl
+    def ganbench_register_variants(register):
+        register(VariantSpec("hinge-gan", "mlp", "hinge", "MLP GAN with the hinge loss",
+                             Hyperparams(lr_g=1e-3, lr_d=1e-3, batch_size=64, z_dim=8)))
+''')
+
+
+@pytest.fixture
+def third_party_site(tmp_path):
+    """A real installed distribution: a module plus its .dist-info with an entry point in the
+    'ganbench' group, on a directory that goes on PYTHONPATH."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "hinge_gan_plugin.py").write_text(THIRD_PARTY)
+    info = site / "hinge_gan_plugin-0.3.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hinge-gan-plugin\nVersion: 0.3.1\n")
+    (info / "entry_points.txt").write_text("[ganbench]\nhinge = hinge_gan_plugin\n")
+    return site
+
+
+def test_third_party_plugin_is_listed_and_runs(third_party_site, tmp_path):
+    env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": None}
+    r = run_cli("plugins", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    info = {p["name"]: p for p in json.loads(r.stdout)}
+    assert info["hinge"]["distribution"] == "hinge-gan-plugin"
+    assert info["hinge"]["version"] == "0.3.1"
+    assert info["hinge"]["builtin"] is False
+    assert info["hinge"]["hooks"] == ["ganbench_register_losses", "ganbench_register_variants"]
+
+    r = run_cli("list", "--json", env=env)
+    listing = json.loads(r.stdout)
+    assert {"name": "hinge", "description": "hinge loss", "plugin": "hinge"} in listing["losses"]
+    variant = next(v for v in listing["variants"] if v["name"] == "hinge-gan")
+    assert variant["plugin"] == "hinge"
+    # the quick suite picks up every registered variant
+    quick = next(s for s in listing["suites"] if s["name"] == "quick")
+    assert {"variant": "hinge-gan", "dataset": "ring8"} in [
+        {"variant": e["variant"], "dataset": e["dataset"]} for e in quick["entries"]]
+
+    out = tmp_path / "runs"
+    r = run_cli("run", "--variant", "hinge-gan", "--dataset", "gaussian", "--budget", "20steps",
+                "--out", str(out), "--evals", "2", env=env)
+    assert r.returncode == 0, r.stderr
+    (f,) = out.glob("*.json")
+    meta = json.loads(f.read_text())["meta"]
+    assert (meta["variant"], meta["loss"], meta["steps"]) == ("hinge-gan", "hinge", 20)
+
+    # the same plugin can also be used as --loss on any model
+    r = run_cli("run", "--model", "mlp", "--loss", "hinge", "--dataset", "ring8", "--budget",
+                "5steps", "--out", str(out), "--dry-run", env=env)
+    assert r.returncode == 0 and "mlp+hinge on ring8" in r.stdout
+
+
+def test_load_plugins_empty_means_builtins_only(third_party_site):
+    env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": ""}
+    r = run_cli("plugins", "--json", env=env)
+    assert "hinge" not in {p["name"] for p in json.loads(r.stdout)}
+    env["GANBENCH_LOAD_PLUGINS"] = "hinge"
+    r = run_cli("plugins", "--json", env=env)
+    assert "hinge" in {p["name"] for p in json.loads(r.stdout)}
+    env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": None,
+           "GANBENCH_DISABLE_PLUGINS": "hinge-gan-plugin"}
+    r = run_cli("plugins", "--json", env=env)
+    assert "hinge" not in {p["name"] for p in json.loads(r.stdout)}
+
+
+def test_broken_third_party_plugin_fails_with_one_line(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "broken_plugin.py").write_text("raise ImportError('missing dependency foo')\n")
+    info = site / "broken_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[ganbench]\nbroken = broken_plugin\n")
+    r = run_cli("list", env={"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": None})
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("ganbench: error: plugin 'broken' (broken_plugin) failed to "
+                                "import: missing dependency foo")
