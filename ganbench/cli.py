@@ -104,6 +104,16 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     ev.add_argument("--eval-every", type=_positive_int, metavar="STEPS",
                     help="evaluate every N G steps instead")
     ev.add_argument("--eval-samples", type=_positive_int, help="generated samples per evaluation")
+    ev.add_argument("--extractor", help="features for FID/KID/IS/precision-recall on images: auto "
+                    "(default: the ganbench extractor shipped for the dataset, else "
+                    "inception-v3-compat), inception-v3-compat, ganbench-DATASET, or none")
+    ev.add_argument("--fid-weights", metavar="PATH", help="Inception-v3 weights file for "
+                    "inception-v3-compat (default: torch-fidelity's download cache)")
+    ev.add_argument("--fid-reference", choices=["train", "test"],
+                    help="real split FID/KID/precision-recall compare with (default: train)")
+    ev.add_argument("--fid-reference-samples", type=_positive_int, metavar="N",
+                    help="real images in the reference statistics, a seeded subset (default: "
+                    "--eval-samples, at most the split)")
     out = r.add_argument_group("output")
     out.add_argument("--out", default=os.path.join("results", "runs"),
                      help="results directory, one JSON file per run (default: results/runs)")
@@ -144,6 +154,11 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                     help="only these metrics")
     rs.add_argument("--export", metavar="FILE",
                     help="write every row to FILE (.csv or .parquet) as well")
+    rs.add_argument("--anytime", nargs="?", const="main", metavar="METRIC",
+                    help="stability and anytime quality of METRIC (default: the main metric, "
+                    "fid > frechet_data > reverse_kl): final value, area under its curve over "
+                    "training seconds and its time average, mean ± std over seeds, diverged "
+                    "runs (with --long: per run)")
 
     cp = sub.add_parser("compare", help="per-metric deltas between two results sets",
                         description="Compare results set B against A: deltas of final values "
@@ -208,7 +223,7 @@ def cmd_run(args) -> int:
     jobs = plan(reg, suite=args.suite, run_all=args.all, variants=args.variant,
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
-                eval_samples=args.eval_samples)
+                eval_samples=args.eval_samples, eval_options=_eval_options(args))
     from ganbench.runner import resolve_device
 
     device = resolve_device(args.device)
@@ -253,6 +268,13 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _eval_options(args) -> dict[str, Any]:
+    opts = {"extractor": args.extractor, "reference": args.fid_reference,
+            "n_reference": args.fid_reference_samples,
+            "fid_weights": os.path.abspath(args.fid_weights) if args.fid_weights else None}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
 
 
@@ -274,7 +296,7 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet) -> st
     results.write_run(out, meta, res.rows)
     final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
     shown = ", ".join(f"{k}={final[k]:.4g}" for k in
-                      ("frechet_data", "modes_covered", "high_quality_pct") if k in final)
+                      ("fid", "frechet_data", "modes_covered", "high_quality_pct") if k in final)
     log(f"[{i}/{n}] {job.label}: {res.status}, {res.steps} steps, {res.wall_s:.1f}s train + "
         f"{res.eval_s:.1f}s eval" + (f"; {shown}" if shown else ""))
     return res.status
@@ -406,6 +428,17 @@ def cmd_results(args) -> int:
         df = df[df["metric"].isin(args.metric)]
     if args.export:
         _export(df, args.export)
+    if args.anytime:
+        from ganbench import anytime
+
+        metric = None if args.anytime == "main" else args.anytime
+        table = anytime.per_run(df, metric) if args.long else anytime.summarize(df, metric)
+        if table.empty:
+            raise UsageError(f"no runs with metric '{args.anytime}'")
+        text = table.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+        print(table.to_json(orient="records", indent=1) if args.json else
+              table.to_csv(index=False) if args.csv else text, end="\n" if not args.csv else "")
+        return 0
     table = df if args.long else results.summarize(df)
     if args.json:
         print(table.to_json(orient="records", indent=1))

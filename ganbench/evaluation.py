@@ -22,6 +22,7 @@ class EvalSpec:
     extractor_hash: str = ""
     reference: str = "train"  # the real split generated samples are compared with
     n_samples: int = 2000
+    n_reference: int = 0  # real images in the reference statistics (0: no learned features)
     resize: Optional[int] = None
     seed: int = 0  # seed of the evaluation noise (the same z and labels at every evaluation)
 
@@ -47,6 +48,8 @@ class EvalContext:
     wall_s: float
     stats: dict[str, float] = field(default_factory=dict)  # training stats since the last eval
     cache: dict[str, Any] = field(default_factory=dict)  # per-run, survives between evals
+    extractor: Any = None  # ganbench.extractors.select.Extractor; None: data space only
+    reference: Optional["torch.Tensor"] = None  # the EvalSpec's reference split (learned features)
     _samples: Optional["torch.Tensor"] = None
     _labels: Optional["torch.Tensor"] = None
 

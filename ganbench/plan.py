@@ -34,6 +34,7 @@ class JobSpec:
     eval_samples: int = 2000
     metrics: Optional[tuple[str, ...]] = None
     data_options: tuple[tuple[str, Any], ...] = field(default=())
+    eval_options: tuple[tuple[str, Any], ...] = ()  # extractor, fid_weights, reference, ...
 
     def config(self) -> dict[str, Any]:
         """Everything that defines the run's numbers (not where it runs or is written)."""
@@ -43,6 +44,9 @@ class JobSpec:
         d["model_options"] = {k: _jsonable(v) for k, v in self.model_options}
         d["data_options"] = {k: _jsonable(v) for k, v in self.data_options}
         d["metrics"] = list(self.metrics) if self.metrics is not None else None
+        d["eval_options"] = dict(self.eval_options)
+        if not self.eval_options:  # run ids from before evaluation options stay the same
+            del d["eval_options"]
         return d
 
     @property
@@ -148,6 +152,7 @@ def plan(
     eval_every: Optional[int] = None,
     eval_samples: Optional[int] = None,
     data_options: Optional[dict[str, Any]] = None,
+    eval_options: Optional[dict[str, Any]] = None,
 ) -> list[JobSpec]:
     """Expand the request into jobs. Raises UsageError for anything unknown or unfit."""
     overrides = overrides or Overrides()
@@ -208,6 +213,7 @@ def plan(
                 eval_samples=eval_samples or entry.eval_samples,
                 metrics=entry.metrics,
                 data_options=tuple(sorted((data_options or {}).items())),
+                eval_options=tuple(sorted((eval_options or {}).items())),
             ))
     ids = [j.run_id for j in jobs]
     if len(set(ids)) != len(ids):  # the same job listed twice: keep the first

@@ -25,7 +25,7 @@ META_COLUMNS = [
 ROW_COLUMNS = [
     "step", "images_seen", "wall_s", "metric", "value", "unit", "higher_is_better", "eval_spec",
 ]
-TAIL_COLUMNS = ["device", "torch", "ganbench_version", "git_sha"]
+TAIL_COLUMNS = ["extractor", "device", "torch", "ganbench_version", "git_sha"]
 COLUMNS = META_COLUMNS + ROW_COLUMNS + TAIL_COLUMNS
 GROUP = ["variant", "dataset", "metric"]
 
@@ -125,6 +125,7 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
             continue
         meta = data["meta"]
         base = {c: meta.get(c) for c in META_COLUMNS + TAIL_COLUMNS}
+        base["extractor"] = (meta.get("eval_spec") or {}).get("extractor")
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})
     if records:

@@ -155,7 +155,10 @@ def train(
                             torch.sigmoid(real_logits.detach()).mean(),
                             torch.sigmoid(fake_logits.detach()).mean(), gnorm]).double()
 
-    spec = EvalSpec(reference="train", n_samples=job.eval_samples)  # same protocol for all seeds
+    from ganbench.extractors.select import eval_spec_for
+
+    spec, extractor, reference = eval_spec_for(job, ds, train_data, data_root=data_root,
+                                               download=download)  # same for all seeds
     metric_specs = _select_metrics(reg, job)
     cache: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -177,7 +180,8 @@ def train(
         g_net.eval()
         ctx = EvalContext(job=job, dataset=ds, data=train_data, generator=g_net,
                           conditional=conditional, device=dev, eval_spec=spec, step=steps,
-                          images_seen=images, wall_s=wall, stats=stats, cache=cache)
+                          images_seen=images, wall_s=wall, stats=stats, cache=cache,
+                          extractor=extractor, reference=reference)
         for m in metric_specs:
             if m.applies is None or m.applies(ctx):
                 for v in m.compute(ctx):

@@ -1,0 +1,103 @@
+"""Metrics on learned features (torch-fidelity) and a domain classifier's labels; the
+``train-extractor`` command.
+
+* ``fidelity`` (image datasets with a feature extractor): FID, KID (+ std over subsets),
+  Inception Score (+ std over splits) and precision/recall (Kynkäänniemi et al. 2019),
+  computed by torch-fidelity on the extractor named in the row's EvalSpec.
+* ``labels`` (labelled image datasets with a shipped ganbench classifier): classes covered,
+  KL of the predicted-class histogram against uniform, and for conditional generators the
+  fraction classified as the label asked for; on ``stacked-mnist`` the mode count out of 1000.
+"""
+
+from __future__ import annotations
+
+from ganbench import hookimpl
+from ganbench.evaluation import EvalContext
+from ganbench.specs import MetricSpec, MetricValue
+
+UNITS = {"classes_covered": ("classes", True), "class_kl": ("nats", False),
+         "cond_accuracy": ("prob", True), "stacked_modes": ("modes", True),
+         "stacked_kl": ("nats", False)}
+STACKED = {"stacked-mnist": "mnist"}  # dataset -> extractor classifying each channel
+
+
+def compute_fidelity(ctx: EvalContext):
+    from ganbench.fidelity import KEYS, compute
+
+    hib = dict(KEYS.values())
+    return [MetricValue(k, v, "", hib[k]) for k, v in compute(ctx).items()]
+
+
+def _classifier_dataset(ctx: EvalContext):
+    from ganbench.extractors import domain
+
+    name = STACKED.get(ctx.dataset.name, ctx.dataset.name)
+    if ctx.dataset.spec.kind != "images" or name not in domain.shipped():
+        return None
+    return name
+
+
+def compute_labels(ctx: EvalContext):
+    from ganbench.extractors.domain import load_net
+    from ganbench.labels import class_metrics, stacked_metrics
+
+    net = load_net(_classifier_dataset(ctx)).to(ctx.device)
+    if ctx.dataset.name in STACKED:
+        vals = stacked_metrics(net, ctx.samples())
+    else:
+        vals = class_metrics(net, ctx.samples(), ctx.dataset.spec.num_classes, ctx.labels())
+    return [MetricValue(k, v, *UNITS[k]) for k, v in vals.items()]
+
+
+METRICS = [
+    MetricSpec("fidelity", compute_fidelity, "FID, KID, IS, precision/recall by torch-fidelity "
+               "on the EvalSpec's feature extractor (images)",
+               applies=lambda c: c.extractor is not None),
+    MetricSpec("labels", compute_labels, "classes covered, KL of the class histogram vs "
+               "uniform, conditional accuracy (domain classifier); stacked-mnist modes of 1000",
+               applies=lambda c: _classifier_dataset(c) is not None),
+]
+
+
+@hookimpl
+def ganbench_register_metrics(register):
+    for m in METRICS:
+        register(m)
+
+
+def _configure_train_extractor(p) -> None:
+    p.add_argument("--dataset", required=True, help="labelled image dataset to train on "
+                   "(its train split; accuracy is measured on its test split)")
+    p.add_argument("--epochs", type=int, default=None, help="passes over the train split "
+                   "(default: per dataset, see README)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out", default=None, help="directory for DATASET.pt and DATASET.json "
+                   "(default: the package's shipped weights directory)")
+    p.add_argument("--data-root", default=None, help="where dataset files live")
+    p.add_argument("--no-download", dest="download", action="store_false",
+                   help="never download data")
+
+
+def _run_train_extractor(args) -> int:
+    import json
+    import os
+    import sys
+
+    from ganbench.extractors.train import train_extractor
+    from ganbench.plugins import registries
+
+    rec = train_extractor(registries(), args.dataset, epochs=args.epochs, seed=args.seed,
+                          batch_size=args.batch_size, out_dir=args.out,
+                          data_root=args.data_root or os.environ.get("GANBENCH_DATA_ROOT"),
+                          download=args.download,
+                          log=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(rec, indent=1))
+    return 0
+
+
+@hookimpl
+def ganbench_register_commands(register):
+    register("train-extractor", "train the domain classifier used as a FID feature extractor "
+             "(reproducible: seed and epochs recorded with the weights)",
+             _configure_train_extractor, _run_train_extractor)
