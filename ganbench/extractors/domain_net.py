@@ -1,7 +1,7 @@
 """The domain classifier: a small CNN whose penultimate layer gives FID features.
 
 Input: float images in [-1, 1] at the classifier's native size (``size``). ``features`` is the
-128-d penultimate activation (FID, KID, precision/recall); ``logits`` the class scores (IS and
+128-d penultimate layer (before its ReLU) (FID, KID, precision/recall); ``logits`` the class scores (IS and
 the label-based metrics).
 """
 
@@ -16,7 +16,7 @@ FEATURE_DIM = 128
 
 
 class DomainNet(nn.Module):
-    """conv(16)-[pool]-conv(32)-pool-conv(64)-avgpool(2x2)-fc(128)-fc(classes), ReLU.
+    """conv(16)-[pool]-conv(32)-pool-conv(64)-avgpool(2x2)-fc(128)-ReLU-fc(classes).
 
     ``pools`` is the number of 2x max-pools (1 for 8x8 inputs, 2 for 28x28).
     """
@@ -33,12 +33,15 @@ class DomainNet(nn.Module):
         layers += [nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                    nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(),
                    nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                   nn.Linear(16 * w, FEATURE_DIM), nn.ReLU()]
+                   nn.Linear(16 * w, FEATURE_DIM)]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(FEATURE_DIM, num_classes)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(FEATURE_DIM, num_classes))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features, logits) of float images in [-1, 1], shape (N, channels, size, size)."""
+        """(features, logits) of float images in [-1, 1], shape (N, channels, size, size).
+
+        The features are taken before the ReLU: no unit is constantly zero, so their
+        covariance has full rank and the Fréchet distance is numerically well conditioned."""
         f = self.body(x)
         return f, self.head(f)
 

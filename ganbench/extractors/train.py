@@ -86,7 +86,7 @@ def train_extractor(reg, dataset: str, *, epochs: Optional[int] = None, seed: in
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         sched.step()
         net.eval()
         log(f"train-extractor {dataset}: epoch {ep + 1}/{epochs} loss {total / len(xtr):.4f} "

@@ -1,0 +1,73 @@
+"""FID and label metrics inside real runs: recorded at every evaluation, labelled with the
+EvalSpec and extractor, and they show learning."""
+
+import json
+
+import pytest
+
+from ganbench.budget import Budget
+from ganbench.plan import plan
+from ganbench.runner import train
+
+
+def _job(reg, **kw):
+    return plan(reg, variants=["non-saturating"], datasets=["digits"],
+                budget=Budget.parse("400steps"), seeds=[0], evals=2, eval_samples=500, **kw)[0]
+
+
+@pytest.mark.slow
+def test_fid_recorded_every_evaluation_and_learning_shows(reg, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path))
+    res = train(_job(reg), reg, device="cpu")
+    spec = res.eval_spec
+    assert spec.extractor == "ganbench-digits" and spec.n_reference == 500
+    assert spec.resize == 8 and len(spec.extractor_hash) == 64
+    fid = {r["step"]: r["value"] for r in res.rows if r["metric"] == "fid"}
+    assert sorted(fid) == [0, 200, 400]
+    assert fid[400] < 0.5 * fid[0], fid  # the generator learned
+    metrics = {r["metric"] for r in res.rows}
+    assert {"kid", "is", "precision", "recall", "classes_covered", "class_kl"} <= metrics
+    assert "cond_accuracy" not in metrics  # unconditional
+    assert {r["eval_spec"] for r in res.rows} == {spec.hash}
+    final = {r["metric"]: r["value"] for r in res.rows if r["step"] == 400}
+    assert final["classes_covered"] >= 5 and final["recall"] > 0
+
+
+def test_eval_options_change_the_spec_and_the_run_id(reg, tmp_path):
+    from ganbench.extractors.select import eval_spec_for
+    from ganbench_plugins.datasets import load_digits
+    from ganbench.specs import DataRequest
+
+    ds = reg.datasets.get("digits")
+    train_data = load_digits(DataRequest("train"))
+    base = _job(reg)
+    test_ref = _job(reg, eval_options={"reference": "test"})
+    s1, e1, r1 = eval_spec_for(base, ds, train_data)
+    s2, e2, r2 = eval_spec_for(test_ref, ds, train_data)
+    assert len(r1) == 1437 and len(r2) == 360 and s2.n_reference == 360
+    assert s1.hash != s2.hash and base.run_id != test_ref.run_id
+    none, ext, ref = eval_spec_for(_job(reg, eval_options={"extractor": "none"}), ds, train_data)
+    assert ext is None and ref is None and none.extractor == "data"
+    # jobs without evaluation options keep the run ids they had before they existed
+    assert "eval_options" not in base.config()
+
+
+def test_cli_rows_name_their_extractor_and_compare_flags_other_specs(tmp_path):
+    from conftest import run_cli
+
+    env = {"GANBENCH_CACHE_DIR": str(tmp_path)}
+    common = ["run", "--variant", "non-saturating", "--dataset", "digits", "--budget",
+              "20steps", "--evals", "1", "--eval-samples", "300", "-q"]
+    a = run_cli(*common, "--out", str(tmp_path / "a"), env=env)
+    b = run_cli(*common, "--fid-reference", "test", "--out", str(tmp_path / "b"), env=env)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    p = run_cli("results", str(tmp_path / "a"), "--long", "--json")
+    rows = json.loads(p.stdout)
+    assert {r["extractor"] for r in rows} == {"ganbench-digits"}
+    p = run_cli("compare", str(tmp_path / "a"), str(tmp_path / "b"), "--metric", "fid", "--json")
+    assert p.returncode == 0
+    assert [r["verdict"] for r in json.loads(p.stdout)] == ["incomparable"]
+    assert "different EvalSpecs" in p.stderr
+    p = run_cli("results", str(tmp_path / "a"), "--anytime", "--json")
+    (row,) = json.loads(p.stdout)
+    assert row["metric"] == "fid" and row["runs"] == 1 and row["diverged"] == 0

@@ -1,0 +1,73 @@
+"""The inception-v3-compat path, with stand-in weights of the right shapes (the real ones are
+not available here): ganbench's numbers equal a direct torch_fidelity.calculate_metrics call."""
+
+import pytest
+import torch
+
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory):
+    """A randomly initialised torch-fidelity Inception-v3, saved as a weights file."""
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    cls = fe.FeatureExtractorInceptionV3
+    orig_url, orig_load = fe.load_state_dict_from_url, cls.load_state_dict
+    fe.load_state_dict_from_url = lambda *a, **k: {}
+    cls.load_state_dict = lambda self, sd, *a, **k: None
+    try:
+        torch.manual_seed(0)
+        net = cls("inception-v3-compat", ["2048"])
+    finally:
+        fe.load_state_dict_from_url, cls.load_state_dict = orig_url, orig_load
+    path = tmp_path_factory.mktemp("inception") / "standin-inception.pth"
+    torch.save(net.state_dict(), path)
+    return str(path)
+
+
+@pytest.mark.slow
+def test_ganbench_inception_fid_equals_direct_torch_fidelity(standin):
+    import torch_fidelity
+
+    from ganbench import fidelity
+    from ganbench.extractors.domain import sha256_file
+    from ganbench.extractors.domain_net import to_uint8
+    from ganbench.extractors.select import resolve_extractor
+
+    ext = resolve_extractor("inception-v3-compat", "digits", fid_weights=standin)
+    assert ext.weights_hash == sha256_file(standin) and ext.resize == 299
+    g = torch.Generator().manual_seed(0)
+    gen = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.Tanh(),
+                              torch.nn.Unflatten(1, (1, 8, 8)))
+    z = torch.randn(12, 8, generator=g)
+    real = torch.rand(12, 1, 8, 8, generator=g) * 2 - 1
+    ours = fidelity.calculate(fidelity.generator_input(gen, z), 12,
+                              fidelity.tensor_input(to_uint8(real)), 12, ext, cuda=False,
+                              seed=0, kid=True, isc=False, prc=False)
+    with torch.no_grad():
+        fake = to_uint8(gen(z))
+    direct = torch_fidelity.calculate_metrics(
+        input1=fidelity.tensor_input(fake), input2=fidelity.tensor_input(to_uint8(real)),
+        fid=True, kid=True, kid_subset_size=12, kid_subsets=10, cuda=False, verbose=False,
+        cache=False, save_cpu_ram=True, rng_seed=0,
+        feature_extractor_weights_path=standin)
+    assert ours["fid"] == pytest.approx(direct["frechet_inception_distance"], rel=1e-9)
+    assert ours["kid"] == pytest.approx(direct["kernel_inception_distance_mean"], rel=1e-9)
+    assert ours["fid"] > 0
+
+
+def test_missing_inception_weights_is_one_clear_line(tmp_path):
+    env = {"TORCH_HOME": str(tmp_path / "torch"), "GANBENCH_CACHE_DIR": str(tmp_path)}
+    p = run_cli("run", "--variant", "dcgan", "--dataset", "digits", "--budget", "2steps",
+                "--extractor", "inception-v3-compat", "--no-download", "--out",
+                str(tmp_path / "runs"), env=env)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert "Inception-v3 FID weights are not at" in lines[-1] and "--fid-weights" in lines[-1]
+    assert "Traceback" not in p.stderr
+    assert not list((tmp_path / "runs").glob("*.json"))
+    p = run_cli("run", "--variant", "dcgan", "--dataset", "digits", "--budget", "2steps",
+                "--extractor", "inception-v3-compat", "--fid-weights", str(tmp_path / "nope.pth"),
+                "--out", str(tmp_path / "runs"), env=env)
+    assert p.returncode == 2 and "no such file" in p.stderr and "Traceback" not in p.stderr
