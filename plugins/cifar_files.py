@@ -11,9 +11,11 @@ only to download.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import pickle
+import sys
 import tarfile
 from pathlib import Path
 
@@ -118,7 +120,8 @@ def _download(root: Path, names, download: bool) -> None:
         from torchvision.datasets import CIFAR10
 
         root.mkdir(parents=True, exist_ok=True)
-        CIFAR10(str(root), download=True)
+        with contextlib.redirect_stdout(sys.stderr):  # torchvision prints progress; stdout is data
+            CIFAR10(str(root), download=True)
     except Exception as exc:  # network, permissions, checksum: one line for the user
         raise DataUnavailableError(f"cifar10: missing {expected} and the download failed "
                                    f"({first_line(exc)})") from None

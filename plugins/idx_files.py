@@ -10,10 +10,12 @@ modification time), so a suite that trains many runs on MNIST decodes it once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -77,7 +79,8 @@ def _download(root: Path, folder: str, names, download: bool, dataset: str) -> l
             f"folder that holds {folder}/raw/")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        torchvision_dataset(folder)(str(root), download=True)
+        with contextlib.redirect_stdout(sys.stderr):  # torchvision prints progress; stdout is data
+            torchvision_dataset(folder)(str(root), download=True)
     except Exception as exc:  # network, permissions, checksum: one line for the user
         raise DataUnavailableError(
             f"{dataset}: missing {expected} in {raw} and the download failed "
