@@ -76,10 +76,12 @@ def make_optimizer(name: str, params, lr: float, betas: tuple[float, float]):
 
 def load_data(reg: Registries, job: JobSpec, split: str, data_root: Optional[str],
               download: bool):
+    from ganbench.imaging import apply_options
+
     ds = reg.datasets.get(job.dataset)
     req = DataRequest(split=split, data_root=data_root, download=download,
                       options=dict(job.data_options))
-    return ds, ds.load(req)
+    return ds, apply_options(ds.load(req), req.options)
 
 
 def train(
@@ -155,7 +157,8 @@ def train(
                             torch.sigmoid(real_logits.detach()).mean(),
                             torch.sigmoid(fake_logits.detach()).mean(), gnorm]).double()
 
-    spec = EvalSpec(reference="train", n_samples=job.eval_samples)  # same protocol for all seeds
+    spec = EvalSpec(reference="train", n_samples=job.eval_samples,  # same protocol for all seeds
+                    resize=dict(job.data_options).get("resize"))
     metric_specs = _select_metrics(reg, job)
     cache: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
