@@ -18,6 +18,7 @@ from ganbench.errors import GanbenchError, UsageError
 EPILOG_RUN = """examples:
   ganbench run --all                                 the default 'quick' suite
   ganbench run --variant dcgan --dataset digits --budget 30s --seeds 0,1,2
+  ganbench run --all --suite mnist --data-root ~/data --budget 60s   MNIST, 4 variants x 3 seeds
   ganbench run --model dcgan --loss minimax --dataset digits --budget 500steps
   ganbench run --all --variant non-saturating --lr 2e-4 --out results/lr-sweep
 budgets: 20000img (real images seen by D), 500steps (G steps) or 30s / 2min (training
@@ -122,8 +123,12 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     out.add_argument("--data-root", default=None,
                      help="where dataset files live (default: $GANBENCH_DATA_ROOT or the user "
                      "cache)")
-    out.add_argument("--no-download", dest="download", action="store_false",
-                     help="never download data; fail clearly when files are missing")
+    out.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                     help="download missing dataset files with torchvision (default); with "
+                     "--no-download, fail with one line naming the files expected and where")
+    out.add_argument("--resize", type=_positive_int, metavar="PIXELS",
+                     help="resize image datasets to PIXELS x PIXELS (default: the suite's, or "
+                     "the smallest size the model accepts, e.g. 28 -> 32 for dcgan)")
     out.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -223,7 +228,8 @@ def cmd_run(args) -> int:
     jobs = plan(reg, suite=args.suite, run_all=args.all, variants=args.variant,
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
-                eval_samples=args.eval_samples, eval_options=_eval_options(args))
+                eval_samples=args.eval_samples, eval_options=_eval_options(args),
+                data_options={"resize": args.resize} if args.resize else None)
     from ganbench.runner import resolve_device
 
     device = resolve_device(args.device)

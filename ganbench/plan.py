@@ -130,10 +130,20 @@ def resolve_variant(reg: Registries, variant: Optional[str], model: Optional[str
     return v
 
 
-def check_fit(reg: Registries, variant: VariantSpec, dataset: str) -> Optional[str]:
+def check_fit(reg: Registries, variant: VariantSpec, dataset: str,
+              data_options: Optional[dict[str, Any]] = None) -> Optional[str]:
     """None when the variant's model can train on the dataset, else the reason."""
+    return fit_data(reg, variant, dataset, data_options or {})[1]
+
+
+def fit_data(reg: Registries, variant: VariantSpec, dataset: str,
+             data_options: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
+    """The data options the job runs with (an automatic resize added where the model needs
+    one, see ganbench.imaging) and None, or the reason the model cannot train on the data."""
+    from ganbench.imaging import fit_options
+
     ds = reg.datasets.get(dataset)
-    return reg.models.get(variant.model).check(ds.spec)
+    return fit_options(reg.models.get(variant.model), ds.spec, data_options, dataset)
 
 
 def plan(
@@ -196,7 +206,8 @@ def plan(
 
     jobs: list[JobSpec] = []
     for entry, v in pairs:
-        reason = check_fit(reg, v, entry.dataset)
+        opts, reason = fit_data(reg, v, entry.dataset,
+                                {**entry.data_options, **(data_options or {})})
         if reason:
             if run_all and not (model or loss):
                 raise UsageError(f"suite '{suite_name}': {reason} ('{entry.dataset}')")
@@ -212,7 +223,7 @@ def plan(
                 suite=suite_name, evals=evals or entry.evals, eval_every=eval_every,
                 eval_samples=eval_samples or entry.eval_samples,
                 metrics=entry.metrics,
-                data_options=tuple(sorted((data_options or {}).items())),
+                data_options=tuple(sorted(opts.items())),
                 eval_options=tuple(sorted((eval_options or {}).items())),
             ))
     ids = [j.run_id for j in jobs]

@@ -33,6 +33,7 @@ BUILTIN_MODULES = (
     "ganbench_plugins.models",
     "ganbench_plugins.variants",
     "ganbench_plugins.datasets",
+    "ganbench_plugins.image_datasets",
     "ganbench_plugins.metrics",
     "ganbench_plugins.suites",
     "ganbench_plugins.fidelity",

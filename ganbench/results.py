@@ -182,6 +182,8 @@ def _pm(mean: float, std: float, n: int) -> str:
 def _num(x: float) -> str:
     if x != x:
         return "nan"
+    if float(x).is_integer() and abs(x) < 1e6:
+        return str(int(x))
     a = abs(x)
     if a >= 1000:
         return f"{x:.0f}"

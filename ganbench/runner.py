@@ -76,10 +76,12 @@ def make_optimizer(name: str, params, lr: float, betas: tuple[float, float]):
 
 def load_data(reg: Registries, job: JobSpec, split: str, data_root: Optional[str],
               download: bool):
+    from ganbench.imaging import apply_options
+
     ds = reg.datasets.get(job.dataset)
     req = DataRequest(split=split, data_root=data_root, download=download,
                       options=dict(job.data_options))
-    return ds, ds.load(req)
+    return ds, apply_options(ds.load(req), req.options)
 
 
 def train(

@@ -177,6 +177,7 @@ class SuiteEntry:
     evals: int = 10
     eval_samples: int = 2000
     metrics: Optional[tuple[str, ...]] = None  # None: every default metric that applies
+    data_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"resize": 32}
 
 
 @dataclass(frozen=True)

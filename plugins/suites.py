@@ -5,6 +5,19 @@ included, on each embedded dataset it fits: ``ring8``, ``grid25`` and ``gaussian
 models, ``digits`` for image models (conditional ones need labels, so ``gaussian`` is skipped for
 them). One seed, and per dataset the same budget in images seen for every variant. Sized to
 finish in a few minutes on a 2-core CPU.
+
+``mnist``, ``fashion-mnist``, ``cifar10``: the image benchmarks of the literature (Lucic et al.
+2018 compare GAN losses on exactly these). Each is a fixed list: the four built-in variants
+(vanilla-minimax, non-saturating, dcgan, cgan) on one dataset, the same budget in images seen
+for every variant (20 epochs of MNIST / Fashion-MNIST, 40 of CIFAR-10: GPU hours, not CPU
+minutes; on a CPU give a smaller ``--budget``), seeds 0, 1, 2. Images are 32 x 32 for every
+variant (MNIST and Fashion-MNIST resized from 28, so DCGAN runs and every variant is measured in
+the same space). Evaluation protocol: 10 evaluations spread over the budget after one at step 0,
+10,000 generated samples each (the sample count of FID in the literature), the same noise at
+every evaluation, compared with the train split. Metrics: ``frechet-data`` (Frechet distance
+in pixel space, 1024 dims) and the training statistics and throughput. ``frechet-data`` does
+not apply to CIFAR-10 (3 x 32 x 32 = 3072 dims > 1024): until the FID metric lands, the
+``cifar10`` suite records only training statistics and throughput.
 """
 
 from __future__ import annotations
@@ -31,10 +44,33 @@ def quick_entries(reg):
     return entries
 
 
+LITERATURE_VARIANTS = ("vanilla-minimax", "non-saturating", "dcgan", "cgan")
+LITERATURE_SEEDS = (0, 1, 2)
+LITERATURE_EVAL_SAMPLES = 10_000
+IMAGE_SIDE = 32
+
+
+def literature_entries(dataset: str, budget: str) -> tuple[SuiteEntry, ...]:
+    """The four built-in variants on ``dataset``, equal budget, 3 seeds, 32 x 32 images."""
+    return tuple(SuiteEntry(v, dataset, budget, seeds=LITERATURE_SEEDS, evals=10,
+                            eval_samples=LITERATURE_EVAL_SAMPLES,
+                            data_options={"resize": IMAGE_SIDE})
+                 for v in LITERATURE_VARIANTS)
+
+
 SUITES = [
     SuiteSpec("quick", quick_entries,
               "every variant on the embedded datasets it fits (ring8, grid25, gaussian, digits); "
               "1 seed; CPU minutes"),
+    SuiteSpec("mnist", literature_entries("mnist", "1200kimg"),
+              "4 built-in variants on MNIST at 32x32, 1200kimg (20 epochs) each, seeds 0-2, "
+              "frechet-data on 10k samples; GPU-sized, use --budget on a CPU"),
+    SuiteSpec("fashion-mnist", literature_entries("fashion-mnist", "1200kimg"),
+              "4 built-in variants on Fashion-MNIST at 32x32, 1200kimg (20 epochs) each, "
+              "seeds 0-2, frechet-data on 10k samples; GPU-sized"),
+    SuiteSpec("cifar10", literature_entries("cifar10", "2000kimg"),
+              "4 built-in variants on CIFAR-10, 2000kimg (40 epochs) each, seeds 0-2; "
+              "frechet-data does not apply (3072 dims) until FID lands; GPU-sized"),
 ]
 
 

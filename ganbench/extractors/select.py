@@ -61,8 +61,9 @@ def eval_spec_for(job, dataset_spec, train_data, *, data_root: Optional[str] = N
     if dataset_spec.spec.kind == "images":
         ext = resolve_extractor(opts.get("extractor", AUTO), dataset_spec.name,
                                 fid_weights=opts.get("fid_weights"), download=download)
+    resize = dict(job.data_options).get("resize")  # images resized at load (data option)
     if ext is None:
-        return EvalSpec(reference="train", n_samples=job.eval_samples), None, None
+        return EvalSpec(reference="train", n_samples=job.eval_samples, resize=resize), None, None
     ref = train_data.x
     if reference != "train":
         from ganbench.specs import DataRequest
@@ -72,5 +73,5 @@ def eval_spec_for(job, dataset_spec, train_data, *, data_root: Optional[str] = N
                                             options=dict(job.data_options))).x
     n_ref = min(int(opts.get("n_reference") or job.eval_samples), len(ref))
     spec = EvalSpec(extractor=ext.name, extractor_hash=ext.weights_hash, reference=reference,
-                    n_samples=job.eval_samples, n_reference=n_ref, resize=ext.resize)
+                    n_samples=job.eval_samples, n_reference=n_ref, resize=resize)
     return spec, ext, ref
