@@ -20,6 +20,13 @@ def builtins_only(monkeypatch):
     plugins.reset()
 
 
+@pytest.fixture(autouse=True)
+def fidelity_cache(tmp_path_factory, monkeypatch):
+    """Reference statistics are cached in the test session's temporary directory, never in the
+    user's cache (a test that checks caching sets its own)."""
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def reg():
     from ganbench import plugins

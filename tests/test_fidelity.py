@@ -174,3 +174,21 @@ def test_label_histogram_and_stacked_modes(digits):
     one = stacked_metrics(net, test.x[:1].repeat(500, 3, 1, 1))
     assert many["stacked_modes"] > 850  # 3000 draws over 1000 modes: ~950 expected
     assert one["stacked_modes"] == 1 and one["stacked_kl"] == pytest.approx(np.log(1000))
+
+
+@pytest.mark.parametrize("name, folder, min_accuracy", [("mnist", "MNIST", 0.98),
+                                                         ("fashion-mnist", "FashionMNIST", 0.85)])
+def test_shipped_image_extractor_accuracy_on_real_test_split(reg, name, folder, min_accuracy):
+    from test_image_datasets import DATA, _need
+
+    from ganbench.labels import predict
+
+    if name not in domain.shipped():
+        pytest.skip(f"no shipped extractor for {name} yet")
+    _need(folder)
+    rec = domain.info(name)
+    assert domain.sha256_file(domain.WEIGHTS_DIR / f"{name}.pt") == rec["sha256"]
+    test = reg.datasets.get(name).load(DataRequest("test", data_root=DATA, download=False))
+    acc = float((predict(domain.load_net(name), test.x) == test.y).double().mean())
+    assert acc == pytest.approx(rec["test_accuracy"], abs=1e-4)
+    assert acc >= min_accuracy

@@ -70,3 +70,19 @@ def test_missing_inception_weights_is_one_clear_line(tmp_path, monkeypatch, caps
     assert not list((tmp_path / "runs").glob("*.json"))
     assert main(run + ["--fid-weights", str(tmp_path / "nope.pth")]) == 2
     assert "--fid-weights: no such file" in capsys.readouterr().err
+
+
+def test_auto_without_domain_extractor_or_weights_warns_and_skips(tmp_path, monkeypatch, capsys):
+    from ganbench.extractors.select import resolve_extractor
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert resolve_extractor("auto", "no-such-extractor", download=False) is None
+    err = capsys.readouterr().err
+    assert err.startswith("ganbench: warning: no FID/KID/IS") and "--fid-weights" in err
+
+
+def test_auto_uses_inception_weights_when_present(standin, monkeypatch):
+    from ganbench.extractors.select import resolve_extractor
+
+    ext = resolve_extractor("auto", "no-such-extractor", fid_weights=standin, download=False)
+    assert ext.name == "inception-v3-compat"

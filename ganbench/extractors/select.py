@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ganbench.errors import UsageError
+from ganbench.errors import DataUnavailableError, UsageError
 from ganbench.evaluation import EvalSpec
 
 AUTO, NONE = "auto", "none"
@@ -25,15 +26,25 @@ class Extractor:
 
 def resolve_extractor(choice: str, dataset: str, *, fid_weights: Optional[str] = None,
                       download: bool = True) -> Optional[Extractor]:
-    """``auto``: the ganbench extractor shipped for ``dataset``, else Inception; ``none``: no
-    learned features (None); ``inception-v3-compat``; or ``ganbench-NAME``."""
+    """``auto``: the ganbench extractor shipped for ``dataset``, else Inception when its weights
+    can be had, else None with a warning on stderr; ``none``: no learned features (None);
+    ``inception-v3-compat`` (DataUnavailableError without weights); or ``ganbench-NAME``."""
     from ganbench.extractors import domain, inception
 
     choice = (choice or AUTO).strip().lower()
     if choice == NONE:
         return None
     if choice == AUTO:
-        choice = domain.PREFIX + dataset if dataset in domain.shipped() else inception.NAME
+        if dataset in domain.shipped():
+            choice = domain.PREFIX + dataset
+        else:
+            try:
+                return resolve_extractor(inception.NAME, dataset, fid_weights=fid_weights,
+                                         download=download)
+            except DataUnavailableError as exc:
+                print(f"ganbench: warning: no FID/KID/IS/precision-recall for '{dataset}': "
+                      f"{exc}", file=sys.stderr)
+                return None
     if choice == inception.NAME:
         path = inception.weights_path(fid_weights, download)
         return Extractor(inception.NAME, inception.weights_hash(path), 299,
