@@ -76,8 +76,9 @@ def run_jobs(
                         f"({lock.owner() or 'unknown'}); waiting for it")
                 continue
             try:
-                if job.run_id in told and finished_status(out, job.run_id):
-                    n -= 1  # the other process finished it
+                recheck = job.run_id in told or not force  # finished since the plan?
+                if recheck and finished_status(out, job.run_id):
+                    n -= 1  # another process finished it meanwhile
                     continue
                 i += 1
                 ckpt = Checkpointer(checkpoint_path(out, job.run_id), job.run_id, warn=warn)
