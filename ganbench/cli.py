@@ -13,7 +13,7 @@ import time
 from typing import Any, Optional, Sequence
 
 from ganbench import __version__
-from ganbench.errors import GanbenchError, UsageError
+from ganbench.errors import GanbenchError, UsageError, one_line
 
 EPILOG_RUN = """examples:
   ganbench run --all                                 the default 'quick' suite
@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (``ganbench run: error: ...``) and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 def _positive_int(text: str) -> int:
@@ -184,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return int(commands[args.command][2](args) or 0)
         return handler(args)
     except GanbenchError as exc:
-        print(f"ganbench: error: {exc}", file=sys.stderr)
+        print(f"ganbench: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("ganbench: interrupted; finished runs are saved, rerun the same command to "
