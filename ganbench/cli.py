@@ -21,7 +21,9 @@ EPILOG_RUN = """examples:
   ganbench run --model dcgan --loss minimax --dataset digits --budget 500steps
   ganbench run --all --variant non-saturating --lr 2e-4 --out results/lr-sweep
 budgets: 20000img (real images seen by D), 500steps (G steps) or 30s / 2min (training
-wall-clock, evaluation excluded); all three are recorded in every row whatever the budget."""
+wall-clock, evaluation excluded); all three are recorded in every row whatever the budget.
+rerunning a command skips finished runs and resumes interrupted ones from their checkpoint.
+exit codes: 0 all runs completed; 1 a run failed or diverged (listed on stderr); 2 bad input."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -91,7 +91,7 @@ def train(
     data_root: Optional[str] = None,
     download: bool = True,
     progress: Optional[Callable[[float], None]] = None,
-    checkpoint: Optional["Checkpointer"] = None,
+    checkpoint: Optional[Checkpointer] = None,
 ) -> RunResult:
     """Train ``job`` to its budget and return its metric rows. With ``checkpoint``, continue
     from its saved state when there is one and save the state at every evaluation point."""
@@ -166,7 +166,8 @@ def train(
     wall = eval_wall = 0.0
     interval = {"images": 0, "wall": 0.0}
     status = "completed"
-    saved = {"g": g_net, "d": d_net, "opt_g": opt_g, "opt_d": opt_d}
+    saved = {"g": g_net, "d": d_net, "opt_g": opt_g, "opt_d": opt_d}  # what a checkpoint holds
+
     def evaluate() -> bool:
         """Metrics at the current point; False if training has diverged."""
         nonlocal acc, acc_steps, eval_wall

@@ -40,7 +40,8 @@ def check_run_args(args: Any) -> None:
         raise UsageError("give --evals or --eval-every, not both")
     check_path("--out", args.out)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out '{args.out}' exists and is not a directory")
+        raise UsageError(f"cannot write to output directory '{args.out}': it exists and is "
+                         "not a directory")
     if args.data_root is not None:
         check_path("--data-root", args.data_root)
         if os.path.exists(args.data_root) and not os.path.isdir(args.data_root):

@@ -12,6 +12,8 @@ from ganbench.plan import plan
 from ganbench.runner import train
 from ganbench.specs import LossSpec
 
+from conftest import install_plugin
+
 BROKEN = textwrap.dedent('''
     """A deliberately broken plugin: it raises while building, training and evaluating."""
     from ganbench import hookimpl
@@ -61,13 +63,8 @@ BROKEN = textwrap.dedent('''
 @pytest.fixture
 def broken_plugin(tmp_path, monkeypatch):
     """Installed for real: a module and its .dist-info with a 'ganbench' entry point."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "broken_gan_plugin.py").write_text(BROKEN)
-    info = site / "broken_gan_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-gan-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[ganbench]\nbroken = broken_gan_plugin\n")
+    site = install_plugin(tmp_path / "site", "broken_gan_plugin", BROKEN, "broken-gan-plugin",
+                          "1.0", "broken")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "broken")
     plugins.reset()
