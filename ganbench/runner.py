@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ganbench.checkpoint import Checkpointer, nonfinite_state
 from ganbench.errors import UsageError
 from ganbench.evaluation import EvalContext, EvalSpec
 from ganbench.plan import JobSpec
@@ -92,8 +93,10 @@ def train(
     data_root: Optional[str] = None,
     download: bool = True,
     progress: Optional[Callable[[float], None]] = None,
+    checkpoint: Optional[Checkpointer] = None,
 ) -> RunResult:
-    """Train ``job`` to its budget and return its metric rows."""
+    """Train ``job`` to its budget and return its metric rows. With ``checkpoint``, continue
+    from its saved state when there is one and save the state at every evaluation point."""
     import torch
 
     dev = resolve_device(device)
@@ -166,6 +169,7 @@ def train(
     wall = eval_wall = 0.0
     interval = {"images": 0, "wall": 0.0}
     status = "completed"
+    saved = {"g": g_net, "d": d_net, "opt_g": opt_g, "opt_d": opt_d}  # what a checkpoint holds
 
     def evaluate() -> bool:
         """Metrics at the current point; False if training has diverged."""
@@ -196,10 +200,16 @@ def train(
         finite = all(math.isfinite(v) for k2, v in stats.items() if k2 in STAT_NAMES)
         return finite
 
-    evaluate()
+    resumed = checkpoint.restore(saved, rng, cache) if checkpoint else None
+    if resumed:
+        rows[:], steps, images, wall, eval_wall = resumed
+    else:
+        evaluate()
     budget = job.budget
     next_eval = 1
     evals = max(1, job.evals)
+    while resumed and next_eval / evals <= budget.fraction(images, steps, wall):
+        next_eval += 1
     per_step_images = bs * k
     sync = dev.type == "cuda"
     while True:
@@ -229,16 +239,20 @@ def train(
             progress(min(frac, 1.0))
         while next_eval / evals <= frac:
             next_eval += 1
-        if not evaluate():
+        if not evaluate() or nonfinite_state(g_net, d_net):
             status = "diverged"
             break
         if frac >= 1.0:
             break
+        if checkpoint:
+            checkpoint.save(saved, rng, cache, rows, steps, images, wall, eval_wall)
 
     return RunResult(job=job, rows=rows, status=status, images_seen=images, steps=steps,
                      wall_s=wall, eval_s=eval_wall, device=str(dev), eval_spec=spec,
                      info={"params_g": sum(p.numel() for p in g_net.parameters()),
-                           "params_d": sum(p.numel() for p in d_net.parameters())})
+                           "params_d": sum(p.numel() for p in d_net.parameters()),
+                           "diverged_at_step": steps if status == "diverged" else None,
+                           "resumed_from_step": resumed.steps if resumed else None})
 
 
 def _select_metrics(reg: Registries, job: JobSpec):
