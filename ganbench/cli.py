@@ -88,6 +88,20 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     how.add_argument("--seeds", help="comma list or range, e.g. 0,1,2 or 0-4 (default: suite's)")
     how.add_argument("--device", default="auto", help="auto (default: CUDA if available), cpu, "
                      "cuda, cuda:N")
+    fp = r.add_argument_group("execution (the GPU fast path; data stays on the device and "
+                              "Adam is fused on CUDA by default)")
+    fp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: bfloat16 autocast of G and D (changes numerics, so it is part "
+                    "of the run id; default fp32)")
+    fp.add_argument("--compile", nargs="?", const="default", metavar="MODE",
+                    choices=["default", "reduce-overhead", "max-autotune",
+                             "max-autotune-no-cudagraphs"],
+                    help="torch.compile G and D; MODE default, reduce-overhead (CUDA graphs, "
+                    "for small models), max-autotune, max-autotune-no-cudagraphs")
+    fp.add_argument("--channels-last", action="store_true",
+                    help="NHWC memory layout for conv models (faster on recent GPUs)")
+    fp.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto",
+                    help="fused Adam/AdamW kernels (default auto: on CUDA only)")
     hp = r.add_argument_group("hyperparameter overrides (apply to every selected variant)")
     hp.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
     hp.add_argument("--lr", type=_float, help="learning rate of G and D")
@@ -209,9 +223,11 @@ def cmd_run(args) -> int:
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples)
+    from ganbench.fastpath import from_args
     from ganbench.runner import resolve_device
 
     device = resolve_device(args.device)
+    jobs, fast = from_args(args, jobs, device)
     if args.dry_run:
         for j in jobs:
             print(f"{j.run_id}\t{j.label}")
@@ -236,7 +252,7 @@ def cmd_run(args) -> int:
     t_start = time.perf_counter()
     for i, job in enumerate(todo, 1):
         status = _run_one(job, reg, out, device, data_root, args.download, i, len(todo), log,
-                          quiet=args.quiet)
+                          quiet=args.quiet, fast=fast)
         if status != "completed":
             failed.append((job, status))
     if todo:
@@ -256,7 +272,7 @@ def cmd_run(args) -> int:
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
 
 
-def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet) -> str:
+def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, fast=None) -> str:
     from ganbench import results
     from ganbench.runner import train
 
@@ -264,13 +280,15 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet) -> st
     started = time.time()
     try:
         res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update)
+                    progress=bar.update, fast=fast)
     finally:
         bar.close()
     meta = run_meta(job, device)
     meta.update(status=res.status, started=started, finished=time.time(),
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
                 eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
+    if fast is not None:
+        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision}
     results.write_run(out, meta, res.rows)
     final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
     shown = ", ".join(f"{k}={final[k]:.4g}" for k in

@@ -35,6 +35,7 @@ BUILTIN_MODULES = (
     "ganbench_plugins.datasets",
     "ganbench_plugins.metrics",
     "ganbench_plugins.suites",
+    "ganbench_plugins.memory",
 )
 
 
