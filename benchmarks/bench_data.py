@@ -12,7 +12,7 @@ BATCHES = 200
 RESULTS: dict = {}
 
 
-def _data(reg, dataset, device):
+def _data(reg, dataset):
     from ganbench.specs import DataRequest
 
     return reg.datasets.get(dataset).load(DataRequest(split="train")).x
@@ -22,7 +22,7 @@ def _data(reg, dataset, device):
 def test_sample_resident(benchmark, reg, device, dataset, batch):
     import torch
 
-    x = _data(reg, dataset, device).to(device)
+    x = _data(reg, dataset).to(device)
     rng = torch.Generator(device=device).manual_seed(0)
     n = x.shape[0]
 
@@ -41,7 +41,7 @@ def test_sample_dataloader(benchmark, reg, device, dataset, batch):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    x = _data(reg, dataset, device)
+    x = _data(reg, dataset)
     loader = DataLoader(TensorDataset(x), batch_size=batch, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(0))
 

@@ -4,6 +4,9 @@ Adds the accelerator and library versions to the saved machine info, keeps the b
 independent of third-party plugins, and prints the overhead ratios at the end of the run.
 """
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 import benchutil
@@ -25,22 +28,13 @@ def pytest_benchmark_update_machine_info(config, machine_info: dict) -> None:
     machine_info["ganbench"] = benchutil.machine_info()
 
 
-@pytest.fixture(autouse=True)
-def builtins_only(monkeypatch):
-    from ganbench import plugins
-
-    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "")
-    monkeypatch.delenv("GANBENCH_DISABLE_PLUGINS", raising=False)
-    plugins.reset()
-    yield
-    plugins.reset()
-
-
-@pytest.fixture
-def reg():
-    from ganbench import plugins
-
-    return plugins.registries()
+# The tests' fixtures: built-in plugins only (autouse), and the registries (``reg``).
+_spec = importlib.util.spec_from_file_location(
+    "ganbench_tests_conftest", Path(__file__).resolve().parent.parent / "tests" / "conftest.py")
+_tests_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tests_conftest)
+builtins_only = _tests_conftest.builtins_only
+reg = _tests_conftest.reg
 
 
 @pytest.fixture(scope="session")

@@ -129,11 +129,17 @@ def test_cli_flags_dry_run_and_bad_values(tmp_path):
     bad = run_cli(*base, "--precision", "fp16")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
-    bad = run_cli(*base, "--compile", "turbo")
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
-    help_ = run_cli("run", "--help").stdout
+    from ganbench.cli import build_parser
+
+    run_parser = build_parser()._subparsers._group_actions[0].choices["run"]
+    help_ = run_parser.format_help()
     for flag in ("--precision", "--compile", "--channels-last", "--fused-adam"):
         assert flag in help_
+    args = run_parser.parse_args(["--all", "--compile"])
+    assert args.compile == "default" and args.precision == "fp32" and args.fused_adam == "auto"
+    with pytest.raises(SystemExit) as exc:
+        run_parser.parse_args(["--all", "--compile", "turbo"])
+    assert exc.value.code == 2
 
 
 def test_compile_without_a_compiler_is_one_clear_error(monkeypatch):
