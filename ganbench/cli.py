@@ -288,7 +288,8 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, fast=
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
                 eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
     if fast is not None:
-        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision}
+        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision,
+                            "fused": fast.use_fused(device)}
     results.write_run(out, meta, res.rows)
     final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
     shown = ", ".join(f"{k}={final[k]:.4g}" for k in
