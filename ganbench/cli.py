@@ -91,6 +91,20 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     how.add_argument("--seeds", help="comma list or range, e.g. 0,1,2 or 0-4 (default: suite's)")
     how.add_argument("--device", default="auto", help="auto (default: CUDA if available), cpu, "
                      "cuda, cuda:N")
+    fp = r.add_argument_group("execution (the GPU fast path; data stays on the device and "
+                              "Adam is fused on CUDA by default)")
+    fp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: bfloat16 autocast of G and D (changes numerics, so it is part "
+                    "of the run id; default fp32)")
+    fp.add_argument("--compile", nargs="?", const="default", metavar="MODE",
+                    choices=["default", "reduce-overhead", "max-autotune",
+                             "max-autotune-no-cudagraphs"],
+                    help="torch.compile G and D; MODE default, reduce-overhead (CUDA graphs, "
+                    "for small models), max-autotune, max-autotune-no-cudagraphs")
+    fp.add_argument("--channels-last", action="store_true",
+                    help="NHWC memory layout for conv models (faster on recent GPUs)")
+    fp.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto",
+                    help="fused Adam/AdamW kernels (default auto: on CUDA only)")
     hp = r.add_argument_group("hyperparameter overrides (apply to every selected variant)")
     hp.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
     hp.add_argument("--lr", type=_float, help="learning rate of G and D")
@@ -223,9 +237,11 @@ def cmd_run(args) -> int:
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples,
                 data_options={"resize": args.resize} if args.resize else None)
+    from ganbench.fastpath import from_args
     from ganbench.runner import resolve_device
 
     device = resolve_device(args.device)
+    jobs, fast = from_args(args, jobs, device)
     if args.dry_run:
         for j in jobs:
             print(f"{j.run_id}\t{j.label}")
@@ -242,7 +258,8 @@ def cmd_run(args) -> int:
     outcomes = sweep.run_jobs(
         todo, out, force=args.force, log=log, meta=lambda job: run_meta(job, device),
         run_one=lambda job, i, n, ckpt: _run_one(job, reg, out, device, data_root,
-                                                 args.download, i, n, log, args.quiet, ckpt))
+                                                 args.download, i, n, log, args.quiet, ckpt,
+                                                 fast=fast))
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -259,7 +276,8 @@ def cmd_run(args) -> int:
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
 
 
-def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint):
+def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
+             fast=None):
     from ganbench import results
     from ganbench.runner import train
 
@@ -267,13 +285,16 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, check
     started = time.time()
     try:
         res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update, checkpoint=checkpoint)
+                    progress=bar.update, checkpoint=checkpoint, fast=fast)
     finally:
         bar.close()
     meta = run_meta(job, device)
     meta.update(status=res.status, started=started, finished=time.time(),
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
                 eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
+    if fast is not None:
+        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision,
+                            "fused": fast.use_fused(device)}
     results.write_run(out, meta, res.rows)
     checkpoint.discard()
     final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}

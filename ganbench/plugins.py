@@ -36,6 +36,7 @@ BUILTIN_MODULES = (
     "ganbench_plugins.image_datasets",
     "ganbench_plugins.metrics",
     "ganbench_plugins.suites",
+    "ganbench_plugins.memory",
 )
 
 
