@@ -43,12 +43,12 @@ class Budget:
         amount = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[scale]
         if unit == "minutes":
             unit, amount = "seconds", amount * 60
+        if not amount > 0 or amount > 1e12:  # also catches inf from a huge digit string
+            raise UsageError(f"invalid budget {text!r}: it must be positive (and sane)")
         if unit != "seconds":
             if amount != int(amount):
                 raise UsageError(f"invalid budget {text!r}: {unit} must be a whole number")
             amount = int(amount)
-        if not amount > 0 or amount > 1e12:
-            raise UsageError(f"invalid budget {text!r}: it must be positive (and sane)")
         return cls(unit, amount)
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ import time
 from typing import Any, Optional, Sequence
 
 from ganbench import __version__
-from ganbench.errors import GanbenchError, UsageError
+from ganbench.errors import GanbenchError, UsageError, one_line
 
 EPILOG_RUN = """examples:
   ganbench run --all                                 the default 'quick' suite
@@ -22,14 +22,16 @@ EPILOG_RUN = """examples:
   ganbench run --model dcgan --loss minimax --dataset digits --budget 500steps
   ganbench run --all --variant non-saturating --lr 2e-4 --out results/lr-sweep
 budgets: 20000img (real images seen by D), 500steps (G steps) or 30s / 2min (training
-wall-clock, evaluation excluded); all three are recorded in every row whatever the budget."""
+wall-clock, evaluation excluded); all three are recorded in every row whatever the budget.
+rerunning a command skips finished runs and resumes interrupted ones from their checkpoint.
+exit codes: 0 all runs completed; 1 a run failed or diverged (listed on stderr); 2 bad input."""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line (``ganbench run: error: ...``) and exit code 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 def _positive_int(text: str) -> int:
@@ -89,6 +91,20 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     how.add_argument("--seeds", help="comma list or range, e.g. 0,1,2 or 0-4 (default: suite's)")
     how.add_argument("--device", default="auto", help="auto (default: CUDA if available), cpu, "
                      "cuda, cuda:N")
+    fp = r.add_argument_group("execution (the GPU fast path; data stays on the device and "
+                              "Adam is fused on CUDA by default)")
+    fp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: bfloat16 autocast of G and D (changes numerics, so it is part "
+                    "of the run id; default fp32)")
+    fp.add_argument("--compile", nargs="?", const="default", metavar="MODE",
+                    choices=["default", "reduce-overhead", "max-autotune",
+                             "max-autotune-no-cudagraphs"],
+                    help="torch.compile G and D; MODE default, reduce-overhead (CUDA graphs, "
+                    "for small models), max-autotune, max-autotune-no-cudagraphs")
+    fp.add_argument("--channels-last", action="store_true",
+                    help="NHWC memory layout for conv models (faster on recent GPUs)")
+    fp.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto",
+                    help="fused Adam/AdamW kernels (default auto: on CUDA only)")
     hp = r.add_argument_group("hyperparameter overrides (apply to every selected variant)")
     hp.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
     hp.add_argument("--lr", type=_float, help="learning rate of G and D")
@@ -120,6 +136,9 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      help="results directory, one JSON file per run (default: results/runs)")
     out.add_argument("--force", action="store_true",
                      help="train again runs whose result file already exists (default: reuse)")
+    out.add_argument("--resume", action="store_true",
+                     help="skip finished runs and continue interrupted ones from their last "
+                     "checkpoint (the default; cannot be combined with --force)")
     out.add_argument("--data-root", default=None,
                      help="where dataset files live (default: $GANBENCH_DATA_ROOT or the user "
                      "cache)")
@@ -201,10 +220,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return int(commands[args.command][2](args) or 0)
         return handler(args)
     except GanbenchError as exc:
-        print(f"ganbench: error: {exc}", file=sys.stderr)
+        print(f"ganbench: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("ganbench: interrupted; finished runs are saved", file=sys.stderr)
+        print("ganbench: interrupted; finished runs are saved, rerun the same command to "
+              "resume", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
@@ -214,11 +234,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_run(args) -> int:
-    from ganbench import results
+    from ganbench import results, sweep
     from ganbench.budget import Budget, parse_seeds
     from ganbench.plan import Overrides, plan
     from ganbench.plugins import registries
+    from ganbench.validate import check_run_args
 
+    check_run_args(args)
     reg = registries()
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
@@ -230,9 +252,11 @@ def cmd_run(args) -> int:
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples, eval_options=_eval_options(args),
                 data_options={"resize": args.resize} if args.resize else None)
+    from ganbench.fastpath import from_args
     from ganbench.runner import resolve_device
 
     device = resolve_device(args.device)
+    jobs, fast = from_args(args, jobs, device)
     if args.dry_run:
         for j in jobs:
             print(f"{j.run_id}\t{j.label}")
@@ -241,25 +265,16 @@ def cmd_run(args) -> int:
     data_root = args.data_root or os.environ.get("GANBENCH_DATA_ROOT")
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
-    todo = []
-    for j in jobs:
-        if not args.force and results.run_path(out, j.run_id).exists():
-            try:
-                results.read_run(results.run_path(out, j.run_id))
-                continue
-            except ValueError:
-                pass  # unreadable: train it again
-        todo.append(j)
+    todo = [j for j in jobs if args.force or not sweep.finished_status(out, j.run_id)]
     skipped = len(jobs) - len(todo)
     log(f"ganbench: {len(jobs)} run(s) on {device}; results in {out}"
         + (f"; {skipped} already done there (--force to train them again)" if skipped else ""))
-    failed = []
     t_start = time.perf_counter()
-    for i, job in enumerate(todo, 1):
-        status = _run_one(job, reg, out, device, data_root, args.download, i, len(todo), log,
-                          quiet=args.quiet)
-        if status != "completed":
-            failed.append((job, status))
+    outcomes = sweep.run_jobs(
+        todo, out, force=args.force, log=log, meta=lambda job: run_meta(job, device),
+        run_one=lambda job, i, n, ckpt: _run_one(job, reg, out, device, data_root,
+                                                 args.download, i, n, log, args.quiet, ckpt,
+                                                 fast=fast))
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -267,11 +282,10 @@ def cmd_run(args) -> int:
                        if results.run_path(out, j.run_id).exists()])
     df = df[~df["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]
     print(results.format_summary(results.summarize(df)))
-    if failed:
-        for job, status in failed:
-            print(f"ganbench: {job.label}: {status}", file=sys.stderr)
-        return 1
-    return 0
+    problems = sweep.report(outcomes)
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _eval_options(args) -> dict[str, Any]:
@@ -284,7 +298,8 @@ def _eval_options(args) -> dict[str, Any]:
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
 
 
-def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet) -> str:
+def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
+             fast=None):
     from ganbench import results
     from ganbench.runner import train
 
@@ -292,20 +307,26 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet) -> st
     started = time.time()
     try:
         res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update)
+                    progress=bar.update, checkpoint=checkpoint, fast=fast)
     finally:
         bar.close()
     meta = run_meta(job, device)
     meta.update(status=res.status, started=started, finished=time.time(),
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
                 eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
+    if fast is not None:
+        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision,
+                            "fused": fast.use_fused(device)}
     results.write_run(out, meta, res.rows)
+    checkpoint.discard()
     final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
     shown = ", ".join(f"{k}={final[k]:.4g}" for k in
                       ("fid", "frechet_data", "modes_covered", "high_quality_pct") if k in final)
+    resumed = res.info.get("resumed_from_step")
     log(f"[{i}/{n}] {job.label}: {res.status}, {res.steps} steps, {res.wall_s:.1f}s train + "
-        f"{res.eval_s:.1f}s eval" + (f"; {shown}" if shown else ""))
-    return res.status
+        f"{res.eval_s:.1f}s eval" + (f"; {shown}" if shown else "")
+        + (f" (resumed from step {resumed})" if resumed is not None else ""))
+    return res
 
 
 def run_meta(job, device) -> dict[str, Any]:

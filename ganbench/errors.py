@@ -39,3 +39,9 @@ def unknown(kind: str, name: str, choices) -> UsageError:
         f"unknown {kind} '{name}'{did_you_mean(name, choices)}; "
         f"known: {', '.join(choices) if choices else 'none'}"
     )
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters (newlines, carriage returns, ...) escaped, so an
+    error about user input is always exactly one line on the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))

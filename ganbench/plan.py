@@ -35,10 +35,13 @@ class JobSpec:
     metrics: Optional[tuple[str, ...]] = None
     data_options: tuple[tuple[str, Any], ...] = field(default=())
     eval_options: tuple[tuple[str, Any], ...] = ()  # extractor, fid_weights, reference, ...
+    precision: str = "fp32"  # "bf16": autocast forward passes (ganbench.fastpath)
 
     def config(self) -> dict[str, Any]:
         """Everything that defines the run's numbers (not where it runs or is written)."""
         d = dataclasses.asdict(self)
+        if self.precision == "fp32":
+            del d["precision"]  # the default: run ids of fp32 runs are unchanged
         d["budget"] = str(self.budget)
         d["hparams"] = self.hparams.to_dict()
         d["model_options"] = {k: _jsonable(v) for k, v in self.model_options}

@@ -37,6 +37,7 @@ BUILTIN_MODULES = (
     "ganbench_plugins.metrics",
     "ganbench_plugins.suites",
     "ganbench_plugins.fidelity",
+    "ganbench_plugins.memory",
 )
 
 

@@ -26,7 +26,8 @@ ROW_COLUMNS = [
     "step", "images_seen", "wall_s", "metric", "value", "unit", "higher_is_better", "eval_spec",
 ]
 TAIL_COLUMNS = ["extractor", "device", "torch", "ganbench_version", "git_sha"]
-COLUMNS = META_COLUMNS + ROW_COLUMNS + TAIL_COLUMNS
+STATUS_COLUMNS = ["diverged_at_step", "error"]  # why a run is not `completed` (else empty)
+COLUMNS = META_COLUMNS + ROW_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS
 GROUP = ["variant", "dataset", "metric"]
 
 
@@ -45,7 +46,10 @@ def check_writable(out_dir: Union[str, Path]) -> Path:
 
 
 def run_path(out_dir: Union[str, Path], run_id: str) -> Path:
-    return Path(out_dir) / f"{run_id}.json"
+    """``OUT/RUN_ID.json``; UsageError for a run id that could escape ``out_dir``."""
+    from ganbench.safepath import safe_child
+
+    return safe_child(out_dir, run_id, ".json")
 
 
 def write_run(out_dir: Union[str, Path], meta: dict[str, Any], rows: list[dict[str, Any]]) -> Path:
@@ -76,12 +80,14 @@ def read_run(path: Union[str, Path]) -> dict[str, Any]:
     """Parse and check one run file; ValueError with the reason when it is not valid."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"unreadable ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} file")
     if not isinstance(data.get("meta"), dict) or not isinstance(data.get("rows"), list):
         raise ValueError("missing meta or rows")
+    if not all(isinstance(r, dict) for r in data["rows"]):
+        raise ValueError("a row is not an object")
     return data
 
 
@@ -112,11 +118,11 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
     frames = []
     records = []
     for f in _files(paths):
-        if f.suffix == ".parquet":
-            frames.append(pd.read_parquet(f))
-            continue
-        if f.suffix == ".csv":
-            frames.append(pd.read_csv(f))
+        if f.suffix in (".parquet", ".csv"):
+            try:
+                frames.append(pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f))
+            except Exception as exc:  # pandas/pyarrow raise many types for a corrupt table
+                warn(f"skipping '{f}': unreadable table ({type(exc).__name__}: {exc})")
             continue
         try:
             data = read_run(f)
@@ -124,7 +130,7 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
             warn(f"skipping '{f}': {exc}")
             continue
         meta = data["meta"]
-        base = {c: meta.get(c) for c in META_COLUMNS + TAIL_COLUMNS}
+        base = {c: meta.get(c) for c in META_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS}
         base["extractor"] = (meta.get("eval_spec") or {}).get("extractor")
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})
@@ -150,6 +156,7 @@ def summarize(df):
     fin = final_values(df)
     if fin.empty:
         return pd.DataFrame(columns=GROUP + ["mean", "std", "runs", "unit", "higher_is_better"])
+    fin = fin.assign(status=status_labels(fin))  # diverged runs show their step
     g = fin.groupby(GROUP, sort=True, dropna=False)
     out = g["value"].agg(["mean", "std", "count"]).rename(columns={"count": "runs"})
     out["unit"] = g["unit"].first()
@@ -157,6 +164,16 @@ def summarize(df):
     out["eval_spec"] = g["eval_spec"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
     out["status"] = g["status"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
     return out.reset_index()
+
+
+def status_labels(df):
+    """``completed``, ``failed``, or ``diverged@STEP`` for each row of a long table."""
+    if "diverged_at_step" not in df:
+        return df["status"].astype(str)
+    at = df["diverged_at_step"]
+    label = df["status"].astype(str)
+    has_step = (label == "diverged") & at.notna()
+    return label.where(~has_step, "diverged@" + at.where(has_step, 0).astype("int64").astype(str))
 
 
 def format_summary(summary, metrics: Optional[list[str]] = None) -> str:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
+from ganbench.checkpoint import Checkpointer, nonfinite_state
 from ganbench.errors import UsageError
 from ganbench.evaluation import EvalContext, EvalSpec
+from ganbench.fastpath import FastPath
 from ganbench.plan import JobSpec
 from ganbench.plugins import Registries
 from ganbench.specs import DataRequest
-
-STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
+from ganbench.trainstep import STAT_NAMES, StepStats, build_step
 
 
 @dataclass
@@ -60,13 +61,16 @@ def resolve_device(name: str = "auto"):
     return dev
 
 
-def make_optimizer(name: str, params, lr: float, betas: tuple[float, float]):
+def make_optimizer(name: str, params, lr: float, betas: tuple[float, float], *,
+                   fused: bool = False):
+    """The optimiser ``name`` over ``params``; fused Adam/AdamW kernels when ``fused``."""
     import torch
 
+    extra = {"fused": True} if fused else {}
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
+        return torch.optim.Adam(params, lr=lr, betas=betas, **extra)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, **extra)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=betas[0])
     if name == "rmsprop":
@@ -92,8 +96,13 @@ def train(
     data_root: Optional[str] = None,
     download: bool = True,
     progress: Optional[Callable[[float], None]] = None,
+    checkpoint: Optional[Checkpointer] = None,
+    fast: Optional[FastPath] = None,
 ) -> RunResult:
-    """Train ``job`` to its budget and return its metric rows."""
+    """Train ``job`` to its budget and return its metric rows. With ``checkpoint``, continue
+    from its saved state when there is one and save the state at every evaluation point.
+    ``fast``: how to execute it (channels_last, torch.compile, fused Adam); the precision is
+    the job's."""
     import torch
 
     dev = resolve_device(device)
@@ -114,48 +123,17 @@ def train(
     g_net, d_net = variant_model.build(train_data.spec, h.z_dim, **dict(job.model_options))
     g_net.to(dev).train()
     d_net.to(dev).train()
-    opt_g = make_optimizer(h.optimizer, g_net.parameters(), h.lr_g, h.betas)
-    opt_d = make_optimizer(h.optimizer, d_net.parameters(), h.lr_d, h.betas)
-    g_params = [p for p in g_net.parameters() if p.requires_grad]
+    fast = replace(fast or FastPath(), precision=job.precision)
+    fused = fast.use_fused(dev)
+    opt_g = make_optimizer(h.optimizer, g_net.parameters(), h.lr_g, h.betas, fused=fused)
+    opt_d = make_optimizer(h.optimizer, d_net.parameters(), h.lr_d, h.betas, fused=fused)
 
     rng = torch.Generator(device=dev).manual_seed(job.seed)
-    n, bs, k, z_dim = x.shape[0], h.batch_size, h.k, h.z_dim
-    d_loss_fn, g_loss_fn = loss.d_loss, loss.g_loss
-    acc = torch.zeros(len(STAT_NAMES), device=dev, dtype=torch.float64)
-    acc_steps = 0
-
-    def step() -> None:
-        nonlocal acc
-        for _ in range(k):
-            idx = torch.randint(n, (bs,), device=dev, generator=rng)
-            real = x[idx]
-            z = torch.randn(bs, z_dim, device=dev, generator=rng)
-            yb = y[idx] if conditional else None
-            with torch.no_grad():
-                fake = g_net(z, yb) if conditional else g_net(z)
-            if conditional:
-                real_logits, fake_logits = d_net(real, yb), d_net(fake, yb)
-            else:
-                real_logits, fake_logits = d_net(real), d_net(fake)
-            loss_d = d_loss_fn(real_logits, fake_logits)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-        z = torch.randn(bs, z_dim, device=dev, generator=rng)
-        if conditional:
-            yg = y[torch.randint(n, (bs,), device=dev, generator=rng)]
-            logits_g = d_net(g_net(z, yg), yg)
-        else:
-            logits_g = d_net(g_net(z))
-        loss_g = g_loss_fn(logits_g)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        grads = [p.grad for p in g_params if p.grad is not None]
-        gnorm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        opt_g.step()
-        acc += torch.stack([loss_d.detach(), loss_g.detach(),
-                            torch.sigmoid(real_logits.detach()).mean(),
-                            torch.sigmoid(fake_logits.detach()).mean(), gnorm]).double()
+    bs, k = h.batch_size, h.k
+    train_stats = StepStats(dev)
+    step = build_step(fast.prepare(g_net, dev), fast.prepare(d_net, dev), opt_g, opt_d,
+                      loss.d_loss, loss.g_loss, x, y if conditional else None, batch_size=bs,
+                      k=k, z_dim=h.z_dim, rng=rng, stats=train_stats, fast=fast)
 
     from ganbench.extractors.select import eval_spec_for
 
@@ -168,15 +146,14 @@ def train(
     wall = eval_wall = 0.0
     interval = {"images": 0, "wall": 0.0}
     status = "completed"
+    saved = {"g": g_net, "d": d_net, "opt_g": opt_g, "opt_d": opt_d}  # what a checkpoint holds
 
     def evaluate() -> bool:
         """Metrics at the current point; False if training has diverged."""
-        nonlocal acc, acc_steps, eval_wall
+        nonlocal eval_wall
         t0 = time.perf_counter()
-        stats: dict[str, float] = {}
-        if acc_steps:
-            means = (acc / acc_steps).tolist()
-            stats = dict(zip(STAT_NAMES, means))
+        stats = train_stats.means()
+        if stats:
             if interval["wall"] > 0:
                 stats["images_per_s"] = interval["images"] / interval["wall"]
         g_net.eval()
@@ -192,17 +169,22 @@ def train(
                                  "higher_is_better": v.higher_is_better,
                                  "eval_spec": spec.hash})
         g_net.train()
-        acc.zero_()
-        acc_steps = 0
+        train_stats.reset()
         interval["images"], interval["wall"] = 0, 0.0
         eval_wall += time.perf_counter() - t0
         finite = all(math.isfinite(v) for k2, v in stats.items() if k2 in STAT_NAMES)
         return finite
 
-    evaluate()
+    resumed = checkpoint.restore(saved, rng, cache) if checkpoint else None
+    if resumed:
+        rows[:], steps, images, wall, eval_wall = resumed
+    else:
+        evaluate()
     budget = job.budget
     next_eval = 1
     evals = max(1, job.evals)
+    while resumed and next_eval / evals <= budget.fraction(images, steps, wall):
+        next_eval += 1
     per_step_images = bs * k
     sync = dev.type == "cuda"
     while True:
@@ -211,7 +193,6 @@ def train(
         while True:
             step()
             steps += 1
-            acc_steps += 1
             images += per_step_images
             interval["images"] += per_step_images
             now = time.perf_counter()
@@ -232,16 +213,20 @@ def train(
             progress(min(frac, 1.0))
         while next_eval / evals <= frac:
             next_eval += 1
-        if not evaluate():
+        if not evaluate() or nonfinite_state(g_net, d_net):
             status = "diverged"
             break
         if frac >= 1.0:
             break
+        if checkpoint:
+            checkpoint.save(saved, rng, cache, rows, steps, images, wall, eval_wall)
 
     return RunResult(job=job, rows=rows, status=status, images_seen=images, steps=steps,
                      wall_s=wall, eval_s=eval_wall, device=str(dev), eval_spec=spec,
                      info={"params_g": sum(p.numel() for p in g_net.parameters()),
-                           "params_d": sum(p.numel() for p in d_net.parameters())})
+                           "params_d": sum(p.numel() for p in d_net.parameters()),
+                           "diverged_at_step": steps if status == "diverged" else None,
+                           "resumed_from_step": resumed.steps if resumed else None})
 
 
 def _select_metrics(reg: Registries, job: JobSpec):

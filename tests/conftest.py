@@ -40,3 +40,15 @@ def run_cli(*args, env=None, cwd=None, timeout=600):
     full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset
     return subprocess.run([sys.executable, "-m", "ganbench", *args], capture_output=True,
                           text=True, env=full_env, cwd=cwd, timeout=timeout)
+
+
+def install_plugin(site, module: str, source: str, dist: str, version: str, entry_point: str):
+    """Install a plugin for real into directory ``site``: ``module.py`` plus its .dist-info with
+    an entry point ``entry_point`` in the 'ganbench' group (put ``site`` on the path)."""
+    site.mkdir(exist_ok=True)
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[ganbench]\n{entry_point} = {module}\n")
+    return site

@@ -9,7 +9,7 @@ from ganbench import hookimpl, hookspecs, plugins
 from ganbench.errors import PluginError
 from ganbench.specs import LossSpec
 
-from conftest import run_cli
+from conftest import install_plugin, run_cli
 
 BUILTIN_KINDS = {"models", "losses", "variants", "datasets", "metrics", "suites"}
 
@@ -152,14 +152,8 @@ THIRD_PARTY = textwrap.dedent('''
 def third_party_site(tmp_path):
     """A real installed distribution: a module plus its .dist-info with an entry point in the
     'ganbench' group, on a directory that goes on PYTHONPATH."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "hinge_gan_plugin.py").write_text(THIRD_PARTY)
-    info = site / "hinge_gan_plugin-0.3.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hinge-gan-plugin\nVersion: 0.3.1\n")
-    (info / "entry_points.txt").write_text("[ganbench]\nhinge = hinge_gan_plugin\n")
-    return site
+    return install_plugin(tmp_path / "site", "hinge_gan_plugin", THIRD_PARTY, "hinge-gan-plugin",
+                          "0.3.1", "hinge")
 
 
 def test_third_party_plugin_is_listed_and_runs(third_party_site, tmp_path):

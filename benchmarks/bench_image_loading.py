@@ -1,6 +1,6 @@
 """Loading a whole image split must cost about what decompressing its files costs.
 
-Run: ``GANBENCH_TEST_DATA=/path/to/data python -m pytest benchmarks/test_image_loading.py``.
+Run: ``GANBENCH_TEST_DATA=/path/to/data python -m pytest benchmarks/bench_image_loading.py``.
 The reference, measured in the same run, is the irreducible work: reading and gunzipping the
 MNIST train files. ganbench's loader adds the md5 check, IDX parsing and the conversion to
 float32 in [-1, 1]; target: at most 3x the reference (about a second on a laptop CPU).

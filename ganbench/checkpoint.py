@@ -1,0 +1,163 @@
+"""Run checkpoints: everything needed to continue an interrupted run exactly where it stopped.
+
+At every evaluation point before the end of the budget the runner saves G, D, both optimisers,
+the torch RNG states (the run's batch/noise generator and the global CPU/CUDA ones), the step,
+image and wall-clock counters, the tensors metrics cached between evaluations and the result
+rows so far. Saving happens right after an evaluation, when the per-interval statistics are
+empty, so a restored run continues with exactly the state an uninterrupted one would have: on
+the CPU with deterministic settings the final parameters are bitwise equal.
+
+Files are written atomically (temporary name, fsync, rename) and read back with
+``torch.load(weights_only=True)``: no pickled code is ever executed. A checkpoint that cannot be
+read, belongs to another run, or was made on another kind of device is reported and ignored
+(the run starts from scratch).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+from ganbench.safepath import state_dir_path
+
+FORMAT = "ganbench-checkpoint/1"
+
+
+class Restored(NamedTuple):
+    """What a resumed run continues from (the order ``train`` unpacks it in)."""
+
+    rows: list[dict[str, Any]]
+    steps: int
+    images: int
+    wall: float
+    eval_wall: float
+
+
+def checkpoint_path(out_dir: Union[str, Path], run_id: str) -> Path:
+    """``OUT/.ganbench/RUN_ID.ckpt``: hidden from the results loader, inside the output dir."""
+    return state_dir_path(out_dir, run_id, ".ckpt")
+
+
+def _warn(msg: str) -> None:
+    print(f"ganbench: warning: {msg}", file=sys.stderr)
+
+
+class Checkpointer:
+    """Saves and restores one run's training state at ``path``.
+
+    ``modules`` passed to :meth:`save` and :meth:`restore` maps names to objects with
+    ``state_dict``/``load_state_dict`` (G, D and their optimisers).
+    """
+
+    def __init__(self, path: Union[str, Path], run_id: str,
+                 warn: Optional[Callable[[str], None]] = None):
+        self.path = Path(path)
+        self.run_id = run_id
+        self.warn = warn or _warn
+        self.rows: list[dict[str, Any]] = []  # rows of the last checkpoint saved or restored
+        self.steps = 0
+        self.resumed_from: Optional[int] = None  # step a run was resumed from, if it was
+
+    def save(self, modules: dict[str, Any], rng, cache: dict[str, Any],
+             rows: list[dict[str, Any]], steps: int, images: int, wall: float,
+             eval_wall: float) -> None:
+        import torch
+
+        state = {
+            "format": FORMAT,
+            "run_id": self.run_id,
+            "device_type": str(rng.device.type),
+            "modules": {name: m.state_dict() for name, m in modules.items()},
+            "rng": rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "cache": {k: v for k, v in cache.items() if isinstance(v, torch.Tensor)},
+            "rows": [dict(r) for r in rows],
+            "counters": {"steps": steps, "images": images, "wall": wall,
+                         "eval_wall": eval_wall},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                   dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        self.rows, self.steps = state["rows"], steps
+
+    def restore(self, modules: dict[str, Any], rng, cache: dict[str, Any]) -> Optional[Restored]:
+        """Load the checkpoint into ``modules``, ``rng`` and ``cache``; None when there is
+        none (or it is unusable, which is reported)."""
+        if not self.path.exists():
+            return None
+        import torch
+
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or state.get("format") != FORMAT:
+                raise ValueError(f"not a {FORMAT} file")
+        except Exception as exc:  # truncated, corrupt, or holding something that is not data
+            self.warn(f"ignoring unreadable checkpoint '{self.path}' ({_short(exc)}); "
+                      "the run starts from scratch")
+            return None
+        if state.get("run_id") != self.run_id:
+            self.warn(f"ignoring checkpoint '{self.path}': it belongs to run "
+                      f"{state.get('run_id')!r}")
+            return None
+        if state.get("device_type") != rng.device.type:
+            self.warn(f"checkpoint '{self.path}' was made on {state.get('device_type')}, this "
+                      f"run is on {rng.device.type}: starting from scratch")
+            return None
+        try:
+            for name, m in modules.items():
+                m.load_state_dict(state["modules"][name])
+            rng.set_state(state["rng"])
+            torch.set_rng_state(state["torch_rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            dev = rng.device
+            cache.update({k: v.to(dev) for k, v in state["cache"].items()})
+            c = state["counters"]
+            restored = Restored(list(state["rows"]), int(c["steps"]), int(c["images"]),
+                                float(c["wall"]), float(c["eval_wall"]))
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            self.warn(f"ignoring checkpoint '{self.path}': it does not fit this run "
+                      f"({_short(exc)}); the run starts from scratch")
+            return None
+        self.rows, self.steps, self.resumed_from = restored.rows, restored.steps, restored.steps
+        return restored
+
+    def discard(self) -> None:
+        """Remove the checkpoint (after the run's result file is safely written)."""
+        _unlink(self.path)
+
+
+def nonfinite_state(*modules) -> Optional[str]:
+    """Name of the first parameter or buffer holding NaN/inf, or None when all are finite."""
+    import torch
+
+    for i, m in enumerate(modules):
+        for name, t in list(m.named_parameters()) + list(m.named_buffers()):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return f"{'GD'[i] if len(modules) == 2 else i}.{name}"
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _unlink(path: Union[str, Path]) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

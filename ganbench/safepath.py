@@ -1,0 +1,40 @@
+"""File names inside an output directory, checked so that no name can escape it.
+
+Run ids become file names (``VARIANT__DATASET__sSEED__HASH``); variant names come from plugins.
+Registered names are already restricted (``specs.NAME_RE``), but every path the results store,
+the checkpoints and the locks build goes through :func:`safe_child` as well.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Union
+
+from ganbench.errors import UsageError
+
+# letters, digits and . _ - + [ ] = ; no separators, no leading dot, no NUL, at most 200 chars
+SAFE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+\[\]=-]{0,199}")
+STATE_DIR = ".ganbench"  # checkpoints and locks, hidden from the results loader
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a safe single file name, else UsageError."""
+    if not isinstance(name, str) or not SAFE_NAME_RE.fullmatch(name):
+        raise UsageError(f"unsafe run name {name!r}: names may use letters, digits and "
+                         "'._+-[]=' (no path separators, no leading dot)")
+    return name
+
+
+def safe_child(directory: Union[str, Path], name: str, suffix: str = "") -> Path:
+    """``directory/name+suffix``, refusing any name that could land outside ``directory``."""
+    path = Path(directory) / (check_name(name) + suffix)
+    base = Path(directory).resolve()
+    if path.resolve().parent != base:  # e.g. a symlinked name pointing elsewhere
+        raise UsageError(f"run file '{path}' would be written outside '{directory}'")
+    return path
+
+
+def state_dir_path(out_dir: Union[str, Path], run_id: str, suffix: str) -> Path:
+    """Where a run's checkpoint or lock lives: ``OUT/.ganbench/RUN_ID+suffix``."""
+    return safe_child(Path(out_dir) / STATE_DIR, run_id, suffix)

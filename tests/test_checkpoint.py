@@ -1,0 +1,145 @@
+"""Checkpoints: N steps + crash + resume + N steps is bitwise the same run as 2N steps."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ganbench.budget import Budget
+from ganbench.checkpoint import Checkpointer, nonfinite_state
+from ganbench.plan import plan
+from ganbench.runner import train
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfterSave(Checkpointer):
+    """Saves like the real thing, then dies at ``step`` (as a SIGKILL right after would)."""
+
+    def __init__(self, *a, at: int, **kw):
+        super().__init__(*a, **kw)
+        self.at = at
+
+    def save(self, *a, **kw):
+        super().save(*a, **kw)
+        if self.steps == self.at:
+            raise Crash
+
+
+@pytest.fixture
+def capture_nets(reg):
+    """Replace the mlp model's build so every (G, D) the runner builds is kept for the test."""
+    built = []
+    spec = reg.models.get("mlp")
+
+    def build(*a, **kw):
+        nets = spec.build(*a, **kw)
+        built.append(nets)
+        return nets
+
+    reg.models._items["mlp"] = dataclasses.replace(spec, build=build)
+    return built
+
+
+def _job(reg, budget="40steps", evals=4, variant="non-saturating", dataset="ring8"):
+    (job,) = plan(reg, variants=[variant], datasets=[dataset], budget=Budget.parse(budget),
+                  seeds=[7], evals=evals, eval_samples=256)
+    return job
+
+
+def _state(nets):
+    return [t for net in nets for t in net.state_dict().values()]
+
+
+def _key(rows):
+    return [(r["step"], r["images_seen"], r["metric"], r["value"]) for r in rows
+            if r["metric"] != "images_per_s"]
+
+
+@pytest.mark.slow
+def test_resume_is_bitwise_equal_to_an_uninterrupted_run(reg, capture_nets, tmp_path):
+    torch.use_deterministic_algorithms(True)
+    try:
+        job = _job(reg)
+        straight = train(job, reg, device="cpu")
+        path = tmp_path / "run.ckpt"
+        with pytest.raises(Crash):
+            train(job, reg, device="cpu", checkpoint=CrashAfterSave(path, job.run_id, at=20))
+        assert path.exists()
+        resumed = train(job, reg, device="cpu", checkpoint=Checkpointer(path, job.run_id))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert resumed.info["resumed_from_step"] == 20 and straight.info["resumed_from_step"] is None
+    assert resumed.steps == straight.steps == 40
+    assert resumed.images_seen == straight.images_seen
+    a, crashed, b = capture_nets
+    # G, D (and BatchNorm buffers, had there been any): bitwise equal
+    assert len(_state(a)) == len(_state(b)) > 0
+    assert all(torch.equal(x, y) for x, y in zip(_state(a), _state(b)))
+    assert not all(torch.equal(x, y) for x, y in zip(_state(a), _state(crashed)))
+    # the same rows, each exactly once (NaN-safe comparison through repr)
+    assert repr(_key(resumed.rows)) == repr(_key(straight.rows))
+    assert sorted({r["step"] for r in resumed.rows}) == [0, 10, 20, 30, 40]
+
+
+@pytest.mark.slow
+def test_batchnorm_model_resumes_exactly(reg, tmp_path):
+    """dcgan has BatchNorm running statistics and a CPU generator for batches/noise."""
+    job = _job(reg, "6steps", evals=3, variant="dcgan", dataset="digits")
+    job = dataclasses.replace(job, hparams=dataclasses.replace(job.hparams, batch_size=16))
+    straight = train(job, reg, device="cpu")
+    path = tmp_path / "dc.ckpt"
+    with pytest.raises(Crash):
+        train(job, reg, device="cpu", checkpoint=CrashAfterSave(path, job.run_id, at=2))
+    resumed = train(job, reg, device="cpu", checkpoint=Checkpointer(path, job.run_id))
+    assert resumed.info["resumed_from_step"] == 2
+    assert repr(_key(resumed.rows)) == repr(_key(straight.rows))
+
+
+def test_unusable_checkpoints_are_reported_and_ignored(reg, tmp_path):
+    job = _job(reg, "10steps", evals=2)
+    warnings = []
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"PK\x03\x04 truncated zip")
+    res = train(job, reg, device="cpu", checkpoint=Checkpointer(bad, job.run_id,
+                                                                warn=warnings.append))
+    assert res.steps == 10 and res.info["resumed_from_step"] is None
+    assert len(warnings) == 1 and "unreadable checkpoint" in warnings[0] and "bad.ckpt" in warnings[0]
+
+    # a checkpoint of another run is not loaded into this one
+    other = tmp_path / "other.ckpt"
+    with pytest.raises(Crash):
+        train(job, reg, device="cpu", checkpoint=CrashAfterSave(other, job.run_id, at=5))
+    res = train(job, reg, device="cpu", checkpoint=Checkpointer(other, "someone-else",
+                                                                warn=warnings.append))
+    assert res.info["resumed_from_step"] is None and "belongs to run" in warnings[-1]
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_checkpoints_load_with_weights_only(reg, tmp_path):
+    """A checkpoint holding a pickled object (code on load) is refused, never executed."""
+    path = tmp_path / "evil.ckpt"
+    torch.save({"format": "ganbench-checkpoint/1", "run_id": "x", "payload": Evil()}, path)
+    warnings = []
+    ck = Checkpointer(path, "x", warn=warnings.append)
+    g = torch.Generator()
+    assert ck.restore({}, g, {}) is None
+    assert "unreadable checkpoint" in warnings[0] and "Unpickl" in warnings[0]
+
+
+def test_nonfinite_state_finds_parameters_and_buffers():
+    g, d = torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)
+    assert nonfinite_state(g, d) is None
+    with torch.no_grad():
+        g.weight[0, 1] = float("nan")
+    assert nonfinite_state(g, d) == "G.weight"
+    with torch.no_grad():
+        g.weight.zero_()
+    d.running_var[0] = float("inf")
+    assert nonfinite_state(g, d) == "D.running_var"

@@ -1,0 +1,42 @@
+"""Peak memory per run: reset between runs, recorded as metric rows."""
+
+import dataclasses
+import sys
+
+import pytest
+
+from ganbench.budget import Budget
+from ganbench.memory import peak_cuda_mb, peak_rss_mb, reset_peaks
+from ganbench.plan import plan
+from ganbench.runner import train
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak reset needs /proc")
+def test_peak_rss_resets_between_runs():
+    import numpy as np
+
+    block = np.ones(300 * 2**20 // 8)  # 300 MiB, touched
+    high = peak_rss_mb()
+    del block
+    assert reset_peaks() is True
+    low = peak_rss_mb()
+    assert high - low > 200  # the old peak is gone
+    block = np.ones(100 * 2**20 // 8)
+    assert peak_rss_mb() - low > 80  # and a new one is tracked
+    del block
+
+
+def test_memory_rows_in_a_run(reg):
+    import torch
+
+    (job,) = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[0],
+                  budget=Budget.parse("10steps"))
+    res = train(dataclasses.replace(job, evals=2, metrics=("memory",)), reg, device="cpu")
+    rows = [r for r in res.rows if r["metric"] == "peak_rss_mb"]
+    assert [r["step"] for r in rows] == [0, 5, 10]
+    assert all(r["unit"] == "MiB" and r["higher_is_better"] is False for r in rows)
+    values = [r["value"] for r in rows]
+    assert values == sorted(values)  # a peak never goes down within a run
+    assert 50 < values[-1] < 64 * 1024  # torch alone is tens of MiB
+    assert not any(r["metric"] == "peak_cuda_mb" for r in res.rows)  # CPU run
+    assert peak_cuda_mb(torch.device("cpu")) is None
