@@ -29,6 +29,8 @@ TAIL_COLUMNS = ["extractor", "device", "torch", "ganbench_version", "git_sha"]
 STATUS_COLUMNS = ["diverged_at_step", "error"]  # why a run is not `completed` (else empty)
 COLUMNS = META_COLUMNS + ROW_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS
 GROUP = ["variant", "dataset", "metric"]
+# Metrics that measure the machine, not the model: they differ between identical runs.
+MACHINE_METRICS = frozenset({"images_per_s", "peak_rss_mb", "peak_cuda_mb"})
 
 
 def check_writable(out_dir: Union[str, Path]) -> Path:

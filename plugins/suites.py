@@ -14,10 +14,12 @@ minutes; on a CPU give a smaller ``--budget``), seeds 0, 1, 2. Images are 32 x 3
 variant (MNIST and Fashion-MNIST resized from 28, so DCGAN runs and every variant is measured in
 the same space). Evaluation protocol: 10 evaluations spread over the budget after one at step 0,
 10,000 generated samples each (the sample count of FID in the literature), the same noise at
-every evaluation, compared with the train split. Metrics: ``frechet-data`` (Frechet distance
-in pixel space, 1024 dims) and the training statistics and throughput. ``frechet-data`` does
-not apply to CIFAR-10 (3 x 32 x 32 = 3072 dims > 1024): until the FID metric lands, the
-``cifar10`` suite records only training statistics and throughput.
+every evaluation, compared with the train split. Metrics: FID, KID, IS and precision/recall
+(torch-fidelity) in the shipped domain classifier's feature space for MNIST and Fashion-MNIST,
+with the label metrics, plus ``frechet-data`` (Frechet distance in pixel space, 1024 dims) and
+the training statistics and throughput. ``frechet-data`` does not apply to CIFAR-10
+(3 x 32 x 32 = 3072 dims > 1024); its FID uses torch-fidelity's ``inception-v3-compat``, whose
+weights must be downloadable or given with ``--fid-weights``.
 """
 
 from __future__ import annotations
@@ -64,13 +66,13 @@ SUITES = [
               "1 seed; CPU minutes"),
     SuiteSpec("mnist", literature_entries("mnist", "1200kimg"),
               "4 built-in variants on MNIST at 32x32, 1200kimg (20 epochs) each, seeds 0-2, "
-              "frechet-data on 10k samples; GPU-sized, use --budget on a CPU"),
+              "FID (domain extractor) on 10k samples; GPU-sized, use --budget on a CPU"),
     SuiteSpec("fashion-mnist", literature_entries("fashion-mnist", "1200kimg"),
               "4 built-in variants on Fashion-MNIST at 32x32, 1200kimg (20 epochs) each, "
-              "seeds 0-2, frechet-data on 10k samples; GPU-sized"),
+              "seeds 0-2, FID (domain extractor) on 10k samples; GPU-sized"),
     SuiteSpec("cifar10", literature_entries("cifar10", "2000kimg"),
               "4 built-in variants on CIFAR-10, 2000kimg (40 epochs) each, seeds 0-2; "
-              "frechet-data does not apply (3072 dims) until FID lands; GPU-sized"),
+              "FID with inception-v3-compat (needs its weights); GPU-sized"),
 ]
 
 
