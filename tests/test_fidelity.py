@@ -192,3 +192,55 @@ def test_shipped_image_extractor_accuracy_on_real_test_split(reg, name, folder, 
     acc = float((predict(domain.load_net(name), test.x) == test.y).double().mean())
     assert acc == pytest.approx(rec["test_accuracy"], abs=1e-4)
     assert acc >= min_accuracy
+
+
+@pytest.fixture(scope="module")
+def mnist_splits():
+    from test_image_datasets import DATA, _need
+
+    from ganbench import plugins
+
+    if "mnist" not in domain.shipped():
+        pytest.skip("no shipped extractor for mnist")
+    _need("MNIST")
+    reg = plugins.load(use_env=False)
+    ds = reg.datasets.get("mnist")
+    return tuple(ds.load(DataRequest(split, data_root=DATA, download=False))
+                 for split in ("train", "test"))
+
+
+def test_mnist_fid_small_for_test_split_large_for_noise(mnist_splits):
+    """With the shipped MNIST extractor: real held-out digits are close to the train split,
+    uniform noise is far from it."""
+    train, test = mnist_splits
+    ext = resolve_extractor("auto", "mnist")
+    assert ext.name == "ganbench-mnist"
+    g = torch.Generator().manual_seed(0)
+    ref_idx = torch.randperm(len(train.x), generator=g)[:5000]
+    ref = fidelity.tensor_input(to_uint8(train.x[ref_idx]))
+    kw = dict(cuda=False, seed=0, isc=False, prc=False, kid=False)
+    real = fidelity.calculate(fidelity.tensor_input(to_uint8(test.x[:2000])), 2000, ref, 5000,
+                              ext, **kw)["fid"]
+    noise = torch.rand((2000, 1, 28, 28), generator=g) * 2 - 1
+    fake = fidelity.calculate(fidelity.tensor_input(to_uint8(noise)), 2000, ref, 5000, ext,
+                              **kw)["fid"]
+    assert real < 0.02 * fake, (real, fake)
+
+
+def test_stacked_mnist_real_data_covers_most_modes(mnist_splits):
+    """Real Stacked-MNIST samples, classified channel by channel with the MNIST classifier,
+    cover most of the 1000 modes; one repeated stack covers exactly one."""
+    from test_image_datasets import DATA
+
+    from ganbench import plugins
+    from ganbench.labels import stacked_metrics
+
+    reg = plugins.load(use_env=False)
+    stacked = reg.datasets.get("stacked-mnist").load(
+        DataRequest("test", data_root=DATA, download=False))
+    net = domain.load_net("mnist")
+    many = stacked_metrics(net, stacked.x[:5000])
+    assert many["stacked_modes"] > 950  # 5000 draws over 1000 modes: ~993 expected
+    assert many["stacked_kl"] < 0.25
+    one = stacked_metrics(net, stacked.x[:1].repeat(200, 1, 1, 1))
+    assert one["stacked_modes"] == 1
