@@ -205,10 +205,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         known = {"run", "list", "plugins", "results", "compare"}
         first = next((a for a in argv if not a.startswith("-")), None)
-        if first is not None and first not in known:  # maybe a plugin command
-            from ganbench.plugins import registries
+        from ganbench.plugins import registries
 
+        if first is not None and first not in known:  # maybe a plugin command
             commands = registries().commands
+        elif first is None:  # top-level help lists plugin commands too (loading is cheap)
+            try:
+                commands = registries().commands
+            except GanbenchError:
+                pass  # a broken plugin must not break --help; `ganbench list` reports it
         parser = build_parser(commands)
         args = parser.parse_args(argv)
         if args.command is None:
