@@ -28,8 +28,8 @@ from ganbench import hookimpl
 from ganbench.specs import SuiteEntry, SuiteSpec
 
 QUICK_DATASETS = {  # dataset -> (budget, eval samples)
-    "ring8": ("320kimg", 2500),
-    "grid25": ("320kimg", 2500),
+    "ring8": ("256kimg", 2500),
+    "grid25": ("256kimg", 2500),
     "gaussian": ("64kimg", 2500),
     "digits": ("128kimg", 1437),
 }
