@@ -6,7 +6,6 @@ on G and D built exactly as ``runner.train`` builds them. The figure to read is
 per round of ``STEPS`` steps. GPU rounds end with a synchronisation and follow warm-up rounds.
 """
 
-import dataclasses
 
 import pytest
 

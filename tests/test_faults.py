@@ -2,11 +2,10 @@
 
 import json
 import textwrap
-import types
 
 import pytest
 
-from ganbench import cli, hookimpl, plugins, results
+from ganbench import cli, plugins, results
 from ganbench.budget import Budget
 from ganbench.plan import plan
 from ganbench.runner import train

@@ -1,6 +1,5 @@
 """FID/KID/IS/PR through torch-fidelity on the shipped digits extractor: correctness checks."""
 
-import json
 
 import numpy as np
 import pytest
