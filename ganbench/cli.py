@@ -267,7 +267,7 @@ def cmd_run(args) -> int:
             print(f"{j.run_id}\t{j.label}")
         return 0
     out = results.check_writable(args.out)
-    data_root = args.data_root or os.environ.get("GANBENCH_DATA_ROOT")
+    data_root = args.data_root  # None: loaders use ganbench.dataroot.resolve_data_root
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
     todo = [j for j in jobs if args.force or not sweep.finished_status(out, j.run_id)]

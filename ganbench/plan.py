@@ -133,12 +133,6 @@ def resolve_variant(reg: Registries, variant: Optional[str], model: Optional[str
     return v
 
 
-def check_fit(reg: Registries, variant: VariantSpec, dataset: str,
-              data_options: Optional[dict[str, Any]] = None) -> Optional[str]:
-    """None when the variant's model can train on the dataset, else the reason."""
-    return fit_data(reg, variant, dataset, data_options or {})[1]
-
-
 def fit_data(reg: Registries, variant: VariantSpec, dataset: str,
              data_options: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
     """The data options the job runs with (an automatic resize added where the model needs

@@ -81,7 +81,6 @@ def _configure_train_extractor(p) -> None:
 
 def _run_train_extractor(args) -> int:
     import json
-    import os
     import sys
 
     from ganbench.extractors.train import train_extractor
@@ -89,7 +88,7 @@ def _run_train_extractor(args) -> int:
 
     rec = train_extractor(registries(), args.dataset, epochs=args.epochs, seed=args.seed,
                           batch_size=args.batch_size, out_dir=args.out,
-                          data_root=args.data_root or os.environ.get("GANBENCH_DATA_ROOT"),
+                          data_root=args.data_root,
                           download=args.download,
                           log=lambda m: print(m, file=sys.stderr))
     print(json.dumps(rec, indent=1))
