@@ -50,6 +50,8 @@ class EvalContext:
     cache: dict[str, Any] = field(default_factory=dict)  # per-run, survives between evals
     extractor: Any = None  # ganbench.extractors.select.Extractor; None: data space only
     reference: Optional["torch.Tensor"] = None  # the EvalSpec's reference split (learned features)
+    # classifier dataset -> its predicted classes of samples(), when a metric already has them
+    classified: dict[str, "torch.Tensor"] = field(default_factory=dict)
     _samples: Optional["torch.Tensor"] = None
     _labels: Optional["torch.Tensor"] = None
 

@@ -94,6 +94,44 @@ def generator_input(generator, z: "torch.Tensor", labels: Optional["torch.Tensor
     return _Streamed()
 
 
+def samples_input(images: "torch.Tensor", on_batch=None):
+    """A torch-fidelity GenerativeModelBase that hands out already generated float images in
+    [-1, 1] (``EvalContext.samples()``), in order, as uint8 3xHxW batches: G is not run a second
+    time for torch-fidelity. ``on_batch(n)`` is called with each batch's size before it is
+    returned (see ``extractors.domain.PredictionTap``)."""
+    from torch_fidelity.generative_model_base import GenerativeModelBase
+
+    from ganbench.extractors.domain_net import to_uint8
+
+    class _Samples(GenerativeModelBase):
+        def __init__(self):
+            super().__init__()
+            self._parts = {"x": images}  # a dict: torch-fidelity's .cuda() must not move them
+            self.cursor = 0
+
+        @property
+        def z_size(self):
+            return 1
+
+        @property
+        def z_type(self):
+            return "normal"
+
+        @property
+        def num_classes(self):
+            return 0
+
+        def forward(self, noise):
+            i, j = self.cursor, self.cursor + len(noise)
+            self.cursor = j
+            out = to_uint8(self._parts["x"][i:j]).to(noise.device)
+            if on_batch is not None:
+                on_batch(len(out))
+            return out
+
+    return _Samples()
+
+
 def tensor_input(images_uint8) -> Any:
     """An in-memory torch Dataset of uint8 3xHxW images: a tensor, or a function returning one
     that is called on first access (so a cache hit never loads the images)."""
@@ -156,13 +194,19 @@ def compute(ctx: "EvalContext") -> dict[str, float]:
     """FID, KID, IS, precision and recall of the run's generator at this evaluation."""
     import torch
 
+    from ganbench.extractors import domain
+
     spec, ext = ctx.eval_spec, ctx.extractor
     name = reference_cache_name(ctx.dataset.name, spec, ctx.job.data_options)
     if "fidelity_ref" not in ctx.cache:  # built lazily: torch-fidelity reads it on a cache miss
         ctx.cache["fidelity_ref"] = tensor_input(
             lambda: reference_images(ctx.reference, spec.n_reference, spec.seed))
-    ctx.samples()  # fixes the evaluation noise in ctx.cache["eval_z"]
-    gen = generator_input(ctx.generator, ctx.cache["eval_z"], ctx.labels())
-    with torch.no_grad():
-        return calculate(gen, spec.n_samples, ctx.cache["fidelity_ref"], spec.n_reference,
-                         ext, cuda=ctx.device.type == "cuda", seed=spec.seed, cache_name=name)
+    samples = ctx.samples()
+    tap = domain.PredictionTap(ext.domain) if ext.domain else None
+    gen = samples_input(samples, on_batch=tap.expect if tap else None)
+    with torch.no_grad(), domain.tapping(tap):
+        out = calculate(gen, len(samples), ctx.cache["fidelity_ref"], spec.n_reference,
+                        ext, cuda=ctx.device.type == "cuda", seed=spec.seed, cache_name=name)
+    if tap is not None and (pred := tap.predictions(len(samples))) is not None:
+        ctx.classified[ext.domain] = pred  # the labels metric reuses them
+    return out

@@ -44,10 +44,12 @@ def predict(net, x, batch: int = 2000):
     return torch.cat(out)
 
 
-def class_metrics(net, samples, num_classes: int,
-                  labels: Optional["object"] = None) -> dict[str, float]:
-    """classes_covered, class_kl and (given the asked-for ``labels``) cond_accuracy."""
-    pred = predict(net, samples)
+def class_metrics(net, samples, num_classes: int, labels: Optional["object"] = None,
+                  pred: Optional["object"] = None) -> dict[str, float]:
+    """classes_covered, class_kl and (given the asked-for ``labels``) cond_accuracy; ``pred``:
+    the net's predicted classes of ``samples`` when already known."""
+    if pred is None:
+        pred = predict(net, samples)
     covered, kl = histogram_stats(pred.numpy(), num_classes)
     out = {"classes_covered": float(covered), "class_kl": kl}
     if labels is not None:

@@ -45,7 +45,8 @@ def compute_labels(ctx: EvalContext):
     if ctx.dataset.name in STACKED:
         vals = stacked_metrics(net, ctx.samples())
     else:
-        vals = class_metrics(net, ctx.samples(), ctx.dataset.spec.num_classes, ctx.labels())
+        vals = class_metrics(net, ctx.samples(), ctx.dataset.spec.num_classes, ctx.labels(),
+                             pred=ctx.classified.get(_classifier_dataset(ctx)))
     return [MetricValue(k, v, *UNITS[k]) for k, v in vals.items()]
 
 

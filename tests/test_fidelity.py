@@ -243,3 +243,36 @@ def test_stacked_mnist_real_data_covers_most_modes(mnist_splits):
     assert many["stacked_kl"] < 0.25
     one = stacked_metrics(net, stacked.x[:1].repeat(200, 1, 1, 1))
     assert one["stacked_modes"] == 1
+
+
+def test_evaluation_samples_feed_fidelity_and_labels_in_one_classifier_pass(digits, ext):
+    """torch-fidelity reads the evaluation's samples (G is not run again) and the classifier's
+    predictions on them are tapped for the label metrics: same FID as streaming from G, same
+    classes as a separate pass, and reference batches are never mistaken for samples."""
+    from ganbench.labels import predict
+
+    train, test = digits
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(1100, 4, generator=g)
+    labels = torch.randint(10, (1100,), generator=g)
+    gen = ClassMeans(test.x, test.y)
+    with torch.no_grad():
+        samples = gen(z, labels)
+    ref = fidelity.tensor_input(to_uint8(train.x))
+    kw = dict(cuda=False, seed=0, kid=False, isc=True, prc=True)
+    streamed = fidelity.calculate(fidelity.generator_input(gen, z, labels), 1100, ref,
+                                  len(train.x), ext, **kw)
+    tap = domain.PredictionTap("digits")
+    with domain.tapping(tap):  # no cache: the reference split goes through the net too
+        tapped = fidelity.calculate(fidelity.samples_input(samples, on_batch=tap.expect), 1100,
+                                    ref, len(train.x), ext, **kw)
+    assert tapped == pytest.approx(streamed, rel=1e-9)
+    pred = tap.predictions(1100)
+    assert pred is not None and torch.equal(pred, predict(domain.load_net("digits"), samples))
+    assert float((pred == labels).double().mean()) > 0.9
+    assert tap.predictions(1000) is None  # a count mismatch is never used
+    other = domain.PredictionTap("mnist")  # another dataset's extractor: nothing recorded
+    with domain.tapping(other):
+        fidelity.calculate(fidelity.samples_input(samples, on_batch=other.expect), 1100, ref,
+                           len(train.x), ext, **kw)
+    assert other.predictions(1100) is None

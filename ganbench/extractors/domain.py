@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -19,6 +20,50 @@ from ganbench.errors import DataUnavailableError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PREFIX = "ganbench-"
+
+
+class PredictionTap:
+    """Collects the classes a ganbench extractor predicts for the generated batches torch-fidelity
+    feeds it, so label metrics need no second pass of the classifier over the same samples.
+
+    The generated-samples input calls :meth:`expect` with each batch it hands out; the extractor's
+    next forward (torch-fidelity runs it on that batch straight away) is recorded if it has that
+    many rows. Reference-split batches are never announced, so they are never recorded."""
+
+    def __init__(self, dataset: str):
+        self.dataset = dataset
+        self.pending: Optional[int] = None
+        self.parts: list = []
+
+    def expect(self, n: int) -> None:
+        self.pending = n
+
+    def take(self, dataset: str, logits) -> None:
+        if self.pending is not None and dataset == self.dataset and len(logits) == self.pending:
+            self.parts.append(logits.argmax(1).cpu())
+        self.pending = None
+
+    def predictions(self, n: int):
+        """The ``n`` predicted classes in sample order, or None unless exactly ``n`` were seen."""
+        import torch
+
+        if sum(len(p) for p in self.parts) != n:
+            return None
+        return torch.cat(self.parts)
+
+
+_tap: Optional[PredictionTap] = None
+
+
+@contextmanager
+def tapping(tap: Optional[PredictionTap]):
+    """Make ``tap`` receive the predictions of every ganbench extractor while inside."""
+    global _tap
+    previous, _tap = _tap, tap
+    try:
+        yield tap
+    finally:
+        _tap = previous
 
 
 def sha256_file(path: "str | Path") -> str:
@@ -84,12 +129,13 @@ def fidelity_class(dataset: str):
 
         @staticmethod
         def get_provided_features_list():
-            return ("features", "logits")
+            return ("features", "features_f32", "logits")
 
         @staticmethod
         def get_default_feature_layer_for_metric(metric):
+            # precision/recall only compares k-NN distances: float32 halves its 10k x 10k cdist
             return {"isc": "logits", "fid": "features", "kid": "features",
-                    "prc": "features"}[metric]
+                    "prc": "features_f32"}[metric]
 
         @staticmethod
         def can_be_compiled():
@@ -105,7 +151,9 @@ def fidelity_class(dataset: str):
             f, logits = self.net(from_uint8(x, self.channels, self.size))
             # float64 features: torch-fidelity takes their mean in the features' dtype, and a
             # float32 mean alone moves FID by ~1e-6 relative
-            out = {"features": f.double(), "logits": logits}
+            if _tap is not None:
+                _tap.take(self.DATASET, logits)
+            out = {"features": f.double(), "features_f32": f.float(), "logits": logits}
             return tuple(out[k] for k in self.features_list)
 
     DomainExtractor.__name__ = f"DomainExtractor_{dataset.replace('-', '_')}"
