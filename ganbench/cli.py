@@ -346,17 +346,27 @@ def run_meta(job, device) -> dict[str, Any]:
 
 
 class _Progress:
-    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+    """Progress of one run on stderr: a one-line bar when stderr is a terminal; otherwise (logs,
+    CI) a plain line at most every ``LINE_EVERY_S`` seconds, so long runs are visibly alive."""
+
+    LINE_EVERY_S = 30.0
 
     def __init__(self, label: str, quiet: bool):
         self.label = label
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.last = 0.0
+        self.enabled = not quiet
+        self.tty = sys.stderr.isatty()
+        self.started = self.last = time.monotonic()
 
     def update(self, frac: float) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
+        if not self.tty:
+            if now - self.last >= self.LINE_EVERY_S and frac < 1:
+                self.last = now
+                print(f"{self.label}: {100 * frac:.0f}% of the budget "
+                      f"({now - self.started:.0f}s elapsed)", file=sys.stderr, flush=True)
+            return
         if now - self.last < 0.2 and frac < 1:
             return
         self.last = now
@@ -367,7 +377,7 @@ class _Progress:
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.tty:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
 

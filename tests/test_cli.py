@@ -138,3 +138,21 @@ def test_help_is_fast_and_imports_no_torch():
            "print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
+    """Logs and CI get plain progress lines, rate-limited; -q silences them."""
+    from ganbench.cli import _Progress
+
+    bar = _Progress("[1/2] dcgan on mnist (seed 0, 60s)", quiet=False)
+    assert not bar.tty  # pytest captures stderr
+    bar.update(0.1)  # within LINE_EVERY_S of the start: nothing yet
+    monkeypatch.setattr(_Progress, "LINE_EVERY_S", 0.0)
+    bar.update(0.4)
+    bar.update(1.0)  # the run's own summary line reports completion
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[1/2] dcgan on mnist (seed 0, 60s): 40% ")
+    quiet = _Progress("x", quiet=True)
+    quiet.update(0.5)
+    assert capsys.readouterr().err == ""
