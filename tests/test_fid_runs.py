@@ -74,3 +74,30 @@ def test_cli_rows_name_their_extractor_and_compare_flags_other_specs(tmp_path, m
     assert main(["results", str(tmp_path / "a"), "--anytime", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["metric"] == "fid" and row["runs"] == 1 and row["diverged"] == 0
+
+
+def test_label_metrics_reuse_the_extractors_predictions_inside_a_run(reg, tmp_path,
+                                                                     monkeypatch):
+    """In a run the classifier is not run a second time over the samples for the label metrics,
+    and the label values are exactly those of a separate classification pass."""
+    from ganbench import labels
+    from ganbench.extractors import domain
+
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path))
+    job = plan(reg, variants=["cgan"], datasets=["digits"], budget=Budget.parse("40steps"),
+               seeds=[0], evals=1, eval_samples=400)[0]
+    calls = []
+    real_predict = labels.predict
+    monkeypatch.setattr(labels, "predict", lambda *a, **k: calls.append(1) or real_predict(*a, **k))
+    tapped = train(job, reg, device="cpu")
+    assert calls == []  # both evaluations took the tapped predictions
+
+    monkeypatch.setattr(domain.PredictionTap, "predictions", lambda self, n: None)
+    separate = train(job, reg, device="cpu")
+    assert len(calls) == 2  # without the tap: one classification pass per evaluation
+
+    def label_rows(res):
+        return {(r["step"], r["metric"]): r["value"] for r in res.rows
+                if r["metric"] in ("classes_covered", "class_kl", "cond_accuracy")}
+
+    assert len(label_rows(tapped)) == 6 and label_rows(tapped) == label_rows(separate)
