@@ -56,23 +56,24 @@ def reference_cache_name(dataset: str, spec: "EvalSpec", data_options: Any = ())
     return f"ganbench-{dataset}-{spec.hash}-{opts}"
 
 
-def generator_input(generator, z: "torch.Tensor", labels: Optional["torch.Tensor"] = None,
-                    batch_transform=None):
-    """A torch-fidelity GenerativeModelBase that yields ``G(z[i:j](, labels[i:j]))`` as uint8
-    3xHxW batches, in order, from the fixed noise ``z``; torch-fidelity's own noise is ignored."""
+def _batches_input(batch, z_size: int, on_batch=None):
+    """A torch-fidelity GenerativeModelBase that hands out ``batch(i, j)`` (float images in
+    [-1, 1]) for consecutive ranges, as uint8 3xHxW batches; torch-fidelity's own noise only
+    sets the batch sizes. ``on_batch(n)`` is called with each batch's size before it is
+    returned (see ``extractors.domain.PredictionTap``). ``batch`` is a closure, not a module
+    attribute, so torch-fidelity's ``.cuda()`` never moves a generator or samples."""
     from torch_fidelity.generative_model_base import GenerativeModelBase
 
     from ganbench.extractors.domain_net import to_uint8
 
-    class _Streamed(GenerativeModelBase):
+    class _Batches(GenerativeModelBase):
         def __init__(self):
             super().__init__()
-            self._parts = {"g": generator}  # a dict: torch-fidelity's .cuda() must not move G
             self.cursor = 0
 
         @property
         def z_size(self):
-            return int(z.shape[1])
+            return z_size
 
         @property
         def z_type(self):
@@ -80,56 +81,32 @@ def generator_input(generator, z: "torch.Tensor", labels: Optional["torch.Tensor
 
         @property
         def num_classes(self):
-            return 0  # labels are drawn here, seeded, not by torch-fidelity
+            return 0  # labels, if any, are drawn by ganbench, seeded, not by torch-fidelity
 
         def forward(self, noise):
             i, j = self.cursor, self.cursor + len(noise)
             self.cursor = j
-            args = (z[i:j],) if labels is None else (z[i:j], labels[i:j])
-            out = self._parts["g"](*args)
-            if batch_transform is not None:
-                out = batch_transform(out)
-            return to_uint8(out).to(noise.device)
-
-    return _Streamed()
-
-
-def samples_input(images: "torch.Tensor", on_batch=None):
-    """A torch-fidelity GenerativeModelBase that hands out already generated float images in
-    [-1, 1] (``EvalContext.samples()``), in order, as uint8 3xHxW batches: G is not run a second
-    time for torch-fidelity. ``on_batch(n)`` is called with each batch's size before it is
-    returned (see ``extractors.domain.PredictionTap``)."""
-    from torch_fidelity.generative_model_base import GenerativeModelBase
-
-    from ganbench.extractors.domain_net import to_uint8
-
-    class _Samples(GenerativeModelBase):
-        def __init__(self):
-            super().__init__()
-            self._parts = {"x": images}  # a dict: torch-fidelity's .cuda() must not move them
-            self.cursor = 0
-
-        @property
-        def z_size(self):
-            return 1
-
-        @property
-        def z_type(self):
-            return "normal"
-
-        @property
-        def num_classes(self):
-            return 0
-
-        def forward(self, noise):
-            i, j = self.cursor, self.cursor + len(noise)
-            self.cursor = j
-            out = to_uint8(self._parts["x"][i:j]).to(noise.device)
+            out = to_uint8(batch(i, j)).to(noise.device)
             if on_batch is not None:
                 on_batch(len(out))
             return out
 
-    return _Samples()
+    return _Batches()
+
+
+def generator_input(generator, z: "torch.Tensor", labels: Optional["torch.Tensor"] = None):
+    """Batches ``G(z[i:j](, labels[i:j]))``, generated as torch-fidelity asks for them, in
+    order, from the fixed noise ``z``."""
+    def batch(i, j):
+        return generator(z[i:j]) if labels is None else generator(z[i:j], labels[i:j])
+
+    return _batches_input(batch, int(z.shape[1]))
+
+
+def samples_input(images: "torch.Tensor", on_batch=None):
+    """Batches of already generated float images in [-1, 1] (``EvalContext.samples()``), in
+    order: G is not run a second time for torch-fidelity."""
+    return _batches_input(lambda i, j: images[i:j], 1, on_batch)
 
 
 def tensor_input(images_uint8) -> Any:
