@@ -9,6 +9,7 @@ evaluation time: no host synchronisation per step.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Callable, Optional
 
 STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
@@ -97,6 +98,7 @@ def build_step(
     conditional = y is not None
     g_params = [p for p in g_net.parameters() if p.requires_grad]
     autocast = fast.autocast(dev) if fast is not None else None
+    amp = autocast if autocast is not None else nullcontext()  # both can be entered repeatedly
     mark_step = fast.step_marker() if fast is not None else None
     prep = fast.input_transform() if fast is not None else None
     upcast = autocast is not None  # losses in fp32 under reduced-precision autocast
@@ -112,7 +114,7 @@ def build_step(
                 real = prep(real)
             z = torch.randn(bs, z_dim, device=dev, generator=rng)
             yb = y[idx] if conditional else None
-            with _maybe(autocast):
+            with amp:
                 with torch.no_grad():
                     fake = g_net(z, yb) if conditional else g_net(z)
                 if conditional:
@@ -128,7 +130,7 @@ def build_step(
         if mark_step is not None:
             mark_step()
         z = torch.randn(bs, z_dim, device=dev, generator=rng)
-        with _maybe(autocast):
+        with amp:
             if conditional:
                 yg = y[torch.randint(n, (bs,), device=dev, generator=rng)]
                 logits_g = d_net(g_net(z, yg), yg)
@@ -145,17 +147,3 @@ def build_step(
 
     return step
 
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NULL = _Null()
-
-
-def _maybe(ctx):
-    return _NULL if ctx is None else ctx
