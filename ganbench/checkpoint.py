@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Union
 
+from ganbench.errors import first_line
 from ganbench.safepath import state_dir_path
 
 FORMAT = "ganbench-checkpoint/1"
@@ -59,7 +60,6 @@ class Checkpointer:
         self.warn = warn or _warn
         self.rows: list[dict[str, Any]] = []  # rows of the last checkpoint saved or restored
         self.steps = 0
-        self.resumed_from: Optional[int] = None  # step a run was resumed from, if it was
 
     def save(self, modules: dict[str, Any], rng, cache: dict[str, Any],
              rows: list[dict[str, Any]], steps: int, images: int, wall: float,
@@ -105,8 +105,8 @@ class Checkpointer:
             if not isinstance(state, dict) or state.get("format") != FORMAT:
                 raise ValueError(f"not a {FORMAT} file")
         except Exception as exc:  # truncated, corrupt, or holding something that is not data
-            self.warn(f"ignoring unreadable checkpoint '{self.path}' ({_short(exc)}); "
-                      "the run starts from scratch")
+            self.warn(f"ignoring unreadable checkpoint '{self.path}' "
+                      f"({first_line(exc, 200)}); the run starts from scratch")
             return None
         if state.get("run_id") != self.run_id:
             self.warn(f"ignoring checkpoint '{self.path}': it belongs to run "
@@ -130,9 +130,9 @@ class Checkpointer:
                                 float(c["wall"]), float(c["eval_wall"]))
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             self.warn(f"ignoring checkpoint '{self.path}': it does not fit this run "
-                      f"({_short(exc)}); the run starts from scratch")
+                      f"({first_line(exc, 200)}); the run starts from scratch")
             return None
-        self.rows, self.steps, self.resumed_from = restored.rows, restored.steps, restored.steps
+        self.rows, self.steps = restored.rows, restored.steps
         return restored
 
     def discard(self) -> None:
@@ -149,11 +149,6 @@ def nonfinite_state(*modules) -> Optional[str]:
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
                 return f"{'GD'[i] if len(modules) == 2 else i}.{name}"
     return None
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def _unlink(path: Union[str, Path]) -> None:

@@ -1,5 +1,7 @@
 """Errors that the CLI turns into one clear line and a non-zero exit code."""
 
+from typing import Optional
+
 
 class GanbenchError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
@@ -45,3 +47,10 @@ def one_line(message: str) -> str:
     """``message`` with control characters (newlines, carriage returns, ...) escaped, so an
     error about user input is always exactly one line on the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
+
+
+def first_line(exc: BaseException, limit: Optional[int] = None) -> str:
+    """``Type: first line of the message`` of an exception (the message cut to ``limit``
+    characters when given), for one-line errors and warnings."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:limit]}" if text else type(exc).__name__

@@ -19,8 +19,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from ganbench.errors import DataUnavailableError
-from ganbench_plugins.idx_files import first_line
+from ganbench.errors import DataUnavailableError, first_line
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = "cifar-10-python.tar.gz"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ganbench.errors import DataUnavailableError
+from ganbench.errors import DataUnavailableError, first_line
 
 SPLIT_FILES = {  # split -> (images, labels) base names, identical for MNIST and Fashion-MNIST
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -89,12 +89,6 @@ def _download(root: Path, folder: str, names, download: bool, dataset: str) -> l
     if any(p is None for p in found):
         raise DataUnavailableError(f"{dataset}: download finished but {expected} are not in {raw}")
     return found  # type: ignore[return-value]
-
-
-def first_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` of an exception, for one-line errors."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 @functools.lru_cache(maxsize=8)
