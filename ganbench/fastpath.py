@@ -96,9 +96,6 @@ class FastPath:
         return device.type == "cuda" if self.fused is None else bool(self.fused)
 
 
-
-
-
 def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")

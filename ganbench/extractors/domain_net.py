@@ -1,8 +1,8 @@
 """The domain classifier: a small CNN whose penultimate layer gives FID features.
 
 Input: float images in [-1, 1] at the classifier's native size (``size``). ``features`` is the
-128-d penultimate layer (before its ReLU) (FID, KID, precision/recall); ``logits`` the class scores (IS and
-the label-based metrics).
+128-d penultimate layer, before its ReLU (FID, KID, precision/recall); ``logits`` the class
+scores (IS and the label-based metrics).
 """
 
 from __future__ import annotations
