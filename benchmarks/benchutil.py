@@ -8,6 +8,8 @@ import subprocess
 import time
 from typing import Any, Callable
 
+from ganbench.overhead import sync  # noqa: F401  (re-exported for gpu_table.py)
+
 
 def machine_info() -> dict[str, Any]:
     """Versions and accelerator facts: torch, CUDA, cuDNN, GPU names, driver, CPU threads."""
@@ -37,14 +39,6 @@ def _nvidia_driver() -> str:
         return out.splitlines()[0] if out else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown (nvidia-smi not found)"
-
-
-def sync(device: Any) -> None:
-    """Wait for queued GPU work, so a timer sees it finished (no-op on the CPU)."""
-    if getattr(device, "type", None) == "cuda":
-        import torch
-
-        torch.cuda.synchronize(device)
 
 
 def synced(fn: Callable[[], Any], device: Any) -> Callable[[], None]:

@@ -15,11 +15,17 @@ from typing import Optional
 ENV_VAR = "GANBENCH_DATA_ROOT"
 
 
+def user_cache_dir() -> Path:
+    """ganbench's directory in the user cache: ``$XDG_CACHE_HOME/ganbench`` or
+    ``~/.cache/ganbench``."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "ganbench"
+
+
 def default_data_root() -> Path:
     """The user cache directory for data: ``$XDG_CACHE_HOME/ganbench/data`` or
     ``~/.cache/ganbench/data``."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "ganbench" / "data"
+    return user_cache_dir() / "data"
 
 
 def resolve_data_root(root: Optional[str] = None) -> Path:

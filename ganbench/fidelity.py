@@ -42,11 +42,10 @@ KEYS = {
 def cache_dir() -> Path:
     """``$GANBENCH_CACHE_DIR/fidelity``, else ``$XDG_CACHE_HOME/ganbench/fidelity``, else
     ``~/.cache/ganbench/fidelity``."""
+    from ganbench.dataroot import user_cache_dir
+
     root = os.environ.get("GANBENCH_CACHE_DIR")
-    if not root:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        root = os.path.join(xdg, "ganbench")
-    return Path(root) / "fidelity"
+    return (Path(root) if root else user_cache_dir()) / "fidelity"
 
 
 def reference_cache_name(dataset: str, spec: "EvalSpec", data_options: Any = ()) -> str:

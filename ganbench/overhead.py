@@ -78,7 +78,7 @@ def bare_loop(t: Trainable, job: JobSpec, steps: int,
     h = job.hparams
     n, bs, z_dim = x.shape[0], h.batch_size, h.z_dim
     clock = clock_for(dev)
-    _sync(dev)
+    sync(dev)
     t0 = clock()
     for _ in range(steps):
         for _ in range(h.k):
@@ -108,7 +108,7 @@ def bare_loop(t: Trainable, job: JobSpec, steps: int,
         opt_g.step()
         if record is not None:
             record.append((ld.detach(), lg.detach()))
-    _sync(dev)
+    sync(dev)
     return clock() - t0
 
 
@@ -190,7 +190,8 @@ def _fused(device: Any) -> bool:
     return FastPath().use_fused(device)
 
 
-def _sync(device: Any) -> None:
+def sync(device: Any) -> None:
+    """Wait for queued GPU work, so a timer sees it finished (no-op on the CPU)."""
     if getattr(device, "type", None) == "cuda":
         import torch
 
