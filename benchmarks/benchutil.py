@@ -72,20 +72,12 @@ def inception(weights_path: Any = None, device: Any = "cpu"):
     official weights cannot be downloaded everywhere). Its timings are the real network's;
     its FID values mean nothing and are never reported.
     """
-    import torch
+    from ganbench.extractors.inception import standin_network
+
+    if weights_path is None:
+        return standin_network().to(device)
     from torch_fidelity import feature_extractor_inceptionv3 as fi
 
-    if weights_path is not None:
-        net = fi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                             feature_extractor_weights_path=str(weights_path))
-        return net.to(device)
-    saved = fi.load_state_dict_from_url, fi.FeatureExtractorInceptionV3.load_state_dict
-    fi.load_state_dict_from_url = lambda *a, **k: {}  # no download: keep the random init
-    fi.FeatureExtractorInceptionV3.load_state_dict = lambda self, sd, *a, **k: None
-    try:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            net = fi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        fi.load_state_dict_from_url, fi.FeatureExtractorInceptionV3.load_state_dict = saved
+    net = fi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                         feature_extractor_weights_path=str(weights_path))
     return net.to(device)

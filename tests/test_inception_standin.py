@@ -7,21 +7,12 @@ import torch
 N = 4  # Inception-v3 on a CPU at 299x299: a handful of images keeps this test short
 
 
-
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
     """A randomly initialised torch-fidelity Inception-v3, saved as a weights file."""
-    from torch_fidelity import feature_extractor_inceptionv3 as fe
+    from ganbench.extractors.inception import standin_network
 
-    cls = fe.FeatureExtractorInceptionV3
-    orig_url, orig_load = fe.load_state_dict_from_url, cls.load_state_dict
-    fe.load_state_dict_from_url = lambda *a, **k: {}
-    cls.load_state_dict = lambda self, sd, *a, **k: None
-    try:
-        torch.manual_seed(0)
-        net = cls("inception-v3-compat", ["2048"])
-    finally:
-        fe.load_state_dict_from_url, cls.load_state_dict = orig_url, orig_load
+    net = standin_network(seed=0)
     path = tmp_path_factory.mktemp("inception") / "standin-inception.pth"
     torch.save(net.state_dict(), path)
     return str(path)

@@ -61,3 +61,22 @@ def _sha256(path: str, mtime: float, size: int) -> str:
 def weights_hash(path: str) -> str:
     st = os.stat(path)
     return _sha256(os.path.abspath(path), st.st_mtime, st.st_size)
+
+
+def standin_network(seed: int = 0):
+    """torch-fidelity's Inception-v3 extractor (2048-d pool features) with random weights,
+    seeded, and nothing downloaded: the real network's shapes and cost, for tests and
+    benchmarks on machines without the official weights. Its FID values mean nothing."""
+    import torch
+    from torch_fidelity import feature_extractor_inceptionv3 as fi
+
+    cls = fi.FeatureExtractorInceptionV3
+    saved = fi.load_state_dict_from_url, cls.load_state_dict
+    fi.load_state_dict_from_url = lambda *a, **k: {}  # no download: keep the random init
+    cls.load_state_dict = lambda self, sd, *a, **k: None
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return cls(NAME, ["2048"])
+    finally:
+        fi.load_state_dict_from_url, cls.load_state_dict = saved
