@@ -430,8 +430,10 @@ def cmd_list(args) -> int:
             extra = ""
             if kind == "variants":
                 h = d["hparams"]
+                betas = ("" if h["optimizer"] == "rmsprop"  # RMSprop has no betas
+                         else f", betas {tuple(h['betas'])}")
                 extra = (f" [{d['model']} + {d['loss']}; {h['optimizer']} lr {h['lr_g']:g}/"
-                         f"{h['lr_d']:g}, betas {tuple(h['betas'])}, k {h['k']}, batch "
+                         f"{h['lr_d']:g}{betas}, k {h['k']}, batch "
                          f"{h['batch_size']}, z {h['z_dim']}]")
             elif kind == "datasets":
                 extra = f" [{d['kind']} {tuple(d['shape'])}, {d['num_classes']} classes]"

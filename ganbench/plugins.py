@@ -80,6 +80,9 @@ class Registry:
                         f"plugin '{plugin}' registered {singular} '{name}' whose "
                         f"'{f.name}' is not callable"
                     )
+        problem = _spec_problem(obj)
+        if problem:
+            raise PluginError(f"plugin '{plugin}' registered {singular} '{name}' whose {problem}")
         if name in self._items:
             raise PluginError(
                 f"{singular} '{name}' is registered twice: by plugin '{self._owner[name]}' "
@@ -109,6 +112,28 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _spec_problem(obj: Any) -> Optional[str]:
+    """What is wrong with a variant's hyperparameters or a suite's entries (None: nothing)."""
+    from ganbench.specs import Hyperparams, SuiteSpec, VariantSpec
+
+    if isinstance(obj, VariantSpec):
+        if not isinstance(obj.hparams, Hyperparams):
+            return (f"hparams is a {type(obj.hparams).__name__}; expected "
+                    "ganbench.specs.Hyperparams(...)")
+        from ganbench.errors import UsageError
+        from ganbench.plan import check_hparams
+
+        try:
+            check_hparams(obj.hparams, "hparams")
+        except UsageError as exc:
+            return str(exc)
+    if isinstance(obj, SuiteSpec) and not callable(obj.entries):
+        if isinstance(obj.entries, (str, bytes)) or not hasattr(obj.entries, "__iter__"):
+            return (f"entries is {obj.entries!r}; expected a sequence of SuiteEntry or a "
+                    "function of the registries returning one")
+    return None
 
 
 @dataclass
@@ -195,7 +220,8 @@ def load(*, use_env: bool = True) -> Registries:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin '{exc.plugin_name}': {exc}") from exc
+        name = pm.get_name(exc.plugin) or "?"
+        raise PluginError(f"plugin '{name}': {_one_line(exc)}") from exc
 
     regs = {kind: Registry(kind, t) for kind, t in REGISTRY_TYPES.items()}
     commands: dict[str, tuple[str, Callable, Callable, str]] = {}
@@ -222,9 +248,15 @@ def _register(pm, module, name, value, dist, version, builtin) -> PluginInfo:
     except ValueError as exc:
         raise PluginError(f"plugin '{name}' ({value}) could not be registered: {exc}") from exc
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin '{name}' ({value}): {exc}") from exc
+        raise PluginError(f"plugin '{name}' ({value}): {_one_line(exc)}") from exc
     hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
     return PluginInfo(name, value, dist, version, builtin, hooks)
+
+
+def _one_line(exc: BaseException) -> str:
+    """pluggy's validation messages span lines (and may hold escaped ``\\n``): one line."""
+    text = str(exc).replace("\\n", "\n")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _call_hook(pm: pluggy.PluginManager, hook_name: str, add: Callable) -> None:

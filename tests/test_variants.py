@@ -54,3 +54,59 @@ def test_builtin_variants_train_bitwise_as_on_the_base_commit(reg, monkeypatch, 
     variant, dataset, steps = case
     _, g, d = _train_capturing(reg, _job(reg, variant, dataset, steps), monkeypatch)
     assert (_digest(g), _digest(d)) == BASE_HASHES[case]
+
+
+# --------------------------------------------------------------- plugin-author errors at load
+
+from conftest import install_plugin, run_cli  # noqa: E402
+
+_HEAD = ("from ganbench import hookimpl\n"
+         "from ganbench.specs import Hyperparams, SuiteSpec, VariantSpec\n")
+_BAD_PLUGINS = {
+    "misspelled hook": ("@hookimpl\ndef ganbench_register_lossess(register):\n    pass\n",
+                        "unknown hook 'ganbench_register_lossess'"),
+    "wrong hookimpl argument": (
+        "@hookimpl\ndef ganbench_register_losses(reg):\n    pass\n", "reg"),
+    "dict hparams": (
+        "@hookimpl\ndef ganbench_register_variants(register):\n"
+        "    register(VariantSpec('v1', 'mlp', 'minimax', 'd', {'lr_g': 1e-3}))\n",
+        "registered variant 'v1' whose hparams is a dict"),
+    "suite entries None": (
+        "@hookimpl\ndef ganbench_register_suites(register):\n"
+        "    register(SuiteSpec('s1', None, 'd'))\n",
+        "registered suite 's1' whose entries is None"),
+    "bad optimizer": (
+        "@hookimpl\ndef ganbench_register_variants(register):\n"
+        "    register(VariantSpec('v2', 'mlp', 'minimax', 'd', Hyperparams(optimizer='adagrad')))\n",
+        "unknown optimizer 'adagrad'"),
+    "k zero": (
+        "@hookimpl\ndef ganbench_register_variants(register):\n"
+        "    register(VariantSpec('v3', 'mlp', 'minimax', 'd', Hyperparams(k=0)))\n",
+        "k must be an integer"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_PLUGINS))
+def test_plugin_author_errors_are_one_line_naming_the_plugin(tmp_path, case):
+    body, expected = _BAD_PLUGINS[case]
+    site = install_plugin(tmp_path / "site", "author_plugin", _HEAD + body, "author-plugin",
+                          "1.0", "authored")
+    r = run_cli("list", env={"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": None})
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line and "\\n" not in line and "Traceback" not in line, line
+    assert line.startswith("ganbench: error: plugin 'authored'"), line
+    assert expected in line, line
+
+
+def test_list_prints_no_betas_for_rmsprop(tmp_path):
+    body = ("@hookimpl\ndef ganbench_register_variants(register):\n"
+            "    register(VariantSpec('rms', 'mlp', 'minimax', 'd',"
+            " Hyperparams(optimizer='rmsprop', lr_g=5e-5, lr_d=5e-5)))\n")
+    site = install_plugin(tmp_path / "site", "rms_plugin", _HEAD + body, "rms-plugin", "1.0",
+                          "rms")
+    r = run_cli("list", "variants", env={"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": None})
+    assert r.returncode == 0, r.stderr
+    (line,) = [ln for ln in r.stdout.splitlines() if ln.strip().startswith("rms ")]
+    assert "rmsprop lr 5e-05/5e-05, k 1" in line and "betas" not in line
+    assert "betas (0.5, 0.999)" in [ln for ln in r.stdout.splitlines() if "dcgan " in ln][0]
