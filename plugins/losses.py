@@ -49,7 +49,26 @@ NON_SATURATING = LossSpec(
 )
 
 
+def lsgan_d_loss(real_out, fake_out):
+    """Mao et al. 2017, eq. 9 with a = 0, b = c = 1: ½E(D(x) - 1)² + ½E D(G(z))²."""
+    return 0.5 * (real_out - 1).square().mean() + 0.5 * fake_out.square().mean()
+
+
+def lsgan_g_loss(fake_out):
+    """½E(D(G(z)) - 1)²."""
+    return 0.5 * (fake_out - 1).square().mean()
+
+
+LSGAN = LossSpec(
+    name="lsgan",
+    d_loss=lsgan_d_loss,
+    g_loss=lsgan_g_loss,
+    description="least squares (Mao et al. 2017, a=0, b=c=1) on D's raw output",
+)
+
+
 @hookimpl
 def ganbench_register_losses(register):
     register(MINIMAX)
     register(NON_SATURATING)
+    register(LSGAN)

@@ -110,3 +110,18 @@ def test_list_prints_no_betas_for_rmsprop(tmp_path):
     (line,) = [ln for ln in r.stdout.splitlines() if ln.strip().startswith("rms ")]
     assert "rmsprop lr 5e-05/5e-05, k 1" in line and "betas" not in line
     assert "betas (0.5, 0.999)" in [ln for ln in r.stdout.splitlines() if "dcgan " in ln][0]
+
+
+# ----------------------------------------------------------------------- closed-form losses
+
+def test_lsgan_loss_equals_its_closed_form(reg):
+    import torch
+
+    real = torch.tensor([2.0, 0.5, -1.0, 0.0])
+    fake = torch.tensor([-2.0, 0.25, 1.5, -0.5])
+    ls = reg.losses.get("lsgan")
+    # LSGAN: ½ mean (r-1)² + ½ mean f²; G: ½ mean (f-1)²
+    d_ls = 0.5 * (1 + 0.25 + 4 + 1) / 4 + 0.5 * (4 + 0.0625 + 2.25 + 0.25) / 4
+    g_ls = 0.5 * (9 + 0.5625 + 0.25 + 2.25) / 4
+    assert ls.d_loss(real, fake).item() == pytest.approx(d_ls, rel=1e-6)
+    assert ls.g_loss(fake).item() == pytest.approx(g_ls, rel=1e-6)
