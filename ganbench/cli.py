@@ -346,8 +346,9 @@ def run_meta(job, device) -> dict[str, Any]:
 
 
 class _Progress:
-    """Progress of one run on stderr: a one-line bar when stderr is a terminal; otherwise (logs,
-    CI) a plain line at most every ``LINE_EVERY_S`` seconds, so long runs are visibly alive."""
+    """Progress of one run on stderr: a tqdm bar (percent of the budget) when stderr is a
+    terminal; otherwise (logs, CI) a plain line at most every ``LINE_EVERY_S`` seconds, so long
+    runs are visibly alive without filling logs with carriage returns."""
 
     LINE_EVERY_S = 30.0
 
@@ -356,30 +357,30 @@ class _Progress:
         self.enabled = not quiet
         self.tty = sys.stderr.isatty()
         self.started = self.last = time.monotonic()
+        self.bar = None
+        if self.enabled and self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100.0, desc=label, unit="%", leave=False, file=sys.stderr,
+                            dynamic_ncols=True, mininterval=0.2,
+                            bar_format="{desc} {bar} {percentage:5.1f}% [{elapsed}<{remaining}]")
 
     def update(self, frac: float) -> None:
         if not self.enabled:
             return
+        if self.bar is not None:
+            self.bar.update(100.0 * frac - self.bar.n)
+            return
         now = time.monotonic()
-        if not self.tty:
-            if now - self.last >= self.LINE_EVERY_S and frac < 1:
-                self.last = now
-                print(f"{self.label}: {100 * frac:.0f}% of the budget "
-                      f"({now - self.started:.0f}s elapsed)", file=sys.stderr, flush=True)
-            return
-        if now - self.last < 0.2 and frac < 1:
-            return
-        self.last = now
-        width = 30
-        filled = int(frac * width)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{100 * frac:5.1f}%")
-        sys.stderr.flush()
+        if now - self.last >= self.LINE_EVERY_S and frac < 1:
+            self.last = now
+            print(f"{self.label}: {100 * frac:.0f}% of the budget "
+                  f"({now - self.started:.0f}s elapsed)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 # ---------------------------------------------------------------------------------- list

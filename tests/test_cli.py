@@ -1,6 +1,7 @@
 import json
 import os
 import stat
+import sys
 
 import pytest
 
@@ -138,6 +139,29 @@ def test_help_is_fast_and_imports_no_torch():
            "print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_progress_bar_on_a_terminal_is_tqdm(monkeypatch):
+    """On a terminal the bar is tqdm's, advanced to the budget fraction and removed on close."""
+    import io
+
+    from tqdm import tqdm
+
+    from ganbench.cli import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    bar = _Progress("[1/1] x on ring8", quiet=False)
+    assert isinstance(bar.bar, tqdm)
+    bar.update(0.25)
+    bar.update(0.75)
+    assert abs(bar.bar.n - 75.0) < 1e-9
+    bar.close()
+    assert bar.bar is None and "[1/1] x on ring8" in err.getvalue()
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
