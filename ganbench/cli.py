@@ -150,6 +150,11 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      "the smallest size the model accepts, e.g. 28 -> 32 for dcgan)")
     out.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    out.add_argument("--long", action="store_true",
+                     help="end-of-run summary with every metric (default: a few per dataset, "
+                     "fitting 100 columns)")
+    out.add_argument("--json", action="store_true",
+                     help="end-of-run summary as JSON records, every metric")
 
     ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
                         description="List what the loaded plugins registered.")
@@ -285,8 +290,13 @@ def cmd_run(args) -> int:
 
     df = results.load([results.run_path(out, j.run_id) for j in jobs
                        if results.run_path(out, j.run_id).exists()])
-    df = df[~df["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]
-    print(results.format_summary(results.summarize(df)))
+    summary = results.summarize(df)
+    if args.json:
+        print(summary.to_json(orient="records", indent=1))
+    elif args.long:
+        print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
+    else:
+        print(brief_summary(summary))
     problems = sweep.report(outcomes)
     for line in problems:
         print(line, file=sys.stderr)
@@ -301,6 +311,33 @@ def _eval_options(args) -> dict[str, Any]:
 
 
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
+# The end-of-run summary shows, per dataset, the first SUMMARY_PER_DATASET of these metrics it
+# has (toy mixtures: modes covered, % high quality, reverse KL; images: FID, frechet_data, KID),
+# so it fits a 100-column terminal; --long and --json give every metric.
+SUMMARY_METRICS = ("fid", "modes_covered", "high_quality_pct", "reverse_kl", "frechet_data",
+                   "kid")
+SUMMARY_PER_DATASET = 3
+SUMMARY_WIDTH = 100
+
+
+def brief_summary(summary) -> str:
+    """One short table per dataset, each line at most SUMMARY_WIDTH columns."""
+    from ganbench import results
+
+    if summary.empty:
+        return "(no results)"
+    blocks = []
+    for dataset, s in summary.groupby("dataset", sort=True):
+        have = set(s["metric"])
+        metrics = [m for m in SUMMARY_METRICS if m in have][:SUMMARY_PER_DATASET]
+        if not metrics:
+            continue
+        s = s[s["metric"].isin(metrics)].copy()
+        s["variant"] = s["variant"].map(lambda v: v if len(v) <= 30 else v[:29] + "…")
+        lines = results.format_summary(s, metrics).splitlines()
+        blocks.append("\n".join(lines))
+    blocks.append("(every metric: ganbench run ... --long or --json, or ganbench results)")
+    return "\n\n".join(blocks)
 
 
 def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
