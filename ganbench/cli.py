@@ -150,6 +150,11 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      "the smallest size the model accepts, e.g. 28 -> 32 for dcgan)")
     out.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    out.add_argument("--long", action="store_true",
+                     help="end-of-run summary with every metric (default: a few per dataset, "
+                     "fitting 100 columns)")
+    out.add_argument("--json", action="store_true",
+                     help="end-of-run summary as JSON records, every metric")
 
     ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
                         description="List what the loaded plugins registered.")
@@ -285,8 +290,13 @@ def cmd_run(args) -> int:
 
     df = results.load([results.run_path(out, j.run_id) for j in jobs
                        if results.run_path(out, j.run_id).exists()])
-    df = df[~df["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]
-    print(results.format_summary(results.summarize(df)))
+    summary = results.summarize(df)
+    if args.json:
+        print(summary.to_json(orient="records", indent=1))
+    elif args.long:
+        print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
+    else:
+        print(brief_summary(summary))
     problems = sweep.report(outcomes)
     for line in problems:
         print(line, file=sys.stderr)
@@ -301,6 +311,33 @@ def _eval_options(args) -> dict[str, Any]:
 
 
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
+# The end-of-run summary shows, per dataset, the first SUMMARY_PER_DATASET of these metrics it
+# has (toy mixtures: modes covered, % high quality, reverse KL; images: FID, frechet_data, KID),
+# so it fits a 100-column terminal; --long and --json give every metric.
+SUMMARY_METRICS = ("fid", "modes_covered", "high_quality_pct", "reverse_kl", "frechet_data",
+                   "kid")
+SUMMARY_PER_DATASET = 3
+SUMMARY_WIDTH = 100
+
+
+def brief_summary(summary) -> str:
+    """One short table per dataset, each line at most SUMMARY_WIDTH columns."""
+    from ganbench import results
+
+    if summary.empty:
+        return "(no results)"
+    blocks = []
+    for dataset, s in summary.groupby("dataset", sort=True):
+        have = set(s["metric"])
+        metrics = [m for m in SUMMARY_METRICS if m in have][:SUMMARY_PER_DATASET]
+        if not metrics:
+            continue
+        s = s[s["metric"].isin(metrics)].copy()
+        s["variant"] = s["variant"].map(lambda v: v if len(v) <= 30 else v[:29] + "…")
+        lines = results.format_summary(s, metrics).splitlines()
+        blocks.append("\n".join(lines))
+    blocks.append("(every metric: ganbench run ... --long or --json, or ganbench results)")
+    return "\n\n".join(blocks)
 
 
 def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
@@ -346,8 +383,9 @@ def run_meta(job, device) -> dict[str, Any]:
 
 
 class _Progress:
-    """Progress of one run on stderr: a one-line bar when stderr is a terminal; otherwise (logs,
-    CI) a plain line at most every ``LINE_EVERY_S`` seconds, so long runs are visibly alive."""
+    """Progress of one run on stderr: a tqdm bar (percent of the budget) when stderr is a
+    terminal; otherwise (logs, CI) a plain line at most every ``LINE_EVERY_S`` seconds, so long
+    runs are visibly alive without filling logs with carriage returns."""
 
     LINE_EVERY_S = 30.0
 
@@ -356,30 +394,30 @@ class _Progress:
         self.enabled = not quiet
         self.tty = sys.stderr.isatty()
         self.started = self.last = time.monotonic()
+        self.bar = None
+        if self.enabled and self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100.0, desc=label, unit="%", leave=False, file=sys.stderr,
+                            dynamic_ncols=True, mininterval=0.2,
+                            bar_format="{desc} {bar} {percentage:5.1f}% [{elapsed}<{remaining}]")
 
     def update(self, frac: float) -> None:
         if not self.enabled:
             return
+        if self.bar is not None:
+            self.bar.update(100.0 * frac - self.bar.n)
+            return
         now = time.monotonic()
-        if not self.tty:
-            if now - self.last >= self.LINE_EVERY_S and frac < 1:
-                self.last = now
-                print(f"{self.label}: {100 * frac:.0f}% of the budget "
-                      f"({now - self.started:.0f}s elapsed)", file=sys.stderr, flush=True)
-            return
-        if now - self.last < 0.2 and frac < 1:
-            return
-        self.last = now
-        width = 30
-        filled = int(frac * width)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{100 * frac:5.1f}%")
-        sys.stderr.flush()
+        if now - self.last >= self.LINE_EVERY_S and frac < 1:
+            self.last = now
+            print(f"{self.label}: {100 * frac:.0f}% of the budget "
+                  f"({now - self.started:.0f}s elapsed)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 # ---------------------------------------------------------------------------------- list

@@ -1,6 +1,7 @@
 import json
 import os
 import stat
+import sys
 
 import pytest
 
@@ -140,6 +141,29 @@ def test_help_is_fast_and_imports_no_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_progress_bar_on_a_terminal_is_tqdm(monkeypatch):
+    """On a terminal the bar is tqdm's, advanced to the budget fraction and removed on close."""
+    import io
+
+    from tqdm import tqdm
+
+    from ganbench.cli import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    bar = _Progress("[1/1] x on ring8", quiet=False)
+    assert isinstance(bar.bar, tqdm)
+    bar.update(0.25)
+    bar.update(0.75)
+    assert abs(bar.bar.n - 75.0) < 1e-9
+    bar.close()
+    assert bar.bar is None and "[1/1] x on ring8" in err.getvalue()
+
+
 def test_progress_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
     """Logs and CI get plain progress lines, rate-limited; -q silences them."""
     from ganbench.cli import _Progress
@@ -156,3 +180,40 @@ def test_progress_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
     quiet = _Progress("x", quiet=True)
     quiet.update(0.5)
     assert capsys.readouterr().err == ""
+
+
+def test_default_run_summary_fits_100_columns():
+    """The end-of-run summary shows a few metrics per dataset, every line <= 100 columns; the
+    full table (every metric) stays available with --long."""
+    import pandas as pd
+
+    from ganbench.cli import SUMMARY_WIDTH, brief_summary
+
+    metrics = ["modes_covered", "high_quality_pct", "reverse_kl", "frechet_data", "d_real",
+               "d_fake", "images_per_s"]
+    rows = [dict(variant=v, dataset=d, metric=m, mean=12345.678, std=1234.5, runs=3, unit="",
+                 higher_is_better=True, eval_spec="abc", status="completed")
+            for v in ("vanilla-minimax", "non-saturating", "a-very-long-third-party-variant-name")
+            for d in ("ring8", "grid25") for m in metrics]
+    rows += [dict(variant="dcgan", dataset="digits", metric=m, mean=3.5, std=0.1, runs=3,
+                  unit="", higher_is_better=False, eval_spec="abc", status="completed")
+             for m in ("fid", "kid", "frechet_data", "is", "precision", "recall")]
+    text = brief_summary(pd.DataFrame(rows))
+    assert all(len(line) <= SUMMARY_WIDTH for line in text.splitlines()), text
+    assert "modes_covered" in text and "high_quality_pct" in text and "fid" in text
+    assert "d_real" not in text and "precision" not in text
+
+
+def test_run_prints_brief_summary_and_long_on_request(tmp_path):
+    args = ["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget", "2steps",
+            "--eval-samples", "50", "--evals", "1", "--out", str(tmp_path), "-q"]
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert all(len(line) <= 100 for line in r.stdout.splitlines()), r.stdout
+    assert "modes_covered" in r.stdout and "d_real" not in r.stdout
+    r = run_cli(*args, "--long")
+    assert r.returncode == 0, r.stderr
+    assert "d_real" in r.stdout
+    r = run_cli(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    assert {"d_real", "modes_covered"} <= {x["metric"] for x in json.loads(r.stdout)}
