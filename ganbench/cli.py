@@ -149,6 +149,9 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      help="resize image datasets to PIXELS x PIXELS (default: the suite's, or "
                      "the smallest size the model accepts, e.g. 28 -> 32 for dcgan)")
     out.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    out.add_argument("--no-calibration", action="store_true",
+                     help="do not score the calibration rows (held-out real data and uniform "
+                          "noise under the same EvalSpec) for each dataset of the plan")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     out.add_argument("--long", action="store_true",
                      help="end-of-run summary with every metric (default: a few per dataset, "
@@ -288,7 +291,10 @@ def cmd_run(args) -> int:
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
-    df = results.load([results.run_path(out, j.run_id) for j in jobs
+    shown = list(jobs)
+    if not args.no_calibration:
+        shown += _calibrate(jobs, reg, out, device, data_root, args.download, log)
+    df = results.load([results.run_path(out, j.run_id) for j in shown
                        if results.run_path(out, j.run_id).exists()])
     summary = results.summarize(df)
     if args.json:
@@ -301,6 +307,29 @@ def cmd_run(args) -> int:
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _calibrate(jobs, reg, out, device, data_root, download, log) -> list:
+    """Score the calibration rows of every dataset × evaluation protocol in ``jobs`` that
+    ``out`` does not hold yet; returns the calibration jobs."""
+    from ganbench import calibration, results
+
+    cjobs = calibration.plan_calibration(jobs)
+    todo = [c for c in cjobs if not results.run_path(out, c.run_id).exists()]
+    if todo:
+        log(f"ganbench: calibration rows (real data, uniform noise) for {len(todo) // 2 or 1} "
+            "dataset protocol(s)")
+    for c in todo:
+        t0 = time.perf_counter()
+        kind = c.variant.removeprefix(calibration.VARIANT_PREFIX)
+        rows, spec = calibration.calibrate(c, reg, kind, device=str(device),
+                                           data_root=data_root, download=download)
+        meta = run_meta(c, device)
+        meta.update(status=calibration.STATUS, started=time.time(), finished=time.time(),
+                    images_seen=0, steps=0, train_wall_s=0.0,
+                    eval_wall_s=time.perf_counter() - t0, eval_spec=spec.__dict__)
+        results.write_run(out, meta, rows)
+    return cjobs
 
 
 def _eval_options(args) -> dict[str, Any]:

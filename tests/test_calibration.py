@@ -1,0 +1,80 @@
+"""Calibration rows: held-out real data and uniform noise under a run's own EvalSpec."""
+
+import math
+
+import pytest
+
+from ganbench import calibration
+from ganbench.plan import plan
+from ganbench.plugins import registries
+
+from conftest import run_cli
+
+N = 20_000  # evaluation samples: the noise row's expected hit count is ~90, its sd ~10
+
+
+def _job(dataset, samples=N):
+    reg = registries()
+    return reg, plan(reg, variants=["non-saturating"], datasets=[dataset], budget=None,
+                     seeds=(0,), eval_samples=samples)[0]
+
+
+def _values(reg, job, kind):
+    rows, spec = calibration.calibrate(calibration.calibration_job(job, kind), reg, kind,
+                                       device="cpu")
+    assert {r["eval_spec"] for r in rows} == {spec.hash}
+    return {r["metric"]: r["value"] for r in rows}
+
+
+def test_real_row_scores_the_3_sigma_mass_and_every_mode():
+    reg, job = _job("grid25")
+    v = _values(reg, job, "real")
+    assert v["modes_covered"] == 25
+    # a 2-D isotropic Gaussian puts 1 - exp(-9/2) of its mass within 3 std: 98.89%
+    p = 1 - math.exp(-4.5)
+    se = math.sqrt(p * (1 - p) / N)
+    assert abs(v["high_quality_pct"] / 100 - p) < 5 * se
+    assert v["reverse_kl"] < 0.01
+
+
+def test_noise_row_scores_the_area_of_the_3_sigma_discs():
+    reg, job = _job("grid25")
+    v = _values(reg, job, "noise")
+    ds = reg.datasets.get("grid25")
+    from ganbench.runner import load_data
+
+    x = load_data(reg, job, "train", None, False)[1].x
+    box = float((x.max(0).values - x.min(0).values).prod())
+    modes = ds.modes
+    p = len(modes.centers) * math.pi * (3 * modes.std) ** 2 / box  # discs lie inside the box
+    expected = p * N
+    hits = v["high_quality_pct"] / 100 * N
+    assert abs(hits - expected) < 4 * math.sqrt(expected)  # Poisson
+    assert v["modes_covered"] < 25
+
+
+def test_calibration_shares_the_runs_eval_spec_and_ignores_variant_seed_and_budget():
+    reg, job = _job("ring8", samples=500)
+    a = calibration.calibration_job(job, "real")
+    other = plan(reg, variants=["vanilla-minimax"], datasets=["ring8"], budget=None,
+                 seeds=(3,), eval_samples=500)[0]
+    assert calibration.calibration_job(other, "real").run_id == a.run_id
+    assert len(calibration.plan_calibration([job, other])) == 2
+    with pytest.raises(ValueError):
+        calibration.calibration_job(job, "bogus")
+
+
+def test_run_writes_calibration_rows_beside_the_runs(tmp_path):
+    out = tmp_path / "out"
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                "20steps", "--eval-samples", "500", "--out", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name.split("__")[0] for p in out.glob("*.json"))
+    assert names == ["calib-noise", "calib-real", "non-saturating"]
+    assert "calib-real" in r.stdout and "calib-noise" in r.stdout
+    out2 = tmp_path / "out2"
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                "20steps", "--eval-samples", "500", "--out", str(out2), "-q",
+                "--no-calibration")
+    assert r.returncode == 0, r.stderr
+    assert [p.name.split("__")[0] for p in out2.glob("*.json")] == ["non-saturating"]
