@@ -59,9 +59,10 @@ def _loss_plugin(name, loss_name="minimax"):
 
 def test_duplicate_registration_names_both_plugins():
     with pytest.raises(PluginError) as e:
-        _registries_with(_loss_plugin("first_plugin", "hinge"), _loss_plugin("second_plugin", "hinge"))
+        _registries_with(_loss_plugin("first_plugin", "test-dup-loss"),
+                         _loss_plugin("second_plugin", "test-dup-loss"))
     msg = str(e.value)
-    assert "loss 'hinge' is registered twice" in msg
+    assert "loss 'test-dup-loss' is registered twice" in msg
     assert "first_plugin" in msg and "second_plugin" in msg
 
 
@@ -121,8 +122,10 @@ def test_disable_plugins(monkeypatch):
     assert len(reg.losses) == 3  # minimax, non-saturating, lsgan
 
 
+EP = "test-hinge-thirdparty"  # entry-point name of the test plugin
 THIRD_PARTY = textwrap.dedent('''
-    """A third-party ganbench plugin: the hinge loss and a variant that uses it."""
+    """A third-party ganbench plugin: a hinge loss and a variant that uses it (names unique to
+    this test, so they never clash with a built-in or another installed plugin)."""
     from ganbench import hookimpl
     from ganbench.specs import Hyperparams, LossSpec, VariantSpec
 
@@ -138,12 +141,12 @@ THIRD_PARTY = textwrap.dedent('''
 
     @hookimpl
     def ganbench_register_losses(register):
-        register(LossSpec("hinge", d_loss=d_loss, g_loss=g_loss, description="hinge loss"))
+        register(LossSpec("test-hinge-thirdparty", d_loss=d_loss, g_loss=g_loss, description="hinge loss"))
 
 
     @hookimpl
     def ganbench_register_variants(register):
-        register(VariantSpec("hinge-gan", "mlp", "hinge", "MLP GAN with the hinge loss",
+        register(VariantSpec("test-hinge-thirdparty-gan", "mlp", "test-hinge-thirdparty", "MLP GAN with the hinge loss",
                              Hyperparams(lr_g=1e-3, lr_d=1e-3, batch_size=64, z_dim=8)))
 ''')
 
@@ -152,55 +155,54 @@ THIRD_PARTY = textwrap.dedent('''
 def third_party_site(tmp_path):
     """A real installed distribution: a module plus its .dist-info with an entry point in the
     'ganbench' group, on a directory that goes on PYTHONPATH."""
-    return install_plugin(tmp_path / "site", "hinge_gan_plugin", THIRD_PARTY, "hinge-gan-plugin",
-                          "0.3.1", "hinge")
+    return install_plugin(tmp_path / "site", "test_hinge_thirdparty_plugin", THIRD_PARTY,
+                          "test-hinge-thirdparty-plugin", "0.3.1", EP)
 
 
 def test_third_party_plugin_is_listed_and_runs(third_party_site, tmp_path):
-    env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": None}
+    env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": EP}
     r = run_cli("plugins", "--json", env=env)
     assert r.returncode == 0, r.stderr
     info = {p["name"]: p for p in json.loads(r.stdout)}
-    assert info["hinge"]["distribution"] == "hinge-gan-plugin"
-    assert info["hinge"]["version"] == "0.3.1"
-    assert info["hinge"]["builtin"] is False
-    assert info["hinge"]["hooks"] == ["ganbench_register_losses", "ganbench_register_variants"]
+    assert info[EP]["distribution"] == "test-hinge-thirdparty-plugin"
+    assert info[EP]["version"] == "0.3.1"
+    assert info[EP]["builtin"] is False
+    assert info[EP]["hooks"] == ["ganbench_register_losses", "ganbench_register_variants"]
 
     r = run_cli("list", "--json", env=env)
     listing = json.loads(r.stdout)
-    assert {"name": "hinge", "description": "hinge loss", "plugin": "hinge"} in listing["losses"]
-    variant = next(v for v in listing["variants"] if v["name"] == "hinge-gan")
-    assert variant["plugin"] == "hinge"
+    assert {"name": "test-hinge-thirdparty", "description": "hinge loss", "plugin": EP} in listing["losses"]
+    variant = next(v for v in listing["variants"] if v["name"] == "test-hinge-thirdparty-gan")
+    assert variant["plugin"] == EP
     # the quick suite picks up every registered variant
     quick = next(s for s in listing["suites"] if s["name"] == "quick")
-    assert {"variant": "hinge-gan", "dataset": "ring8"} in [
+    assert {"variant": "test-hinge-thirdparty-gan", "dataset": "ring8"} in [
         {"variant": e["variant"], "dataset": e["dataset"]} for e in quick["entries"]]
 
     out = tmp_path / "runs"
-    r = run_cli("run", "--variant", "hinge-gan", "--dataset", "gaussian", "--budget", "20steps",
+    r = run_cli("run", "--variant", "test-hinge-thirdparty-gan", "--dataset", "gaussian", "--budget", "20steps",
                 "--out", str(out), "--evals", "2", env=env)
     assert r.returncode == 0, r.stderr
     (f,) = out.glob("*.json")
     meta = json.loads(f.read_text())["meta"]
-    assert (meta["variant"], meta["loss"], meta["steps"]) == ("hinge-gan", "hinge", 20)
+    assert (meta["variant"], meta["loss"], meta["steps"]) == ("test-hinge-thirdparty-gan", "test-hinge-thirdparty", 20)
 
     # the same plugin can also be used as --loss on any model
-    r = run_cli("run", "--model", "mlp", "--loss", "hinge", "--dataset", "ring8", "--budget",
+    r = run_cli("run", "--model", "mlp", "--loss", "test-hinge-thirdparty", "--dataset", "ring8", "--budget",
                 "5steps", "--out", str(out), "--dry-run", env=env)
-    assert r.returncode == 0 and "mlp+hinge on ring8" in r.stdout
+    assert r.returncode == 0 and "mlp+test-hinge-thirdparty on ring8" in r.stdout
 
 
 def test_load_plugins_empty_means_builtins_only(third_party_site):
     env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": ""}
     r = run_cli("plugins", "--json", env=env)
-    assert "hinge" not in {p["name"] for p in json.loads(r.stdout)}
-    env["GANBENCH_LOAD_PLUGINS"] = "hinge"
+    assert EP not in {p["name"] for p in json.loads(r.stdout)}
+    env["GANBENCH_LOAD_PLUGINS"] = EP
     r = run_cli("plugins", "--json", env=env)
-    assert "hinge" in {p["name"] for p in json.loads(r.stdout)}
-    env = {"PYTHONPATH": str(third_party_site), "GANBENCH_LOAD_PLUGINS": None,
-           "GANBENCH_DISABLE_PLUGINS": "hinge-gan-plugin"}
+    assert EP in {p["name"] for p in json.loads(r.stdout)}
+    env["GANBENCH_DISABLE_PLUGINS"] = "test-hinge-thirdparty-plugin"  # by distribution name
     r = run_cli("plugins", "--json", env=env)
-    assert "hinge" not in {p["name"] for p in json.loads(r.stdout)}
+    assert EP not in {p["name"] for p in json.loads(r.stdout)}
 
 
 def test_broken_third_party_plugin_fails_with_one_line(tmp_path):
@@ -211,7 +213,7 @@ def test_broken_third_party_plugin_fails_with_one_line(tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[ganbench]\nbroken = broken_plugin\n")
-    r = run_cli("list", env={"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": None})
+    r = run_cli("list", env={"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": "broken"})
     assert r.returncode == 2
     assert r.stderr.strip() == ("ganbench: error: plugin 'broken' (broken_plugin) failed to "
                                 "import: missing dependency foo")
