@@ -40,7 +40,9 @@ def resolve_device(name: str = "auto"):
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
     import torch
 
-    name = (name or "auto").strip().lower()
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError("invalid device '': use auto, cpu, cuda, cuda:N or mps")
+    name = name.strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -58,6 +60,8 @@ def resolve_device(name: str = "auto"):
             raise UsageError("device 'mps' asked for, but MPS is not available here")
     elif dev.type != "cpu":
         raise UsageError(f"unsupported device '{name}': use auto, cpu, cuda, cuda:N or mps")
+    elif dev.index not in (None, 0):  # torch accepts cpu:99 and runs on the one CPU device
+        raise UsageError(f"invalid device '{name}': the CPU is 'cpu' (there is no CPU {dev.index})")
     return dev
 
 

@@ -36,5 +36,14 @@ def safe_child(directory: Union[str, Path], name: str, suffix: str = "") -> Path
 
 
 def state_dir_path(out_dir: Union[str, Path], run_id: str, suffix: str) -> Path:
-    """Where a run's checkpoint or lock lives: ``OUT/.ganbench/RUN_ID+suffix``."""
-    return safe_child(Path(out_dir) / STATE_DIR, run_id, suffix)
+    """Where a run's checkpoint or lock lives: ``OUT/.ganbench/RUN_ID+suffix``. A state
+    directory that is a symlink (or not a directory) is refused: following it would read,
+    write and delete checkpoints and locks outside the output directory."""
+    state = Path(out_dir) / STATE_DIR
+    if state.is_symlink() or (state.exists() and not state.is_dir()):
+        raise UsageError(f"'{state}' is a symlink or not a directory: ganbench keeps its "
+                         "checkpoints and locks only inside the output directory; remove it")
+    path = safe_child(state, run_id, suffix)
+    if path.is_symlink():
+        raise UsageError(f"'{path}' is a symlink: ganbench will not follow it; remove it")
+    return path

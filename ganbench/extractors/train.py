@@ -55,7 +55,7 @@ def train_extractor(reg, dataset: str, *, epochs: Optional[int] = None, seed: in
     if spec.kind != "images" or spec.num_classes < 2 or len(spec.shape) != 3 \
             or spec.shape[1] != spec.shape[2]:
         raise UsageError(f"'{dataset}' is not a labelled dataset of square images")
-    epochs = epochs or DEFAULT_EPOCHS.get(dataset, 10)
+    epochs = DEFAULT_EPOCHS.get(dataset, 10) if epochs is None else epochs  # 0 is not None
     if epochs < 1 or batch_size < 1:
         raise UsageError("--epochs and --batch-size must be positive")
     out = Path(out_dir) if out_dir else WEIGHTS_DIR

@@ -1,0 +1,63 @@
+"""Hostile or clumsy input: each case broke once; one clear line and a non-zero exit now."""
+
+import os
+
+import pytest
+
+from ganbench.errors import UsageError
+from ganbench.runner import resolve_device
+
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("name", ["cpu:99", "cpu:1", "", "   "])
+def test_invalid_cpu_devices_are_refused(name):
+    with pytest.raises(UsageError, match="invalid device"):
+        resolve_device(name)
+
+
+def test_invalid_device_from_the_cli_is_one_line_exit_2(tmp_path):
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                "5steps", "--device", "cpu:99", "--out", str(tmp_path / "o"), "-q")
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "cpu:99" in r.stderr
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.json"))
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3"])
+def test_train_extractor_refuses_non_positive_epochs(tmp_path, epochs):
+    r = run_cli("train-extractor", "--dataset", "digits", "--epochs", epochs, "--out",
+                str(tmp_path / "x"))
+    assert r.returncode == 2, r.stderr
+    assert "epochs" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_symlinked_state_directory_is_refused_and_nothing_outside_is_touched(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "non-saturating__ring8__s0__precious.lock"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(elsewhere, out / ".ganbench")
+    before = sorted(p.name for p in elsewhere.iterdir())
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                "5steps", "--out", str(out), "-q")
+    assert r.returncode == 2
+    assert "symlink" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
+    assert victim.read_text() == "keep me"
+
+
+def test_symlinked_lock_or_checkpoint_file_is_refused(tmp_path):
+    from ganbench.safepath import state_dir_path
+
+    out = tmp_path / "out"
+    (out / ".ganbench").mkdir(parents=True)
+    target = tmp_path / "target"
+    target.write_text("x")
+    os.symlink(target, out / ".ganbench" / "run.lock")
+    with pytest.raises(UsageError):
+        state_dir_path(out, "run", ".lock")
+    assert target.read_text() == "x"
