@@ -20,7 +20,7 @@ ENV = {**os.environ, "GANBENCH_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
 def _cmd(out, seeds, budget, evals):
     return [sys.executable, "-m", "ganbench", "run", "--variant", "non-saturating",
             "--dataset", "gaussian", "--seeds", seeds, "--budget", budget, "--evals", str(evals),
-            "--eval-samples", "200", "--out", str(out)]
+            "--eval-samples", "200", "--no-calibration", "--out", str(out)]
 
 
 def _one_complete_set_per_run(out, expected_runs, steps):

@@ -1,0 +1,99 @@
+"""Statistics over seeds: the 95% t-interval of a mean and Welch's test of a difference.
+
+GAN results vary a lot between seeds, so every summary and comparison carries an interval.
+Public functions, reused by ``ganbench results``/``compare`` (and meant for CI gates):
+
+* :func:`mean_ci` — mean, sample std and the t-interval of the mean (n - 1 dof).
+* :func:`welch` — delta of means (B − A), its Welch–Satterthwaite t-interval and the two-sided
+  p-value of Welch's unequal-variances t-test (``scipy.stats.ttest_ind(equal_var=False)``).
+
+With fewer than two finite values on a side no interval can be given: the bounds and p are NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, NamedTuple
+
+ALPHA = 0.05  # 95% intervals
+
+
+class MeanCI(NamedTuple):
+    mean: float
+    std: float
+    n: int
+    ci_low: float
+    ci_high: float
+
+
+class Welch(NamedTuple):
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+def _finite(values: Iterable[float]) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out.append(f)
+    return out
+
+
+def mean_ci(values: Iterable[float], alpha: float = ALPHA) -> MeanCI:
+    """Mean, std (ddof 1) and the (1 − alpha) t-interval of the mean of the finite ``values``."""
+    from scipy import stats
+
+    x = _finite(values)
+    n = len(x)
+    nan = float("nan")
+    if n == 0:
+        return MeanCI(nan, nan, 0, nan, nan)
+    mean = math.fsum(x) / n
+    if n < 2:
+        return MeanCI(mean, nan, 1, nan, nan)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
+    half = stats.t.ppf(1 - alpha / 2, n - 1) * std / math.sqrt(n)
+    return MeanCI(mean, std, n, mean - half, mean + half)
+
+
+def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch:
+    """Delta of means B − A, its (1 − alpha) Welch t-interval and Welch's two-sided p-value."""
+    from scipy import stats
+
+    xa, xb = _finite(a), _finite(b)
+    nan = float("nan")
+    if not xa or not xb:
+        return Welch(nan, nan, nan, nan)
+    ma, mb = math.fsum(xa) / len(xa), math.fsum(xb) / len(xb)
+    delta = mb - ma
+    if len(xa) < 2 or len(xb) < 2:
+        return Welch(delta, nan, nan, nan)
+    va = math.fsum((v - ma) ** 2 for v in xa) / (len(xa) - 1) / len(xa)
+    vb = math.fsum((v - mb) ** 2 for v in xb) / (len(xb) - 1) / len(xb)
+    se2 = va + vb
+    if se2 == 0:  # identical values on both sides: the difference is exact
+        return Welch(delta, delta, delta, 1.0 if delta == 0 else 0.0)
+    dof = se2 ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
+    half = stats.t.ppf(1 - alpha / 2, dof) * math.sqrt(se2)
+    p = float(stats.ttest_ind(xb, xa, equal_var=False).pvalue)
+    return Welch(delta, delta - half, delta + half, p)
+
+
+def verdict(w: Welch, higher_is_better, alpha: float = ALPHA) -> str:
+    """``better``/``worse`` when p < alpha (by the metric's direction), else ``no significant
+    difference``; ``no interval (1 seed)`` without one; ``n/a`` for a metric with no direction."""
+    if isinstance(higher_is_better, str):
+        higher_is_better = {"true": True, "false": False}.get(higher_is_better.lower())
+    if higher_is_better is None or higher_is_better != higher_is_better:
+        return "n/a"
+    if w.p_value != w.p_value:
+        return "no interval (1 seed)"
+    if w.p_value >= alpha:
+        return "no significant difference"
+    return "better" if (w.delta > 0) == bool(higher_is_better) else "worse"
