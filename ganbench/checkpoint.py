@@ -15,6 +15,7 @@ read, belongs to another run, or was made on another kind of device is reported 
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import tempfile
@@ -93,9 +94,12 @@ class Checkpointer:
             raise
         self.rows, self.steps = state["rows"], steps
 
-    def restore(self, modules: dict[str, Any], rng, cache: dict[str, Any]) -> Optional[Restored]:
+    def restore(self, modules: dict[str, Any], rng, cache: dict[str, Any],
+                check: Optional[Callable[[Restored], Optional[str]]] = None
+                ) -> Optional[Restored]:
         """Load the checkpoint into ``modules``, ``rng`` and ``cache``; None when there is
-        none (or it is unusable, which is reported)."""
+        none (or it is unusable, which is reported: then nothing was changed). ``check``
+        returns why restored counters cannot belong to this run (None: they can)."""
         if not self.path.exists():
             return None
         import torch
@@ -117,6 +121,23 @@ class Checkpointer:
                       f"run is on {rng.device.type}: starting from scratch")
             return None
         try:
+            c = state["counters"]
+            restored = Restored(list(state["rows"]), _count(c["steps"]), _count(c["images"]),
+                                _seconds(c["wall"]), _seconds(c["eval_wall"]))
+            if not all(isinstance(r, dict) for r in restored.rows):
+                raise ValueError("a row is not an object")
+            reason = check(restored) if check else None
+            if reason:
+                raise ValueError(reason)
+        except (KeyError, RuntimeError, ValueError, TypeError, OverflowError) as exc:
+            self.warn(f"ignoring checkpoint '{self.path}': it does not fit this run "
+                      f"({first_line(exc, 200)}); the run starts from scratch")
+            return None
+        # all or nothing: a checkpoint that fails half-way leaves every object as it was
+        before = {name: copy.deepcopy(m.state_dict()) for name, m in modules.items()}
+        rng_before, torch_before = rng.get_state(), torch.get_rng_state()
+        cache_before = dict(cache)
+        try:
             for name, m in modules.items():
                 m.load_state_dict(state["modules"][name])
             rng.set_state(state["rng"])
@@ -125,10 +146,14 @@ class Checkpointer:
                 torch.cuda.set_rng_state_all(state["cuda_rng"])
             dev = rng.device
             cache.update({k: v.to(dev) for k, v in state["cache"].items()})
-            c = state["counters"]
-            restored = Restored(list(state["rows"]), int(c["steps"]), int(c["images"]),
-                                float(c["wall"]), float(c["eval_wall"]))
-        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError,
+                IndexError) as exc:
+            for name, m in modules.items():
+                m.load_state_dict(before[name])
+            rng.set_state(rng_before)
+            torch.set_rng_state(torch_before)
+            cache.clear()
+            cache.update(cache_before)
             self.warn(f"ignoring checkpoint '{self.path}': it does not fit this run "
                       f"({first_line(exc, 200)}); the run starts from scratch")
             return None
@@ -138,6 +163,18 @@ class Checkpointer:
     def discard(self) -> None:
         """Remove the checkpoint (after the run's result file is safely written)."""
         _unlink(self.path)
+
+
+def _count(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"counter {v!r} is not a non-negative whole number")
+    return v
+
+
+def _seconds(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+        raise ValueError(f"time {v!r} is not a non-negative finite number")
+    return float(v)
 
 
 def nonfinite_state(*modules) -> Optional[str]:

@@ -363,7 +363,7 @@ def brief_summary(summary) -> str:
             continue
         s = s[s["metric"].isin(metrics)].copy()
         s["variant"] = s["variant"].map(lambda v: v if len(v) <= 30 else v[:29] + "…")
-        lines = results.format_summary(s, metrics).splitlines()
+        lines = results.format_summary(s, metrics, ci=False).splitlines()
         blocks.append("\n".join(lines))
     blocks.append("(every metric: ganbench run ... --long or --json, or ganbench results)")
     return "\n\n".join(blocks)
@@ -567,16 +567,29 @@ def _export(df, path: str) -> None:
     if suffix not in (".csv", ".parquet"):
         raise UsageError(f"--export needs a .csv or .parquet file name, got '{path}'")
     directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
         os.close(fd)
         if suffix == ".csv":
             df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
+        else:  # parquet columns have one type: mixed object columns are written as text
+            obj = df.select_dtypes(include="object").columns
+            df.astype({c: "string" for c in obj}).to_parquet(tmp, index=False)
         os.replace(tmp, path)
     except OSError as exc:
+        _unlink_quietly(tmp)
         raise UsageError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    except Exception as exc:  # pyarrow raises many types for a table it cannot write
+        _unlink_quietly(tmp)
+        raise UsageError(f"cannot export to '{path}': {type(exc).__name__}: {exc}") from None
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except (OSError, TypeError):
+        pass
 
 
 def cmd_compare(args) -> int:
@@ -587,6 +600,11 @@ def cmd_compare(args) -> int:
         if df.empty:
             raise UsageError(f"no result rows in {name} ({args.a if name == 'A' else args.b})")
     if args.metric:
+        known = set(a["metric"]) & set(b["metric"])
+        unknown = [m for m in args.metric if m not in known]
+        if unknown:
+            raise UsageError(f"metric(s) {', '.join(map(repr, unknown))} not in both A and B "
+                             f"(they share: {', '.join(sorted(known)) or 'none'})")
         a, b = a[a["metric"].isin(args.metric)], b[b["metric"].isin(args.metric)]
     table = results.compare(a, b)
     if table.empty:
@@ -596,8 +614,11 @@ def cmd_compare(args) -> int:
     else:
         import pandas as pd
 
+        shown = table.drop(columns=["rel_delta", "same_eval_spec"])
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+            print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print("delta = mean B - mean A of final values over seeds; ci: its 95% Welch "
+              "t-interval; p: Welch's t-test (seeds as samples)")
     bad = int((~table["same_eval_spec"]).sum())
     if bad:
         print(f"ganbench: warning: {bad} row(s) were evaluated with different EvalSpecs and are "

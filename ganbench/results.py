@@ -26,8 +26,10 @@ ROW_COLUMNS = [
     "step", "images_seen", "wall_s", "metric", "value", "unit", "higher_is_better", "eval_spec",
 ]
 TAIL_COLUMNS = ["extractor", "device", "torch", "ganbench_version", "git_sha"]
+# what defines a run's numbers, less its seed: seeds are pooled only within one recipe
+RECIPE_COLUMNS = ["recipe", "recipe_json"]
 STATUS_COLUMNS = ["diverged_at_step", "error"]  # why a run is not `completed` (else empty)
-COLUMNS = META_COLUMNS + ROW_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS
+COLUMNS = META_COLUMNS + ROW_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS + RECIPE_COLUMNS
 GROUP = ["variant", "dataset", "metric"]
 # Metrics that measure the machine, not the model: they differ between identical runs.
 MACHINE_METRICS = frozenset({"images_per_s", "peak_rss_mb", "peak_cuda_mb"})
@@ -78,19 +80,133 @@ def write_run(out_dir: Union[str, Path], meta: dict[str, Any], rows: list[dict[s
     return path
 
 
-def read_run(path: Union[str, Path]) -> dict[str, Any]:
-    """Parse and check one run file; ValueError with the reason when it is not valid."""
+MAX_RUN_BYTES = 64 * 2**20  # a run file is a few hundred kB; never read without bound
+
+
+def _schema():
+    """pydantic models of a run file (built on first use: pydantic is imported lazily)."""
+    global _RUN_MODEL
+    if _RUN_MODEL is not None:
+        return _RUN_MODEL
+    import math
+    from typing import Annotated, List
+
+    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+    from pydantic import StrictStr
+
+    def number(v):
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"not a number ({type(v).__name__})")
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError("number out of range") from None
+
+    def finite(v):
+        v = number(v)
+        if v is not None and not math.isfinite(v):
+            raise ValueError("not finite")
+        return v
+
+    Value = Annotated[Optional[float], BeforeValidator(number)]
+    Finite = Annotated[Optional[float], BeforeValidator(finite)]
+    Count = Annotated[StrictInt, Field(ge=0, le=2**62)]
+    extra = ConfigDict(extra="allow")
+
+    class Row(BaseModel):
+        model_config = extra
+        step: Count
+        images_seen: Optional[Count] = None
+        wall_s: Finite = None
+        metric: StrictStr
+        value: Value = None
+        unit: Optional[StrictStr] = None
+        higher_is_better: Optional[StrictBool] = None
+        eval_spec: Optional[StrictStr] = None
+
+    class Meta(BaseModel):
+        model_config = extra
+        run_id: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+        suite: Optional[StrictStr] = None
+        variant: StrictStr
+        model: Optional[StrictStr] = None
+        loss: Optional[StrictStr] = None
+        dataset: StrictStr
+        seed: Optional[StrictInt] = None
+        budget: Optional[StrictStr] = None
+        status: Optional[StrictStr] = None
+        diverged_at_step: Optional[Count] = None
+        error: Optional[StrictStr] = None
+        config: Optional[dict] = None
+        eval_spec: Optional[dict] = None
+        device: Optional[StrictStr] = None
+        torch: Optional[StrictStr] = None
+        ganbench_version: Optional[StrictStr] = None
+        git_sha: Optional[StrictStr] = None
+
+    class Run(BaseModel):
+        model_config = extra
+        format: StrictStr
+        meta: Meta
+        rows: List[Row]
+
+    _RUN_MODEL = Run
+    return Run
+
+
+_RUN_MODEL = None
+
+
+def _read_regular(path: Union[str, Path], limit: int) -> bytes:
+    """Bytes of a regular file of at most ``limit`` bytes; ValueError for anything else (a FIFO,
+    a device, a symlink to /dev/zero, a directory) without blocking on it."""
+    import stat
+
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"unreadable ({exc})") from None
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"larger than {limit // 2**20} MiB")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
+                raise ValueError("not a regular file")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(limit + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ValueError(f"unreadable ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 2**20} MiB")
+    return data
+
+
+def read_run(path: Union[str, Path]) -> dict[str, Any]:
+    """Parse and validate one run file; ValueError with the (one-line) reason when invalid."""
+    from pydantic import ValidationError
+
+    raw = _read_regular(path, MAX_RUN_BYTES)
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise ValueError(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} file")
     if not isinstance(data.get("meta"), dict) or not isinstance(data.get("rows"), list):
         raise ValueError("missing meta or rows")
-    if not all(isinstance(r, dict) for r in data["rows"]):
-        raise ValueError("a row is not an object")
-    return data
+    try:
+        run = _schema().model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        raise ValueError(f"invalid {where}: {err['msg']}") from None
+    out = run.model_dump()
+    out["meta"] = {**data["meta"], **run.meta.model_dump(include=set(type(run.meta).model_fields))}
+    return out
 
 
 def _files(paths: Iterable[Union[str, Path]]) -> list[Path]:
@@ -99,11 +215,53 @@ def _files(paths: Iterable[Union[str, Path]]) -> list[Path]:
         p = Path(p)
         if p.is_dir():
             files.extend(sorted(f for f in p.rglob("*.json") if not f.name.startswith(".")))
-        elif p.is_file():
-            files.append(p)
+        elif os.path.lexists(p):
+            files.append(p)  # a non-regular file is refused (one warning) when it is read
         else:
             raise UsageError(f"no results at '{p}' (no such file or directory)")
     return files
+
+
+TEXT_COLUMNS = ["run_id", "suite", "variant", "model", "loss", "dataset", "budget", "status",
+                "metric", "unit", "eval_spec", "extractor", "device", "torch",
+                "ganbench_version", "git_sha", "error", "recipe", "recipe_json"]
+NEEDED_TABLE_COLUMNS = ["run_id", "variant", "dataset", "step", "metric", "value"]
+
+
+def _read_table(f: Path):
+    """An exported long table (.csv/.parquet), checked; ValueError when it is not one."""
+    import io
+
+    import pandas as pd
+
+    raw = _read_regular(f, 16 * MAX_RUN_BYTES)
+    try:
+        if f.suffix == ".parquet":
+            t = pd.read_parquet(io.BytesIO(raw))
+        else:
+            t = pd.read_csv(io.BytesIO(raw), dtype={c: "string" for c in TEXT_COLUMNS})
+    except Exception as exc:  # pandas/pyarrow raise many types for a corrupt table
+        raise ValueError(f"unreadable table ({type(exc).__name__}: {str(exc)[:120]})") from None
+    missing = [c for c in NEEDED_TABLE_COLUMNS if c not in t.columns]
+    if missing:
+        raise ValueError(f"not a ganbench table (no column {', '.join(missing)})")
+    for col in ("value", "step", "images_seen", "wall_s", "diverged_at_step"):
+        if col not in t:
+            continue
+        num = pd.to_numeric(t[col], errors="coerce")
+        if (num.isna() & t[col].notna()).any() and col != "value" or \
+                (col == "value" and (num.isna() & t[col].notna()
+                                     & ~t[col].astype(str).str.lower().isin(["nan"])).any()):
+            raise ValueError(f"non-numeric values in column '{col}'")
+        if col in ("step", "diverged_at_step") and ((num.dropna() % 1 != 0).any()
+                                                    or (num.dropna() < 0).any()):
+            raise ValueError(f"non-integer or negative values in column '{col}'")
+        t[col] = num.astype(float)
+    t = t.astype({c: "object" for c in TEXT_COLUMNS if c in t})
+    for c in COLUMNS:
+        if c not in t:
+            t[c] = None
+    return t[COLUMNS]
 
 
 def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
@@ -119,12 +277,14 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
     warn = warn or (lambda msg: print(f"ganbench: warning: {msg}", file=sys.stderr))
     frames = []
     records = []
+    seen: set[str] = set()
+    copies = 0
     for f in _files(paths):
         if f.suffix in (".parquet", ".csv"):
             try:
-                frames.append(pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f))
-            except Exception as exc:  # pandas/pyarrow raise many types for a corrupt table
-                warn(f"skipping '{f}': unreadable table ({type(exc).__name__}: {exc})")
+                frames.append(_read_table(f))
+            except ValueError as exc:
+                warn(f"skipping '{f}': {exc}")
             continue
         try:
             data = read_run(f)
@@ -132,40 +292,125 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
             warn(f"skipping '{f}': {exc}")
             continue
         meta = data["meta"]
+        if meta["run_id"] in seen:  # a copy of a run file already read
+            copies += 1
+            continue
+        seen.add(meta["run_id"])
         base = {c: meta.get(c) for c in META_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS}
         base["extractor"] = (meta.get("eval_spec") or {}).get("extractor")
+        base["recipe_json"] = _recipe_json(meta)
+        base["recipe"] = _short_hash(base["recipe_json"])
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})
     if records:
         frames.append(pd.DataFrame.from_records(records, columns=COLUMNS))
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    if "recipe_json" not in df:  # a table exported before recipes were recorded
+        df["recipe_json"] = None
+    missing = df["recipe_json"].isna()
+    if missing.any():  # what such a table says of the recipe: model, loss, budget
+        df.loc[missing, "recipe_json"] = df.loc[missing].apply(
+            lambda r: json.dumps({k: _plain(r.get(k)) for k in ("model", "loss", "budget")},
+                                 sort_keys=True), axis=1)
+    df["recipe"] = df["recipe_json"].map(_short_hash)
+    if copies:
+        warn(f"{copies} duplicate cop{'y' if copies == 1 else 'ies'} of run ids counted once")
+    return df
+
+
+def _plain(v: Any) -> Any:
+    return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+
+def _recipe_json(meta: dict[str, Any]) -> str:
+    """The run's config (variant, model, loss, hyperparameters, budget, data and evaluation
+    options) without its seed and suite, as canonical JSON."""
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        config = {k: meta.get(k) for k in ("variant", "model", "loss", "dataset", "budget")}
+    config = {k: v for k, v in config.items() if k not in ("seed", "suite")}
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(text).encode()).hexdigest()[:8]
+
+
+def recipe_labels(df) -> dict[str, str]:
+    """recipe hash -> the settings that set it apart from the other recipes of the same
+    variant × dataset (``""`` where a variant × dataset has one recipe)."""
+    labels: dict[str, str] = {}
+    pairs = df[["variant", "dataset", "recipe", "recipe_json"]].drop_duplicates("recipe")
+    for _, g in pairs.groupby(["variant", "dataset"], sort=False):
+        if len(g) == 1:
+            labels[g["recipe"].iloc[0]] = ""
+            continue
+        flat = {r: _flatten(json.loads(j)) for r, j in zip(g["recipe"], g["recipe_json"])}
+        keys = sorted({k for d in flat.values() for k in d})
+        differ = [k for k in keys if len({json.dumps(d.get(k), default=str)
+                                          for d in flat.values()}) > 1]
+        for r, d in flat.items():
+            labels[r] = " ".join(f"{k.split('.')[-1]}={d.get(k)}" for k in differ) or r
+    return labels
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 def final_values(df):
-    """The last evaluation of each run: one row per run × metric."""
+    """The last evaluation of each run: one row per run × metric (copies of one run file,
+    under other names or directories, count once)."""
     if df.empty:
         return df
+    df = df.drop_duplicates(["run_id", "step", "metric"])
     last = df.groupby("run_id")["step"].transform("max")
     return df[df["step"] == last]
 
 
+SUMMARY_GROUP = GROUP + ["recipe", "eval_spec"]
+
+
 def summarize(df):
-    """Final value per variant × dataset × metric: mean and std over seeds (and run count)."""
+    """Final value per variant × dataset × metric × recipe × EvalSpec: mean, std and the 95%
+    t-interval of the mean over seeds, and the number of distinct runs. Seeds are pooled only
+    within one recipe evaluated under one EvalSpec; ``setting`` names what sets a recipe apart
+    from the other recipes of its variant × dataset."""
     import pandas as pd
 
+    from ganbench import stats
+
+    cols = GROUP + ["setting", "mean", "std", "ci_low", "ci_high", "runs", "unit",
+                    "higher_is_better", "eval_spec", "status", "recipe"]
     fin = final_values(df)
     if fin.empty:
-        return pd.DataFrame(columns=GROUP + ["mean", "std", "runs", "unit", "higher_is_better"])
-    fin = fin.assign(status=status_labels(fin))  # diverged runs show their step
-    g = fin.groupby(GROUP, sort=True, dropna=False)
-    out = g["value"].agg(["mean", "std", "count"]).rename(columns={"count": "runs"})
-    out["unit"] = g["unit"].first()
-    out["higher_is_better"] = g["higher_is_better"].first()
-    out["eval_spec"] = g["eval_spec"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
-    out["status"] = g["status"].agg(lambda s: ",".join(sorted(set(map(str, s)))))
-    return out.reset_index()
+        return pd.DataFrame(columns=cols)
+    fin = fin.assign(status=status_labels(fin), eval_spec=fin["eval_spec"].fillna(""))
+    labels = recipe_labels(fin)
+    specs = fin.groupby(["variant", "dataset"])["eval_spec"].nunique()
+    records = []
+    for key, g in fin.groupby(SUMMARY_GROUP, sort=True, dropna=False):
+        variant, dataset, metric, recipe, spec = key
+        ci = stats.mean_ci(pd.to_numeric(g["value"], errors="coerce"))
+        setting = labels.get(recipe, "")
+        if specs.get((variant, dataset), 1) > 1:
+            setting = (setting + " " if setting else "") + f"eval_spec={spec}"
+        records.append({
+            "variant": variant, "dataset": dataset, "metric": metric, "setting": setting,
+            "mean": ci.mean, "std": ci.std, "ci_low": ci.ci_low, "ci_high": ci.ci_high,
+            "runs": int(g["run_id"].nunique()), "unit": g["unit"].iloc[0],
+            "higher_is_better": g["higher_is_better"].iloc[0], "eval_spec": spec,
+            "status": ",".join(sorted(set(map(str, g["status"])))), "recipe": recipe})
+    return pd.DataFrame.from_records(records, columns=cols)
 
 
 def status_labels(df):
@@ -178,18 +423,27 @@ def status_labels(df):
     return label.where(~has_step, "diverged@" + at.where(has_step, 0).astype("int64").astype(str))
 
 
-def format_summary(summary, metrics: Optional[list[str]] = None) -> str:
-    """A wide, readable table: one row per variant × dataset, one column per metric."""
+def format_summary(summary, metrics: Optional[list[str]] = None, *, ci: bool = True) -> str:
+    """A wide, readable table: one row per variant × dataset (× setting, where a variant has
+    several recipes), one column per metric: ``mean ± std [95% CI of the mean]`` over the
+    ``runs`` distinct seeds (``ci=False``: without the interval)."""
     if summary.empty:
         return "(no results)"
     s = summary if not metrics else summary[summary["metric"].isin(metrics)]
-    cell = s.apply(lambda r: _pm(r["mean"], r["std"], r["runs"]), axis=1)
-    wide = s.assign(cell=cell).pivot_table(index=["variant", "dataset"], columns="metric",
-                                           values="cell", aggfunc="first")
-    status = s.groupby(["variant", "dataset"])["status"].first()
-    wide.insert(0, "status", status)
+    cell = s.apply(lambda r: _pm(r["mean"], r["std"], r["runs"])
+                   + (_ci(r["ci_low"], r["ci_high"]) if ci else ""), axis=1)
+    index = ["variant", "dataset"] + (["setting"] if (s["setting"] != "").any() else [])
+    wide = s.assign(cell=cell).pivot_table(index=index, columns="metric", values="cell",
+                                           aggfunc="first")
+    grouped = s.groupby(index)
+    wide.insert(0, "runs", grouped["runs"].max())
+    wide.insert(0, "status", grouped["status"].first())
     wide.columns.name = None
     return wide.fillna("").to_string()
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f" [{_num(lo)}, {_num(hi)}]" if lo == lo and hi == hi else ""
 
 
 def _pm(mean: float, std: float, n: int) -> str:
@@ -211,30 +465,46 @@ def _num(x: float) -> str:
     return f"{x:.3g}" if a >= 0.01 or a == 0 else f"{x:.2e}"
 
 
-def compare(a, b):
-    """Per-metric deltas of B against A (means over seeds of final values).
+def compare(a, b, alpha: float = 0.05):
+    """Per-metric comparison of B against A over seeds (final values of each run).
 
-    ``verdict`` is better/worse/same from ``higher_is_better`` (``n/a`` where a metric has no
-    direction); ``same_eval_spec`` is False where the two sides were evaluated differently, and
-    then the verdict is ``incomparable``.
+    ``delta`` is mean B − mean A, ``ci_low``/``ci_high`` its (1 − alpha) Welch t-interval and
+    ``p_value`` Welch's two-sided t-test (``ganbench.stats.welch``). ``verdict``: better/worse
+    where p < alpha (by the metric's direction), ``no significant difference``, ``no interval
+    (1 seed)`` with one seed on a side, ``n/a`` for a metric with no direction,
+    ``incomparable`` where the sides were evaluated with different EvalSpecs and ``mixed
+    recipes`` where a side pools runs of different recipes (compare those separately).
     """
-    sa, sb = summarize(a), summarize(b)
-    m = sa.merge(sb, on=GROUP, how="inner", suffixes=("_a", "_b"))
-    m["delta"] = m["mean_b"] - m["mean_a"]
-    m["rel_delta"] = m["delta"] / m["mean_a"].abs().where(m["mean_a"] != 0)
-    m["same_eval_spec"] = m["eval_spec_a"] == m["eval_spec_b"]
+    import pandas as pd
 
-    def verdict(r):
-        if not r["same_eval_spec"]:
-            return "incomparable"
-        hib = r["higher_is_better_a"]
-        if hib is None or hib != hib:
-            return "n/a"
-        if r["delta"] == 0 or abs(r["delta"]) <= 1e-12 * max(1.0, abs(r["mean_a"])):
-            return "same"
-        return "better" if (r["delta"] > 0) == bool(hib) else "worse"
+    from ganbench import stats
 
-    m["verdict"] = m.apply(verdict, axis=1) if len(m) else []
-    cols = GROUP + ["mean_a", "mean_b", "delta", "rel_delta", "runs_a", "runs_b", "verdict",
-                    "same_eval_spec"]
-    return m[cols]
+    cols = GROUP + ["mean_a", "mean_b", "delta", "rel_delta", "ci_low", "ci_high", "p_value",
+                    "runs_a", "runs_b", "verdict", "same_eval_spec"]
+    fa, fb = final_values(a), final_values(b)
+    records = []
+    gb = {k: g for k, g in fb.groupby(GROUP, sort=False)} if not fb.empty else {}
+    for key, ga in (fa.groupby(GROUP, sort=True) if not fa.empty else []):
+        g2 = gb.get(key)
+        if g2 is None:
+            continue
+        va = pd.to_numeric(ga["value"], errors="coerce")
+        vb = pd.to_numeric(g2["value"], errors="coerce")
+        w = stats.welch(va, vb, alpha)
+        same_spec = set(ga["eval_spec"].fillna("")) == set(g2["eval_spec"].fillna("")) and \
+            ga["eval_spec"].nunique(dropna=False) == 1
+        mean_a = float(va.mean())
+        if not same_spec:
+            verdict = "incomparable"
+        elif ga["recipe"].nunique() > 1 or g2["recipe"].nunique() > 1:
+            verdict = "mixed recipes"
+        else:
+            verdict = stats.verdict(w, ga["higher_is_better"].iloc[0], alpha)
+        records.append({
+            "variant": key[0], "dataset": key[1], "metric": key[2], "mean_a": mean_a,
+            "mean_b": float(vb.mean()), "delta": w.delta,
+            "rel_delta": w.delta / abs(mean_a) if mean_a else float("nan"),
+            "ci_low": w.ci_low, "ci_high": w.ci_high, "p_value": w.p_value,
+            "runs_a": int(ga["run_id"].nunique()), "runs_b": int(g2["run_id"].nunique()),
+            "verdict": verdict, "same_eval_spec": same_spec})
+    return pd.DataFrame.from_records(records, columns=cols)

@@ -179,7 +179,16 @@ def train(
         finite = all(math.isfinite(v) for k2, v in stats.items() if k2 in STAT_NAMES)
         return finite
 
-    resumed = checkpoint.restore(saved, rng, cache) if checkpoint else None
+    def fits(r) -> Optional[str]:
+        """Why restored counters cannot be this run's (checkpoints are saved before the
+        budget ends, and every step sees batch_size × k real images)."""
+        if r.images != r.steps * h.batch_size * h.k:
+            return f"{r.images} images seen do not match {r.steps} steps"
+        if job.budget.fraction(r.images, r.steps, r.wall) >= 1.0:
+            return f"its counters ({r.steps} steps) are at or past the budget {job.budget}"
+        return None
+
+    resumed = checkpoint.restore(saved, rng, cache, check=fits) if checkpoint else None
     if resumed:
         rows[:], steps, images, wall, eval_wall = resumed
     else:
