@@ -144,3 +144,57 @@ def test_nonfinite_state_finds_parameters_and_buffers():
         g.weight.zero_()
     d.running_var[0] = float("inf")
     assert nonfinite_state(g, d) == "D.running_var"
+
+
+def _corrupt_checkpoint(reg, tmp_path, edit):
+    """A real checkpoint of a 20-of-40-step run, edited by ``edit(state)``."""
+    job = _job(reg)
+    path = tmp_path / "c.ckpt"
+    with pytest.raises(Crash):
+        train(job, reg, device="cpu", checkpoint=CrashAfterSave(path, job.run_id, at=20))
+    state = torch.load(path, weights_only=True)
+    edit(state)
+    torch.save(state, path)
+    return job, path
+
+
+def _wrong_last_g_tensor(state):
+    g = state["modules"]["g"]
+    last = list(g)[-1]
+    g[last] = torch.zeros(*g[last].shape, 2)
+
+
+def _malformed_opt_d(state):
+    state["modules"]["opt_d"] = {"state": {}, "param_groups": "junk"}
+
+
+@pytest.mark.parametrize("edit", [_wrong_last_g_tensor, _malformed_opt_d],
+                         ids=["wrong-shaped-g-tensor", "malformed-optimiser"])
+def test_a_checkpoint_that_fails_half_way_changes_nothing(reg, tmp_path, capture_nets, edit):
+    """Restore is all or nothing: the run is then exactly a run from scratch."""
+    job, path = _corrupt_checkpoint(reg, tmp_path, edit)
+    warnings = []
+    res = train(job, reg, device="cpu", checkpoint=Checkpointer(path, job.run_id,
+                                                                 warn=warnings.append))
+    assert any("starts from scratch" in w for w in warnings)
+    assert res.info["resumed_from_step"] is None
+    fresh = train(job, reg, device="cpu")
+    nan_safe = lambda rows: [tuple("nan" if v != v else v for v in k) for k in _key(rows)]
+    assert nan_safe(res.rows) == nan_safe(fresh.rows)
+    for a, b in zip(_state(capture_nets[-2]), _state(capture_nets[-1])):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("counters", [
+    {"steps": 10**15, "images": 10**15 * 64},
+    {"steps": -4, "images": -256},
+    {"steps": 20.5, "images": 1280},
+    {"steps": 20, "images": 999},
+], ids=["past-the-budget", "negative", "non-integer", "images-do-not-match-steps"])
+def test_impossible_counters_are_refused_and_the_run_starts_over(reg, tmp_path, counters):
+    job, path = _corrupt_checkpoint(reg, tmp_path, lambda s: s["counters"].update(counters))
+    warnings = []
+    res = train(job, reg, device="cpu", checkpoint=Checkpointer(path, job.run_id,
+                                                                 warn=warnings.append))
+    assert any("does not fit" in w for w in warnings), warnings
+    assert res.steps == 40 and res.info["resumed_from_step"] is None
