@@ -430,9 +430,11 @@ def format_summary(summary, metrics: Optional[list[str]] = None, *, ci: bool = T
     if summary.empty:
         return "(no results)"
     s = summary if not metrics else summary[summary["metric"].isin(metrics)]
+    s = s.assign(**{c: d for c, d in (("setting", ""), ("ci_low", float("nan")),
+                                       ("ci_high", float("nan"))) if c not in s})
+    index = ["variant", "dataset"] + (["setting"] if (s["setting"] != "").any() else [])
     cell = s.apply(lambda r: _pm(r["mean"], r["std"], r["runs"])
                    + (_ci(r["ci_low"], r["ci_high"]) if ci else ""), axis=1)
-    index = ["variant", "dataset"] + (["setting"] if (s["setting"] != "").any() else [])
     wide = s.assign(cell=cell).pivot_table(index=index, columns="metric", values="cell",
                                            aggfunc="first")
     grouped = s.groupby(index)

@@ -68,7 +68,8 @@ def test_run_results_compare_end_to_end(tmp_path):
               "200steps", "--evals", "2", "--seeds", "0,1"]
     r = run_cli("run", *common, "--out", str(a))
     assert r.returncode == 0, r.stderr
-    assert len(list(a.glob("*.json"))) == 4
+    # four runs and the two calibration rows of ring8 (real data, noise)
+    assert len(list(a.glob("*.json"))) == 6 and len(list(a.glob("calib-*.json"))) == 2
     assert "[4/4] vanilla-minimax on ring8 (seed 1, 200steps): completed" in r.stderr
     assert "modes_covered" in r.stdout and "non-saturating" in r.stdout
 
@@ -80,15 +81,18 @@ def test_run_results_compare_end_to_end(tmp_path):
     r = run_cli("results", str(a), "--json")
     summary = json.loads(r.stdout)
     modes = [s for s in summary if s["metric"] == "modes_covered"]
-    assert {s["variant"] for s in modes} == {"non-saturating", "vanilla-minimax"}
-    assert all(s["runs"] == 2 for s in modes)
+    assert {s["variant"] for s in modes} == {"non-saturating", "vanilla-minimax", "calib-real",
+                                             "calib-noise"}
+    assert all(s["runs"] == 2 for s in modes if not s["variant"].startswith("calib-"))
+    real = next(s for s in modes if s["variant"] == "calib-real")
+    assert real["mean"] == 8 and real["runs"] == 1
 
     r = run_cli("run", *common[:-2], "--seeds", "0", "--lr", "5e-4", "--out", str(b))
     assert r.returncode == 0, r.stderr
     r = run_cli("compare", str(a), str(b), "--json", "--metric", "frechet_data")
-    rows = json.loads(r.stdout)
-    assert len(rows) == 2
-    assert all(row["verdict"] in ("better", "worse", "same") for row in rows)
+    rows = [row for row in json.loads(r.stdout) if not row["variant"].startswith("calib-")]
+    assert len(rows) == 2  # one seed in B: no interval can be given
+    assert all(row["verdict"] == "no interval (1 seed)" for row in rows)
     for row in rows:
         assert row["delta"] == pytest.approx(row["mean_b"] - row["mean_a"])
 

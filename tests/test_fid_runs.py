@@ -59,7 +59,7 @@ def test_cli_rows_name_their_extractor_and_compare_flags_other_specs(tmp_path, m
 
     monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path))
     common = ["run", "--variant", "non-saturating", "--dataset", "digits", "--budget",
-              "20steps", "--evals", "1", "--eval-samples", "300", "-q"]
+              "20steps", "--evals", "1", "--eval-samples", "300", "-q", "--no-calibration"]
     assert main(common + ["--out", str(tmp_path / "a")]) == 0
     assert main(common + ["--fid-reference", "test", "--out", str(tmp_path / "b")]) == 0
     capsys.readouterr()

@@ -49,8 +49,30 @@ def _train_capturing(reg, job, monkeypatch):
     return res, captured["g"], captured["d"]
 
 
+# Bitwise equality holds only for the same kernels: the hashes were recorded with one intra-op
+# thread, this torch and this CPU kernel family; elsewhere the test says why it cannot apply.
+BASE_MACHINE = ("2.14.1+cu130", "AVX512")
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("case", sorted(BASE_HASHES))
-def test_builtin_variants_train_bitwise_as_on_the_base_commit(reg, monkeypatch, case):
+def test_builtin_variants_train_bitwise_as_on_the_base_commit(reg, monkeypatch, one_thread,
+                                                               case):
+    import torch
+
+    here = (torch.__version__, torch.backends.cpu.get_cpu_capability())
+    if here != BASE_MACHINE:
+        pytest.skip(f"reference hashes are for torch {BASE_MACHINE[0]} on {BASE_MACHINE[1]} "
+                    f"kernels; this is {here[0]} on {here[1]}")
     variant, dataset, steps = case
     _, g, d = _train_capturing(reg, _job(reg, variant, dataset, steps), monkeypatch)
     assert (_digest(g), _digest(d)) == BASE_HASHES[case]
