@@ -129,7 +129,8 @@ def test_run_files_stay_inside_the_output_directory(tmp_path):
 
 
 def test_loader_reports_and_skips_bad_files(tmp_path):
-    meta = {"run_id": "good", "status": "completed"}
+    # the schema requires what a table groups by: run id, variant, dataset
+    meta = {"run_id": "good", "variant": "v", "dataset": "d", "status": "completed"}
     results.write_run(tmp_path, meta, [{"step": 0, "metric": "m", "value": 1.0}])
     (tmp_path / "rows-not-objects.json").write_text(
         json.dumps({"format": results.FORMAT, "meta": {}, "rows": [1, 2]}))
