@@ -298,8 +298,7 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
         seen.add(meta["run_id"])
         base = {c: meta.get(c) for c in META_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS}
         base["extractor"] = (meta.get("eval_spec") or {}).get("extractor")
-        base["recipe_json"] = _recipe_json(meta)
-        base["recipe"] = _short_hash(base["recipe_json"])
+        base["recipe_json"] = _recipe_json(meta)  # hashed into `recipe` once, below
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})
     if records:
