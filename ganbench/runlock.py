@@ -1,20 +1,33 @@
-"""One lock file per run, so two processes sharing an output directory never train the same run.
+"""One lock per run, so two processes sharing an output directory never train the same run.
 
-The lock is ``OUT/.ganbench/RUN_ID.lock``, created with ``O_CREAT | O_EXCL`` (atomic on local
-file systems) and holding ``pid host``. A lock whose process is gone (same host, pid not alive:
-a run killed with SIGKILL) is stale and is taken over; a lock held by a live process, or by a
-process on another host, is respected.
+The lock is an OS lock: ``fcntl.flock`` on ``OUT/.ganbench/RUN_ID.lock``, held for as long as
+the owning process keeps the file open. The kernel drops it when that process exits in any way
+(SIGKILL and power loss included), so a lock can never go stale: an empty lock file, a file left
+by a killed run, or one naming a PID that now belongs to an unrelated process (PID reuse after a
+reboot) is simply free. The ``pid host`` text inside the file is for messages only ("being
+trained by ..."); it is never used to decide who owns the run.
+
+On Linux, ``flock`` on NFS (v4, and v3 with lockd) is carried out as a POSIX byte-range lock on
+the server, so processes on different hosts sharing an output directory exclude each other too.
+
+Releasing unlinks the file while still holding the lock. A process that opened the old file just
+before the unlink may then lock that orphaned inode; ``acquire`` therefore checks after locking
+that the path still names the inode it locked, and starts again otherwise.
 """
 
 from __future__ import annotations
 
-import errno
+import fcntl
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Optional, Union
 
+from ganbench.errors import UsageError
 from ganbench.safepath import state_dir_path
+
+MAX_OWNER_BYTES = 4096  # the owner text is a short "pid host" line; never read more
 
 
 def lock_path(out_dir: Union[str, Path], run_id: str) -> Path:
@@ -26,82 +39,69 @@ class RunLock:
 
     def __init__(self, out_dir: Union[str, Path], run_id: str):
         self.path = lock_path(out_dir, run_id)
-        self.held = False
+        self._fd: Optional[int] = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def acquire(self) -> bool:
+        if self.held:
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
+        for _ in range(100):  # each retry means another process released it meanwhile
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                         | os.O_NONBLOCK, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self._remove_if_stale():
-                    return False
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise UsageError(f"'{self.path}' is not a regular file; ganbench keeps its "
+                                     "run locks there: remove it")
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                same = os.fstat(fd).st_ino == os.lstat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # locked a file its owner had just unlinked: try the new one
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {socket.gethostname()}\n")
-            self.held = True
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+            self._fd = fd
             return True
         return False
 
     def owner(self) -> Optional[str]:
-        """``pid host`` of the holder, or None when the lock is free or unreadable."""
+        """``pid host`` written by the holder, or None when unknown. For messages only."""
         try:
-            return self.path.read_text().strip() or None
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return None
-
-    def _remove_if_stale(self) -> bool:
-        owner = self.owner()
-        if owner is None:  # being written right now, or vanished: try again / respect it
-            return not self.path.exists()
         try:
-            pid_text, host = owner.split(" ", 1)
-            pid = int(pid_text)
-        except ValueError:
-            pid, host = -1, socket.gethostname()  # garbage in the lock file: stale
-        if host != socket.gethostname() or (pid > 0 and _alive(pid)):
-            return False
-        # stale: move it aside under a unique name first, so two processes that both saw it
-        # stale cannot both delete a fresh lock the other has just created
-        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}")
-        try:
-            os.rename(self.path, aside)
+            text = os.read(fd, MAX_OWNER_BYTES).decode("utf-8", "replace").strip()
         except OSError:
-            return True  # someone else took it over; retry the exclusive create
-        try:
-            moved = aside.read_text().strip()
-        except OSError:
-            moved = owner
-        if moved != owner:  # a fresh lock was created in between: put it back
-            try:
-                os.link(aside, self.path)
-            except OSError:
-                pass
-            os.unlink(aside)
-            return False
-        os.unlink(aside)
-        return True
+            return None
+        finally:
+            os.close(fd)
+        return text or None
 
     def release(self) -> None:
-        if self.held:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
-            self.held = False
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still locked: nobody can lock this inode and keep it
+        except OSError:
+            pass
+        os.close(self._fd)  # drops the lock
+        self._fd = None
 
     def __enter__(self) -> "RunLock":
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM  # exists, owned by someone else
-    return True

@@ -61,3 +61,23 @@ def test_symlinked_lock_or_checkpoint_file_is_refused(tmp_path):
     with pytest.raises(UsageError):
         state_dir_path(out, "run", ".lock")
     assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize("lock_text", ["", "garbage", "PPID"])
+def test_lock_file_no_process_holds_does_not_make_a_run_wait(tmp_path, lock_text):
+    """An empty lock file, and one naming a live unrelated PID (PID reuse after a reboot),
+    used to make ``ganbench run`` wait forever; the OS lock dies with its process, so a file
+    nobody holds is free."""
+    out = tmp_path / "out"
+    args = ("run", "--variant", "non-saturating", "--dataset", "ring8", "--budget", "5steps",
+            "--evals", "1", "--eval-samples", "100", "--no-calibration", "--out", str(out),
+            "-q")
+    assert run_cli(*args).returncode == 0
+    (run_file,) = out.glob("*.json")
+    run_file.unlink()
+    text = f"{os.getppid()} {os.uname().nodename}" if lock_text == "PPID" else lock_text
+    (out / ".ganbench" / f"{run_file.stem}.lock").write_text(text)
+    r = run_cli(*args, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (out / run_file.name).exists()
+    assert not (out / ".ganbench" / f"{run_file.stem}.lock").exists()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -155,20 +156,45 @@ def test_result_files_contain_no_pickle(tmp_path):
     json.loads(p.read_text().replace("NaN", "null"))  # plain JSON text
 
 
-def test_run_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path):
+def test_run_lock_is_exclusive_and_dies_with_its_process(tmp_path):
     a, b = RunLock(tmp_path, "run"), RunLock(tmp_path, "run")
-    assert a.acquire() and not b.acquire()  # held by a live process (this one)
+    assert a.acquire() and not b.acquire()  # held (another open file, same process)
     a.release()
+    assert not a.path.exists()
     assert b.acquire()
     b.release()
-    # a lock left by a process that died (SIGKILL) is stale
-    dead = RunLock(tmp_path, "run")
-    dead.path.write_text(f"999999999 {os.uname().nodename}\n")
+    # files that no live process holds are free, whatever they say: left by a killed run,
+    # empty, garbage, or naming a live unrelated PID (PID reuse after a reboot)
+    for text in (f"999999999 {os.uname().nodename}\n", "", "garbage\n",
+                 f"{os.getppid()} {os.uname().nodename}\n", "1 some-other-host\n"):
+        RunLock(tmp_path, "run").path.write_text(text)
+        lock = RunLock(tmp_path, "run")
+        assert lock.acquire(), text
+        assert lock.owner() == f"{os.getpid()} {os.uname().nodename}"
+        lock.release()
+    # a lock held by another process is respected until that process dies (SIGKILL)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from ganbench.runlock import RunLock\n"
+         f"assert RunLock({str(tmp_path)!r}, 'run').acquire(); print('held', flush=True); "
+         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lock = RunLock(tmp_path, "run")
+        assert not lock.acquire()
+        assert lock.owner() == f"{holder.pid} {os.uname().nodename}"
+    finally:
+        holder.kill()
+        holder.wait()
     assert RunLock(tmp_path, "run").acquire()
-    # a lock held on another host is respected
-    other = RunLock(tmp_path, "other")
-    other.path.write_text("1 some-other-host\n")
-    assert not RunLock(tmp_path, "other").acquire()
+
+
+def test_run_lock_that_is_not_a_regular_file_is_refused(tmp_path):
+    lock = RunLock(tmp_path, "run")
+    lock.path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(lock.path)
+    with pytest.raises(UsageError, match="not a regular file"):
+        lock.acquire()
 
 
 def test_plugins_load_only_from_entry_points(tmp_path, monkeypatch):
