@@ -201,6 +201,27 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     cp.add_argument("--metric", type=_names, action="extend", default=[],
                     help="only these metrics")
 
+    ck = sub.add_parser(
+        "check", help="quality gate: exit 1 when CANDIDATE is significantly worse than BASELINE",
+        description="Quality gate for CI. For each variant x dataset of BASELINE, the final "
+        "value of each gated metric (default: the dataset's main metric, fid > frechet_data > "
+        "reverse_kl) is compared over seeds: exit 1 when the candidate is worse than the "
+        "baseline by more than --margin with one-sided significance --alpha (Welch t-test; "
+        "with one seed on a side, the other side's spread stands in for it), or when the "
+        "candidate lacks a finite value; exit 0 otherwise. Different EvalSpecs are refused "
+        "(exit 2) with the differing fields named; a different recipe is reported. BASELINE "
+        "may be a committed table (ganbench results DIR --long --csv > baseline.csv).")
+    ck.add_argument("baseline", help="baseline: results file, directory or exported table")
+    ck.add_argument("candidate", help="candidate: results file, directory or exported table")
+    ck.add_argument("--metric", type=_names, action="extend", default=[],
+                    help="gate these metrics (default: each dataset's main metric)")
+    ck.add_argument("--alpha", type=float, default=0.05,
+                    help="one-sided significance level per metric (default 0.05)")
+    ck.add_argument("--margin", default="5%",
+                    help="tolerated worsening: a percentage of the baseline mean (5%%, the "
+                    "default) or an amount in the metric's unit (2.5)")
+    ck.add_argument("--json", action="store_true", help="machine-readable output")
+
     for name, (help_, configure, _handler, _plugin) in (commands or {}).items():
         cmd = sub.add_parser(name, help=help_, description=help_)
         configure(cmd)
@@ -211,7 +232,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands: dict = {}
     try:
-        known = {"run", "list", "plugins", "results", "compare"}
+        known = {"run", "list", "plugins", "results", "compare", "check"}
         first = next((a for a in argv if not a.startswith("-")), None)
         from ganbench.plugins import registries
 
@@ -228,7 +249,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
-                   "results": cmd_results, "compare": cmd_compare}.get(args.command)
+                   "results": cmd_results, "compare": cmd_compare,
+                   "check": cmd_check}.get(args.command)
         if handler is None:
             return int(commands[args.command][2](args) or 0)
         return handler(args)
@@ -624,3 +646,17 @@ def cmd_compare(args) -> int:
         print(f"ganbench: warning: {bad} row(s) were evaluated with different EvalSpecs and are "
               "marked incomparable", file=sys.stderr)
     return 0
+
+
+def cmd_check(args) -> int:
+    from ganbench import gate, results
+
+    base, cand = results.load(args.baseline), results.load(args.candidate)
+    for name, df, path in (("baseline", base, args.baseline), ("candidate", cand,
+                                                                args.candidate)):
+        if df.empty:
+            raise UsageError(f"no result rows in the {name} ({path})")
+    outcome = gate.check(base, cand, metrics=args.metric or None, alpha=args.alpha,
+                         margin=args.margin)
+    print(outcome.to_json() if args.json else outcome.explain())
+    return 0 if outcome.passed else 1

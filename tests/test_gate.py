@@ -1,0 +1,141 @@
+"""The quality gate (``ganbench check``): its statistics against closed forms and scipy, its
+refusals, and on real training that it fails a worsened variant and passes an unchanged one."""
+
+import json
+import math
+
+import pytest
+from scipy import stats
+
+from ganbench import gate, results
+from ganbench.errors import UsageError
+
+from conftest import run_cli
+
+
+def test_one_sided_welch_matches_scipy_with_the_margin_shifted():
+    a, b, m = [10.0, 11.5, 12.25, 9.5], [13.0, 15.5, 12.0], 0.75
+    worse = sum(b) / 3 - sum(a) / 4  # lower is better: worse = candidate - baseline
+    low, p = gate.one_sided(worse, m, a, b, alpha=0.05)
+    ref = stats.ttest_ind([x - m for x in b], a, equal_var=False, alternative="greater")
+    assert p == pytest.approx(ref.pvalue, rel=1e-10)
+    # the lower bound is the one-sided 95% Welch bound: p < 0.05 exactly when it exceeds m
+    va, vb = stats.tvar(a) / 4, stats.tvar(b) / 3
+    dof = (va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 2)
+    assert low == pytest.approx(worse - stats.t.ppf(0.95, dof) * math.sqrt(va + vb), rel=1e-12)
+
+
+def test_one_seed_candidate_uses_the_prediction_interval_of_the_baseline():
+    a, b = [10.0, 11.0, 12.0, 13.0, 14.0], [16.0]
+    low, p = gate.one_sided(16.0 - 12.0, 0.0, a, b)
+    se = stats.tstd(a) * math.sqrt(1 + 1 / 5)
+    assert p == pytest.approx(stats.t.sf(4.0 / se, 4), rel=1e-12)
+    assert low == pytest.approx(4.0 - stats.t.ppf(0.95, 4) * se, rel=1e-12)
+    with pytest.raises(UsageError, match="two seeds"):
+        gate.one_sided(1.0, 0.0, [1.0], [2.0])
+
+
+@pytest.mark.parametrize("text,value,relative", [("5%", 0.05, True), ("0", 0.0, False),
+                                                 ("2.5", 2.5, False), (" 10% ", 0.1, True)])
+def test_margin_parses(text, value, relative):
+    m = gate.Margin.parse(text)
+    assert (m.value, m.relative) == (pytest.approx(value), relative)
+
+
+@pytest.mark.parametrize("text", ["-1", "abc", "%", "nan", "inf", "-5%"])
+def test_bad_margin_is_refused(text):
+    with pytest.raises(UsageError, match="margin"):
+        gate.Margin.parse(text)
+
+
+def _write(out, variant, values, *, metric="fid", hib=False, spec="e1", lr=1e-3,
+           dataset="digits", eval_samples=1000):
+    for seed, v in enumerate(values):
+        config = {"variant": variant, "dataset": dataset, "lr": lr, "seed": seed,
+                  "eval_samples": eval_samples}
+        results.write_run(out, {"run_id": f"{variant}__{dataset}__s{seed}__{spec}{lr}",
+                                "variant": variant, "dataset": dataset, "seed": seed,
+                                "status": "completed", "config": config},
+                          [{"step": 0, "metric": metric, "value": 400.0,
+                            "higher_is_better": hib, "eval_spec": spec},
+                           {"step": 10, "metric": metric, "value": v,
+                            "higher_is_better": hib, "eval_spec": spec}])
+
+
+def test_check_passes_equal_and_fails_worse_beyond_the_margin(tmp_path):
+    base, same, worse, slight = (tmp_path / n for n in ("base", "same", "worse", "slight"))
+    _write(base, "v", [20.0, 22.0, 21.0, 23.0])
+    _write(same, "v", [21.5, 20.5, 22.5])
+    _write(worse, "v", [30.0, 31.0, 29.5], lr=1e-2)
+    _write(slight, "v", [22.0, 22.5, 22.4])  # worse, but well within 5% of 21.5 = 1.075
+    r = run_cli("check", str(base), str(same))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ganbench check: PASS")
+    r = run_cli("check", str(base), str(worse))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.startswith("ganbench check: FAIL: 1 of 1")
+    assert "WORSE" in r.stdout and "lr=0.001->0.01" in r.stdout  # the recipe change is named
+    assert len(r.stdout.splitlines()) < 25  # one screen
+    assert run_cli("check", str(base), str(slight)).returncode == 0
+    # with no margin the same slight worsening is tested against 0; --json carries the numbers
+    r = run_cli("check", str(base), str(slight), "--margin", "0", "--json")
+    out = json.loads(r.stdout)
+    (row,) = out["rows"]
+    assert row["worse"] == pytest.approx(sum([22.0, 22.5, 22.4]) / 3 - 21.5)
+    assert row["p_value"] == pytest.approx(stats.ttest_ind(
+        [22.0, 22.5, 22.4], [20.0, 22.0, 21.0, 23.0], equal_var=False,
+        alternative="greater").pvalue, rel=1e-9)
+    assert (r.returncode == 1) == (row["p_value"] < 0.05) and out["passed"] == (r.returncode == 0)
+
+
+def test_higher_is_better_metric_fails_when_it_drops(tmp_path):
+    _write(tmp_path / "b", "v", [90.0, 92.0, 91.0], metric="high_quality_pct", hib=True,
+           dataset="ring8")
+    _write(tmp_path / "c", "v", [60.0, 62.0, 61.0], metric="high_quality_pct", hib=True,
+           dataset="ring8")
+    r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"), "--metric",
+                "high_quality_pct")
+    assert r.returncode == 1 and "WORSE" in r.stdout
+    r = run_cli("check", str(tmp_path / "c"), str(tmp_path / "b"), "--metric",
+                "high_quality_pct")
+    assert r.returncode == 0, r.stdout  # better is never a failure
+
+
+def test_different_evalspecs_are_refused_naming_the_fields(tmp_path):
+    _write(tmp_path / "b", "v", [20.0, 21.0, 22.0])
+    _write(tmp_path / "c", "v", [20.0, 21.0, 22.0], spec="e2", eval_samples=500)
+    r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "EvalSpecs" in r.stderr and "eval_samples=1000->500" in r.stderr
+
+
+def test_missing_or_diverged_candidate_fails(tmp_path):
+    _write(tmp_path / "b", "v", [20.0, 21.0, 22.0])
+    _write(tmp_path / "b", "w", [20.0, 21.0, 22.0])
+    _write(tmp_path / "c", "v", [20.0, 21.0, 22.0])
+    _write(tmp_path / "c", "w", [float("nan")] * 3)
+    r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"))
+    assert r.returncode == 1
+    assert r.stdout.count("missing") >= 1 and "FAIL: 1 of 2" in r.stdout
+
+
+def test_a_committed_csv_table_is_a_baseline(tmp_path):
+    _write(tmp_path / "b", "v", [20.0, 21.0, 22.0])
+    table = tmp_path / "baseline.csv"
+    r = run_cli("results", str(tmp_path / "b"), "--long", "--csv")
+    table.write_text(r.stdout)
+    _write(tmp_path / "c", "v", [40.0])  # one candidate seed: the prediction interval
+    r = run_cli("check", str(table), str(tmp_path / "c"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    _write(tmp_path / "d", "v", [21.0])
+    assert run_cli("check", str(table), str(tmp_path / "d")).returncode == 0
+
+
+def test_one_seed_each_side_and_unknown_metric_are_usage_errors(tmp_path):
+    _write(tmp_path / "b", "v", [20.0])
+    _write(tmp_path / "c", "v", [21.0])
+    r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"))
+    assert r.returncode == 2 and "two seeds" in r.stderr
+    r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"), "--metric", "bogus")
+    assert r.returncode == 2 and "bogus" in r.stderr
