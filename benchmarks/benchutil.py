@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
 import time
 from typing import Any, Callable
 
 from ganbench.overhead import sync  # noqa: F401  (re-exported for gpu_table.py)
-
-
-def machine_info() -> dict[str, Any]:
-    """Versions and accelerator facts: torch, CUDA, cuDNN, GPU names, driver, CPU threads."""
-    import torch
-
-    import ganbench
-
-    info: dict[str, Any] = {
-        "torch": torch.__version__, "ganbench": ganbench.__version__,
-        "python": platform.python_version(), "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(), "cuda_available": torch.cuda.is_available(),
-    }
-    if torch.cuda.is_available():
-        info.update(
-            cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
-            gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-            gpu_capability=".".join(map(str, torch.cuda.get_device_capability(0))),
-            gpu_memory_gib=round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1),
-            driver=_nvidia_driver())
-    return info
-
-
-def _nvidia_driver() -> str:
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.splitlines()[0] if out else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (nvidia-smi not found)"
+from ganbench.pytest_plugin import machine_info  # noqa: F401  (for gpu_table.py)
 
 
 def synced(fn: Callable[[], Any], device: Any) -> Callable[[], None]:

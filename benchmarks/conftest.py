@@ -1,6 +1,7 @@
 """pytest-benchmark set-up for ganbench's benchmarks (run explicitly: python -m pytest benchmarks/).
 
-Adds the accelerator and library versions to the saved machine info, keeps the benchmarks
+ganbench's pytest plugin (ganbench/pytest_plugin.py, installed with the package) adds the
+accelerator and library versions to the saved machine info and keys saved runs by them; this keeps the benchmarks
 independent of third-party plugins, and prints the overhead ratios at the end of the run.
 """
 
@@ -8,8 +9,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
-import benchutil
 
 RATIOS: list[tuple[str, dict]] = []
 
@@ -24,10 +23,6 @@ def pytest_configure(config) -> None:
     torch.set_num_threads(int(os.environ.get("GANBENCH_BENCH_THREADS", "1")))
 
 
-def pytest_benchmark_update_machine_info(config, machine_info: dict) -> None:
-    machine_info["ganbench"] = benchutil.machine_info()
-
-
 # The tests' fixtures: built-in plugins only (autouse), and the registries (``reg``).
 _spec = importlib.util.spec_from_file_location(
     "ganbench_tests_conftest", Path(__file__).resolve().parent.parent / "tests" / "conftest.py")
@@ -38,13 +33,9 @@ reg = _tests_conftest.reg
 
 
 @pytest.fixture(scope="session")
-def device():
-    """GANBENCH_BENCH_DEVICE (default auto: CUDA when available)."""
-    import os
-
-    from ganbench.runner import resolve_device
-
-    return resolve_device(os.environ.get("GANBENCH_BENCH_DEVICE", "auto"))
+def device(ganbench_device):
+    """GANBENCH_BENCH_DEVICE (default auto: CUDA when available); the plugin's fixture."""
+    return ganbench_device
 
 
 @pytest.fixture

@@ -65,6 +65,23 @@ def build(job: JobSpec, reg: Registries, device: Any, *, fused: bool = False) ->
         rng=torch.Generator(device=device).manual_seed(job.seed), device=device)
 
 
+def train_step(job: JobSpec, reg: Registries, device: Any):
+    """The runner's own step function for ``job`` (``trainstep.build_step``, with its
+    statistics and the runner's default execution path) on G and D built as ``runner.train``
+    builds them. Returns ``(step, images_per_step, stats)``."""
+    from ganbench.fastpath import FastPath
+    from ganbench.trainstep import StepStats, build_step
+
+    fast = FastPath()
+    t = build(job, reg, device, fused=fast.use_fused(device))
+    h = job.hparams
+    stats = StepStats(device)
+    step = build_step(t.g, t.d, t.opt_g, t.opt_d, t.loss.d_loss, t.loss.g_loss, t.x, t.y,
+                      batch_size=h.batch_size, k=h.k, z_dim=h.z_dim, rng=t.rng, stats=stats,
+                      fast=fast)
+    return step, h.batch_size * h.k, stats
+
+
 def bare_loop(t: Trainable, job: JobSpec, steps: int,
               record: Optional[list] = None) -> float:
     """``steps`` G steps of a plain PyTorch GAN loop; returns its wall seconds (synchronised).
