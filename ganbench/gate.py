@@ -8,9 +8,12 @@ an absolute amount in the metric's unit). The gate fails a metric when the one-s
 
     H0: worse <= m     against     H1: worse > m
 
-rejects at level ``alpha``, i.e. when the one-sided (1 − alpha) lower confidence bound of
-``worse`` lies above ``m``. Its false-alarm rate on an unchanged variant is at most ``alpha`` per
-metric (exactly ``alpha`` at ``worse = m``, less when the candidate is as good as the baseline).
+rejects. A gate watches many metrics at once (every variant × dataset of a suite), so
+``alpha`` is the family-wise level: the p-values are adjusted with Holm's step-down method, and
+the chance that an unchanged candidate fails on any metric is at most ``alpha`` (exactly
+``alpha`` only when every metric sits at ``worse = m``; less when the candidate is as good as
+the baseline). ``lower_bound`` is the one-sided (1 − alpha) confidence bound of ``worse`` of
+each metric on its own.
 
 The standard error is Welch's when both sides have at least two seeds. With one seed on a side
 (a CI job that trains one seed against a committed multi-seed baseline) the other side's spread
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
@@ -81,6 +85,7 @@ class Row:
     lower_bound: float  # one-sided (1 - alpha) lower confidence bound of `worse`
     p_value: float  # one-sided, of H0: worse <= margin
     verdict: str
+    p_holm: float = float("nan")  # Holm-adjusted over the gated metrics; WORSE when < alpha
     recipe_changes: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,12 +123,12 @@ class GateResult:
         lines.append(head)
         lines.append("")
         hdr = ("variant", "dataset", "metric", "baseline", "candidate", "worse by",
-               f"{100 * (1 - self.alpha):g}% low", "margin", "p", "verdict")
+               f"{100 * (1 - self.alpha):g}% low", "margin", "p", "p holm", "verdict")
         table = [hdr]
         for r in self.rows:
             table.append((r.variant, r.dataset, r.metric, f"{_n(r.mean_base)} (n={r.n_base})",
                           f"{_n(r.mean_cand)} (n={r.n_cand})", _n(r.worse), _n(r.lower_bound),
-                          _n(r.margin), _n(r.p_value), r.verdict))
+                          _n(r.margin), _n(r.p_value), _n(r.p_holm), r.verdict))
         widths = [max(len(str(row[i])) for row in table) for i in range(len(hdr))]
         for row in table:
             lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -137,12 +142,13 @@ class GateResult:
             lines.append("")
             lines.append("not in the baseline, not gated: " + ", ".join(self.not_gated))
         lines.append("")
-        lines.append(
+        lines.extend(textwrap.wrap(
             f"worse by: candidate mean - baseline mean in the metric's bad direction (final "
             f"values, seeds as samples); WORSE when its one-sided {100 * (1 - self.alpha):g}% "
-            f"lower bound exceeds the margin (one-sided Welch t-test of worse <= margin, "
-            f"p < {self.alpha:g}); with one seed on a side, the other side's spread stands in "
-            f"for its own (prediction interval); missing: the candidate has no finite value.")
+            f"lower bound exceeds the margin and the one-sided Welch t-test of worse <= margin "
+            f"rejects at family-wise {self.alpha:g} (Holm over the {len(self.rows)} metrics); "
+            f"with one seed on a side, the other side's spread stands in "
+            f"for its own (prediction interval); missing: the candidate has no finite value.", 100))
         return "\n".join(lines)
 
 
@@ -204,6 +210,18 @@ def one_sided(worse: float, margin: float, a: Sequence[float], b: Sequence[float
     se = math.sqrt(se2)
     t = (worse - margin) / se
     return worse - stats.t.ppf(1 - alpha, dof) * se, float(stats.t.sf(t, dof))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def _side(df, name: str):
@@ -276,15 +294,19 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                                  "higher nor lower); gate a quality metric")
             if not b:
                 rows.append(Row(variant, dataset, metric, hib, mean_a, len(a), nan, 0, nan,
-                                m_abs, nan, nan, MISSING, changes))
+                                m_abs, nan, nan, MISSING, recipe_changes=changes))
                 continue
             mean_b = math.fsum(b) / len(b)
             worse = (mean_a - mean_b) if hib else (mean_b - mean_a)
             low, p = one_sided(worse, m_abs, a, b, alpha)
             rows.append(Row(variant, dataset, metric, hib, mean_a, len(a), mean_b, len(b),
-                            worse, m_abs, low, p, FAIL if p < alpha else PASS, changes))
+                            worse, m_abs, low, p, PASS, recipe_changes=changes))
     if not rows:
         raise UsageError("baseline and candidate share no gated metric")
+    tested = [r for r in rows if r.verdict != MISSING]
+    for r, adj in zip(tested, holm([r.p_value for r in tested])):
+        r.p_holm = adj
+        r.verdict = FAIL if adj < alpha else PASS
     bkeys = set(base.groupby(["variant", "dataset"]).groups)
     extra = sorted(f"{v} on {d}" for v, d in cgroups if (v, d) not in bkeys)
     return GateResult(rows, alpha, margin, extra)

@@ -139,3 +139,21 @@ def test_one_seed_each_side_and_unknown_metric_are_usage_errors(tmp_path):
     assert r.returncode == 2 and "two seeds" in r.stderr
     r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"), "--metric", "bogus")
     assert r.returncode == 2 and "bogus" in r.stderr
+
+
+def test_holm_adjustment_matches_its_definition():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone max: 0.06
+    assert gate.holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert gate.holm([]) == []
+
+
+def test_family_wise_alpha_over_many_metrics(tmp_path):
+    """Twenty variants, each a little worse with per-metric p ~ 0.02: significant one at a
+    time, not after Holm over twenty."""
+    for i in range(20):
+        _write(tmp_path / "b", f"v{i}", [20.0, 21.0, 22.0, 21.0])
+        _write(tmp_path / "c", f"v{i}", [22.2, 23.0, 22.6, 22.4])
+    res = gate.check(results.load(tmp_path / "b"), results.load(tmp_path / "c"), margin="0")
+    assert all(r.p_value < 0.05 for r in res.rows)
+    assert res.passed and all(r.p_holm >= 0.05 for r in res.rows)
