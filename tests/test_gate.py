@@ -157,3 +157,23 @@ def test_family_wise_alpha_over_many_metrics(tmp_path):
     res = gate.check(results.load(tmp_path / "b"), results.load(tmp_path / "c"), margin="0")
     assert all(r.p_value < 0.05 for r in res.rows)
     assert res.passed and all(r.p_holm >= 0.05 for r in res.rows)
+
+
+def test_gate_fails_a_worsened_variant_and_passes_the_unchanged_one(tmp_path):
+    """Real training (9 short ring8 runs, about a minute on 2 cores): baseline seeds 0-2; the
+    candidate is seeds 3-5 (disjoint: identical seeds would give identical numbers on the
+    CPU and prove nothing), unchanged, or with a learning rate ten times too low."""
+    common = ("run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+              "128kimg", "--evals", "1", "--eval-samples", "1000", "--no-calibration", "-q")
+    for name, extra in (("base", ("--seeds", "0-2")), ("same", ("--seeds", "3-5")),
+                        ("slow", ("--seeds", "3-5", "--lr", "1e-4"))):
+        r = run_cli(*common, *extra, "--out", str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+    gated = ("--metric", "modes_covered", "--metric", "high_quality_pct", "--alpha", "0.01")
+    r = run_cli("check", str(tmp_path / "base"), str(tmp_path / "same"), *gated)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_cli("check", str(tmp_path / "base"), str(tmp_path / "slow"), *gated, "--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    rows = {row["metric"]: row for row in json.loads(r.stdout)["rows"]}
+    assert rows["modes_covered"]["verdict"] == "WORSE"
+    assert rows["modes_covered"]["mean_base"] >= 6 and rows["modes_covered"]["mean_cand"] <= 3
