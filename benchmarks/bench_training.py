@@ -1,7 +1,8 @@
 """Training-step throughput of each built-in variant on its quick-suite data.
 
-Times the runner's own step function (``ganbench.trainstep.build_step``, with its statistics)
-on G and D built exactly as ``runner.train`` builds them. The figure to read is
+Times the runner's own step function (``ganbench.trainstep.build_step`` through
+``overhead.job_step``, with its statistics and the variant's regularisers, step hooks and
+auxiliary outputs) on G and D built exactly as ``runner.train`` builds them. The figure to read is
 ``extra_info["images_per_s"]`` (real images seen by D per second); pytest-benchmark's time is
 per round of ``STEPS`` steps. GPU rounds end with a synchronisation and follow warm-up rounds.
 """
@@ -12,7 +13,7 @@ import pytest
 from benchutil import synced
 from ganbench import overhead
 from ganbench.fastpath import FastPath
-from ganbench.trainstep import StepStats, build_step
+from ganbench.trainstep import StepStats
 
 STEPS = {"points": 100, "images": 10}  # steps per timed round, by data kind
 
@@ -37,10 +38,8 @@ def test_train_step(benchmark, reg, device, variant, dataset):
     fast = FastPath()
     t = overhead.build(job, reg, device, fused=fast.use_fused(device))
     h = job.hparams
-    stats = StepStats(device)
-    step = build_step(t.g, t.d, t.opt_g, t.opt_d, t.loss.d_loss, t.loss.g_loss, t.x, t.y,
-                      batch_size=h.batch_size, k=h.k, z_dim=h.z_dim, rng=t.rng, stats=stats,
-                      fast=fast)
+    stats = StepStats(device, output=t.loss.output)
+    step = overhead.job_step(t, job, reg, stats=stats, fast=fast)
     n = STEPS[reg.datasets.get(dataset).spec.kind]
 
     def steps():

@@ -41,13 +41,15 @@ class Trainable:
     y: Optional[Any]
     rng: Any
     device: Any
+    model: Any = None  # the job's ModelSpec
+    num_classes: int = 0
 
 
 def build(job: JobSpec, reg: Registries, device: Any, *, fused: bool = False) -> Trainable:
     """G, D, optimisers, data and batch generator for ``job``, seeded as the runner seeds them."""
     import torch
 
-    from ganbench.runner import load_data, make_optimizer
+    from ganbench.runner import load_data, make_optimizers
 
     torch.manual_seed(job.seed)
     model = reg.models.get(job.model)
@@ -56,13 +58,28 @@ def build(job: JobSpec, reg: Registries, device: Any, *, fused: bool = False) ->
     g, d = model.build(data.spec, h.z_dim, **dict(job.model_options))
     g.to(device).train()
     d.to(device).train()
+    opt_g, opt_d = make_optimizers(h, g, d, fused=fused)
     return Trainable(
-        g=g, d=d,
-        opt_g=make_optimizer(h.optimizer, g.parameters(), h.lr_g, h.betas, fused=fused),
-        opt_d=make_optimizer(h.optimizer, d.parameters(), h.lr_d, h.betas, fused=fused),
+        g=g, d=d, opt_g=opt_g, opt_d=opt_d,
         loss=reg.losses.get(job.loss), x=data.x.to(device),
         y=data.y.to(device) if model.conditional and data.y is not None else None,
-        rng=torch.Generator(device=device).manual_seed(job.seed), device=device)
+        rng=torch.Generator(device=device).manual_seed(job.seed), device=device, model=model,
+        num_classes=data.spec.num_classes)
+
+
+def job_step(t: Trainable, job: JobSpec, reg: Registries, stats: Any = None,
+             fast: Any = None) -> Callable[[], None]:
+    """The runner's step closure for ``job`` on ``t`` (its loss, regularisers, step hooks,
+    auxiliary outputs and G-EMA), as ``runner.train`` builds it."""
+    from ganbench.runner import _ema_copy, step_terms
+    from ganbench.trainstep import build_step
+
+    h = job.hparams
+    ema = _ema_copy(t.g) if job.g_ema is not None else None
+    return build_step(t.g, t.d, t.opt_g, t.opt_d, t.loss.d_loss, t.loss.g_loss, t.x, t.y,
+                      batch_size=h.batch_size, k=h.k, z_dim=h.z_dim, rng=t.rng, stats=stats,
+                      fast=fast, num_classes=t.num_classes,
+                      **step_terms(job, reg, t.loss, t.model, t.g, t.d, ema))
 
 
 def bare_loop(t: Trainable, job: JobSpec, steps: int,
