@@ -21,7 +21,8 @@ GATE = 1.10
 PAIRS = int(os.environ.get("GANBENCH_OVERHEAD_PAIRS", "7"))
 # (variant, dataset, steps per timed run): the loop overhead matters most for the smallest
 # models, whose steps are short; the DCGAN case shows it on a conv model.
-CASES = [("non-saturating", "ring8", 100), ("cgan", "ring8", 100), ("dcgan", "digits", 10)]
+CASES = [("non-saturating", "ring8", 100), ("cgan", "ring8", 100), ("dcgan", "digits", 10),
+         ("wgan-gp", "ring8", 30)]  # the general step: a regulariser, 5 critic steps
 
 
 def _job(reg, variant, dataset):
@@ -34,7 +35,7 @@ def _job(reg, variant, dataset):
 def test_overhead_ratio(benchmark, reg, device, report_ratio, variant, dataset, steps):
     job = _job(reg, variant, dataset)
     overhead.ganbench_loop(job, reg, device, 5)  # warm-up of both loops
-    overhead.bare_loop(overhead.build(job, reg, device), job, 5)
+    overhead.bare_loop_for(job)(overhead.build(job, reg, device), job, 5)
     result = overhead.Overhead(steps=steps)
     order = iter(range(1000))
 
