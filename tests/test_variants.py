@@ -105,6 +105,20 @@ _BAD_PLUGINS = {
         "@hookimpl\ndef ganbench_register_variants(register):\n"
         "    register(VariantSpec('v3', 'mlp', 'minimax', 'd', Hyperparams(k=0)))\n",
         "k must be an integer"),
+    "loss without a generator loss": (
+        "from ganbench.specs import LossSpec\n"
+        "@hookimpl\ndef ganbench_register_losses(register):\n"
+        "    register(LossSpec('l1', d_loss=lambda r, f: r.mean(), description='d'))\n",
+        "registered loss 'l1' whose g_loss and g_objective are both missing"),
+    "variant with an unknown regulariser": (
+        "@hookimpl\ndef ganbench_register_variants(register):\n"
+        "    register(VariantSpec('v4', 'mlp', 'minimax', 'd', regularizers=('gpp:10',)))\n",
+        "variant 'v4': unknown regularizer 'gpp' (did you mean 'gp'?)"),
+    "lazy regulariser every 0": (
+        "from ganbench.specs import RegularizerSpec\n"
+        "@hookimpl\ndef ganbench_register_regularizers(register):\n"
+        "    register(RegularizerSpec('z1', lambda ctx: 0, 'd', every=0))\n",
+        "registered regularizer 'z1' whose every is 0"),
 }
 
 
@@ -514,3 +528,41 @@ def ganbench_register_variants(register):
     (run_file,) = out.glob("*.json")
     meta = json.loads(run_file.read_text())["meta"]
     assert meta["status"] == "completed" and meta["config"]["step_hooks"] == ["ctx-test-hook:every=1"]
+
+
+@pytest.mark.parametrize("reg_arg,expected", [
+    ("gp:ten", "regularizer 'gp:ten': the weight must be a number, got 'ten'"),
+    ("r1:10:every=1.5", "every must be an integer >= 1, got '1.5'"),
+    ("r1:10:gamma=3", "r1 has no option 'gamma' (it takes every)"),
+    ("gpp", "unknown regularizer 'gpp' (did you mean 'gp'?)"),
+    ("gp:10:", "malformed regularizer 'gp:10:'"),
+    ("gp:-1", "the weight must be >= 0"),
+])
+def test_bad_reg_on_the_command_line_is_one_line_exit_2(reg_arg, expected):
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "ring8", "--reg", reg_arg,
+                "--dry-run")
+    assert r.returncode == 2 and "\n" not in r.stderr.strip() and expected in r.stderr, r.stderr
+
+
+def test_reg_and_g_ema_compose_with_any_variant_and_enter_the_run_id(reg):
+    from ganbench.plan import Overrides
+
+    def job(**ov):
+        (j,) = plan(reg, variants=["wgan-gp"], datasets=["ring8"], seeds=[0],
+                    overrides=Overrides(**ov))
+        return j
+
+    base = job()
+    # canonical form: weight, interval unless 1, every option with its value (defaults too)
+    assert base.regularizers == ("gp:10:center=1",)
+    assert base.config()["regularizers"] == ["gp:10:center=1"]
+    assert job(regularizers=("gp:10.0:center=1.0",)).run_id == base.run_id
+    assert job(regularizers=("gp:5",)).regularizers == ("gp:5:center=1",)  # replaces it
+    both = job(regularizers=("r1:10:every=16",))
+    assert both.regularizers == ("gp:10:center=1", "r1:10:every=16")
+    assert both.run_id != base.run_id
+    assert job(regularizers=("none",)).regularizers == ()
+    assert job(g_ema=0.999).g_ema == 0.999 and job(g_ema=0.0).g_ema is None
+    # the four original variants' run ids do not carry the new (unused) fields
+    (ns,) = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[0])
+    assert not {"regularizers", "step_hooks", "g_ema"} & set(ns.config())
