@@ -20,6 +20,7 @@ EPILOG_RUN = """examples:
   ganbench run --variant dcgan --dataset digits --budget 30s --seeds 0,1,2
   ganbench run --all --suite mnist --data-root ~/data --budget 60s   MNIST, 4 variants x 3 seeds
   ganbench run --model dcgan --loss minimax --dataset digits --budget 500steps
+  ganbench run --variant non-saturating --dataset ring8 --reg r1:10:every=16 --g-ema 0.999
   ganbench run --all --variant non-saturating --lr 2e-4 --out results/lr-sweep
 budgets: 20000img (real images seen by D), 500steps (G steps) or 30s / 2min (training
 wall-clock, evaluation excluded); all three are recorded in every row whatever the budget.
