@@ -18,7 +18,8 @@ GATE = 1.10
 PAIRS = int(os.environ.get("GANBENCH_OVERHEAD_PAIRS", "7"))
 # (variant, dataset, steps per timed run): the loop overhead matters most for the smallest
 # models, whose steps are short; the DCGAN case shows it on a conv model.
-CASES = [("non-saturating", "ring8", 100), ("cgan", "ring8", 100), ("dcgan", "digits", 10)]
+CASES = [("non-saturating", "ring8", 100), ("cgan", "ring8", 100), ("dcgan", "digits", 10),
+         ("wgan-gp", "ring8", 30)]  # the general step: a regulariser, 5 critic steps
 
 
 @pytest.mark.parametrize("variant,dataset,steps", CASES, ids=[f"{v}-{d}" for v, d, _ in CASES])

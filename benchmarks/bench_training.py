@@ -1,7 +1,8 @@
 """Training-step throughput of each built-in variant on its quick-suite data.
 
-Times the runner's own step function (``ganbench.trainstep.build_step``, with its statistics)
-on G and D built exactly as ``runner.train`` builds them. The figure to read is
+Times the runner's own step function (``ganbench.trainstep.build_step`` through
+``overhead.job_step``, with its statistics and the variant's regularisers, step hooks and
+auxiliary outputs) on G and D built exactly as ``runner.train`` builds them. The figure to read is
 ``extra_info["images_per_s"]`` (real images seen by D per second); pytest-benchmark's time is
 per round of 100 steps (10 for image data). GPU rounds end with a synchronisation and follow warm-up rounds.
 Uses the ``ganbench_train_step`` fixture of ganbench's pytest plugin (ganbench/pytest_plugin.py),

@@ -20,6 +20,7 @@ EPILOG_RUN = """examples:
   ganbench run --variant dcgan --dataset digits --budget 30s --seeds 0,1,2
   ganbench run --all --suite mnist --data-root ~/data --budget 60s   MNIST, 4 variants x 3 seeds
   ganbench run --model dcgan --loss minimax --dataset digits --budget 500steps
+  ganbench run --variant non-saturating --dataset ring8 --reg r1:10:every=16 --g-ema 0.999
   ganbench run --all --variant non-saturating --lr 2e-4 --out results/lr-sweep
 budgets: 20000img (real images seen by D), 500steps (G steps) or 30s / 2min (training
 wall-clock, evaluation excluded); all three are recorded in every row whatever the budget.
@@ -114,6 +115,14 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     hp.add_argument("--k", "--d-steps", dest="k", type=_positive_int, help="D steps per G step")
     hp.add_argument("--batch-size", type=_positive_int)
     hp.add_argument("--z-dim", type=_positive_int)
+    hp.add_argument("--reg", action="append", default=[], metavar="NAME[:W][:every=N]",
+                    help="add a regulariser to D's loss, e.g. gp:10, r1:10:every=16 (lazy: "
+                    "every 16th D step, scaled by 16), dragan:10:c=0.5; one naming a regulariser "
+                    "the variant has replaces it; 'none' drops the variant's (ganbench list "
+                    "regularizers)")
+    hp.add_argument("--g-ema", type=_float, metavar="DECAY",
+                    help="evaluate an exponential moving average of G's weights (ema <- DECAY "
+                    "ema + (1 - DECAY) G after each G step), e.g. 0.999; 0: off")
     ev = r.add_argument_group("evaluation")
     ev.add_argument("--evals", type=_positive_int,
                     help="evaluations spread evenly over the budget, after one at step 0 "
@@ -161,8 +170,8 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
                         description="List what the loaded plugins registered.")
-    ls.add_argument("kind", nargs="?", choices=["variants", "models", "losses", "datasets",
-                                                "metrics", "suites"],
+    ls.add_argument("kind", nargs="?", choices=["variants", "models", "losses", "regularizers",
+                                                "step_hooks", "datasets", "metrics", "suites"],
                     help="only this kind (default: all)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -281,7 +290,7 @@ def cmd_run(args) -> int:
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
                           betas=args.betas, k=args.k, batch_size=args.batch_size,
-                          z_dim=args.z_dim)
+                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema)
     jobs = plan(reg, suite=args.suite, run_all=args.all, variants=args.variant,
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
@@ -478,7 +487,16 @@ def _describe(kind: str, obj) -> dict[str, Any]:
     d: dict[str, Any] = {"name": obj.name, "description": obj.description}
     if kind == "variants":
         d.update(model=obj.model, loss=obj.loss, reference=obj.reference,
-                 hparams=obj.hparams.to_dict(), model_options=dict(obj.model_options))
+                 hparams=obj.hparams.to_dict(), model_options=dict(obj.model_options),
+                 regularizers=list(obj.regularizers), step_hooks=list(obj.step_hooks),
+                 g_ema=obj.g_ema)
+    elif kind == "losses":
+        d.update(output=obj.output, context=obj.uses_context)
+    elif kind == "regularizers":
+        d.update(weight=obj.weight, every=obj.every, phase=obj.phase,
+                 options=dict(obj.options), reference=obj.reference)
+    elif kind == "step_hooks":
+        d.update(after=obj.after, options=dict(obj.options))
     elif kind == "models":
         d.update(conditional=obj.conditional,
                  options={k: list(v) if isinstance(v, tuple) else v
@@ -496,8 +514,8 @@ def cmd_list(args) -> int:
     from ganbench.plugins import registries
 
     reg = registries()
-    kinds = [args.kind] if args.kind else ["variants", "models", "losses", "datasets",
-                                            "metrics", "suites"]
+    kinds = [args.kind] if args.kind else ["variants", "models", "losses", "regularizers",
+                                            "step_hooks", "datasets", "metrics", "suites"]
     data = {}
     for kind in kinds:
         registry = getattr(reg, kind)
@@ -521,14 +539,36 @@ def cmd_list(args) -> int:
                 h = d["hparams"]
                 betas = ("" if h["optimizer"] == "rmsprop"  # RMSprop has no betas
                          else f", betas {tuple(h['betas'])}")
+                terms = "".join(
+                    [f"; {k} {v}" for k, v in h.items() if k in ("eps", "weight_decay",
+                                                                 "alpha", "g_options",
+                                                                 "d_options")]
+                    + [f"; {k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                       for k, v in (("options", ", ".join(f"{a}={b}" for a, b in
+                                                          d["model_options"].items())),
+                                    ("reg", d["regularizers"]), ("hooks", d["step_hooks"]),
+                                    ("g_ema", d["g_ema"])) if v])
                 extra = (f" [{d['model']} + {d['loss']}; {h['optimizer']} lr {h['lr_g']:g}/"
                          f"{h['lr_d']:g}{betas}, k {h['k']}, batch "
-                         f"{h['batch_size']}, z {h['z_dim']}]")
+                         f"{h['batch_size']}, z {h['z_dim']}{terms}]")
+                if d["reference"]:
+                    extra += f"\n  {'':<18} ref: {d['reference']}"
+            elif kind == "losses":
+                extra = f" [output {d['output']}{', context' if d['context'] else ''}]"
+            elif kind == "regularizers":
+                extra = (f" [default {d['name']}:{d['weight']:g}"
+                         f"{':every=%d' % d['every'] if d['every'] != 1 else ''}"
+                         f"{''.join(f':{k}={v:g}' for k, v in d['options'].items())}]")
+            elif kind == "step_hooks":
+                extra = (f" [after the {d['after'].upper()} step; "
+                         f"{', '.join(f'{k}={v:g}' for k, v in d['options'].items())}]")
             elif kind == "datasets":
                 extra = f" [{d['kind']} {tuple(d['shape'])}, {d['num_classes']} classes]"
             elif kind == "suites":
                 extra = f" [{len(d['entries'])} entries]"
-            print(f"  {d['name']:<18} {d['description']}{extra}  ({d['plugin']})")
+            extra, _, second = extra.partition("\n")
+            print(f"  {d['name']:<18} {d['description']}{extra}  ({d['plugin']})"
+                  + (f"\n{second}" if second else ""))
     return 0
 
 

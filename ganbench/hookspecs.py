@@ -33,6 +33,17 @@ def ganbench_register_losses(register):
 
 
 @hookspec
+def ganbench_register_regularizers(register):
+    """Register regularisers (gradient penalty, R1, ...): ``register(RegularizerSpec(...))``."""
+
+
+@hookspec
+def ganbench_register_step_hooks(register):
+    """Register code run after optimiser steps (weight clipping, ...):
+    ``register(StepHookSpec(...))``."""
+
+
+@hookspec
 def ganbench_register_variants(register):
     """Register named recipes (model + loss + hyperparameters): ``register(VariantSpec(...))``."""
 

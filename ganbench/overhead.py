@@ -41,13 +41,15 @@ class Trainable:
     y: Optional[Any]
     rng: Any
     device: Any
+    model: Any = None  # the job's ModelSpec
+    num_classes: int = 0
 
 
 def build(job: JobSpec, reg: Registries, device: Any, *, fused: bool = False) -> Trainable:
     """G, D, optimisers, data and batch generator for ``job``, seeded as the runner seeds them."""
     import torch
 
-    from ganbench.runner import load_data, make_optimizer
+    from ganbench.runner import load_data, make_optimizers
 
     torch.manual_seed(job.seed)
     model = reg.models.get(job.model)
@@ -56,29 +58,42 @@ def build(job: JobSpec, reg: Registries, device: Any, *, fused: bool = False) ->
     g, d = model.build(data.spec, h.z_dim, **dict(job.model_options))
     g.to(device).train()
     d.to(device).train()
+    opt_g, opt_d = make_optimizers(h, g, d, fused=fused)
     return Trainable(
-        g=g, d=d,
-        opt_g=make_optimizer(h.optimizer, g.parameters(), h.lr_g, h.betas, fused=fused),
-        opt_d=make_optimizer(h.optimizer, d.parameters(), h.lr_d, h.betas, fused=fused),
+        g=g, d=d, opt_g=opt_g, opt_d=opt_d,
         loss=reg.losses.get(job.loss), x=data.x.to(device),
         y=data.y.to(device) if model.conditional and data.y is not None else None,
-        rng=torch.Generator(device=device).manual_seed(job.seed), device=device)
+        rng=torch.Generator(device=device).manual_seed(job.seed), device=device, model=model,
+        num_classes=data.spec.num_classes)
+
+
+def job_step(t: Trainable, job: JobSpec, reg: Registries, stats: Any = None,
+             fast: Any = None) -> Callable[[], None]:
+    """The runner's step closure for ``job`` on ``t`` (its loss, regularisers, step hooks,
+    auxiliary outputs and G-EMA), as ``runner.train`` builds it."""
+    from ganbench.runner import _ema_copy, step_terms
+    from ganbench.trainstep import build_step
+
+    h = job.hparams
+    ema = _ema_copy(t.g) if job.g_ema is not None else None
+    return build_step(t.g, t.d, t.opt_g, t.opt_d, t.loss.d_loss, t.loss.g_loss, t.x, t.y,
+                      batch_size=h.batch_size, k=h.k, z_dim=h.z_dim, rng=t.rng, stats=stats,
+                      fast=fast, num_classes=t.num_classes,
+                      **step_terms(job, reg, t.loss, t.model, t.g, t.d, ema))
 
 
 def train_step(job: JobSpec, reg: Registries, device: Any):
-    """The runner's own step function for ``job`` (``trainstep.build_step``, with its
-    statistics and the runner's default execution path) on G and D built as ``runner.train``
-    builds them. Returns ``(step, images_per_step, stats)``."""
+    """The runner's own step function for ``job`` (``job_step``: its loss, regularisers, step
+    hooks, auxiliary outputs, G-EMA and statistics, on the runner's default execution path) on
+    G and D built as ``runner.train`` builds them. Returns ``(step, images_per_step, stats)``."""
     from ganbench.fastpath import FastPath
-    from ganbench.trainstep import StepStats, build_step
+    from ganbench.trainstep import StepStats
 
     fast = FastPath()
     t = build(job, reg, device, fused=fast.use_fused(device))
     h = job.hparams
-    stats = StepStats(device)
-    step = build_step(t.g, t.d, t.opt_g, t.opt_d, t.loss.d_loss, t.loss.g_loss, t.x, t.y,
-                      batch_size=h.batch_size, k=h.k, z_dim=h.z_dim, rng=t.rng, stats=stats,
-                      fast=fast)
+    stats = StepStats(device, output=t.loss.output)
+    step = job_step(t, job, reg, stats=stats, fast=fast)
     return step, h.batch_size * h.k, stats
 
 
@@ -129,6 +144,61 @@ def bare_loop(t: Trainable, job: JobSpec, steps: int,
     return clock() - t0
 
 
+def bare_wgan_gp_loop(t: Trainable, job: JobSpec, steps: int,
+                      record: Optional[list] = None) -> float:
+    """``steps`` G steps of a hand-written WGAN-GP loop (Gulrajani et al. 2017, Algorithm 1:
+    k critic steps with the Wasserstein loss plus λ E(||grad D(x_hat)|| - 1)^2, then a G step),
+    drawing its random numbers in the runner's order; returns its seconds as ``bare_loop``.
+    For an unconditional job whose terms are one ``gp`` regulariser (the ``wgan-gp`` variant)."""
+    import torch
+
+    from ganbench.plugins import registries
+    from ganbench.terms import parse_reg
+
+    (term,) = [parse_reg(registries(), r) for r in job.regularizers]
+    assert term.spec.name == "gp" and term.every == 1 and t.y is None and not job.step_hooks
+    lam = term.weight
+    g, d, opt_g, opt_d, x, rng, dev = t.g, t.d, t.opt_g, t.opt_d, t.x, t.rng, t.device
+    h = job.hparams
+    n, bs, z_dim = x.shape[0], h.batch_size, h.z_dim
+    clock = clock_for(dev)
+    sync(dev)
+    t0 = clock()
+    for _ in range(steps):
+        for _ in range(h.k):
+            idx = torch.randint(n, (bs,), device=dev, generator=rng)
+            real = x[idx]
+            z = torch.randn(bs, z_dim, device=dev, generator=rng)
+            with torch.no_grad():
+                fake = g(z)
+            ld = d(fake).mean() - d(real).mean()
+            eps = torch.rand((bs,) + (1,) * (real.dim() - 1), device=dev, generator=rng)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+            ld = ld + lam * (grad.flatten(1).norm(dim=1) - 1).square().mean()
+            opt_d.zero_grad(set_to_none=True)
+            ld.backward()
+            opt_d.step()
+        z = torch.randn(bs, z_dim, device=dev, generator=rng)
+        lg = -d(g(z)).mean()
+        opt_g.zero_grad(set_to_none=True)
+        lg.backward()
+        opt_g.step()
+        if record is not None:
+            record.append((ld.detach(), lg.detach()))
+    sync(dev)
+    return clock() - t0
+
+
+def bare_loop_for(job: JobSpec) -> Callable[..., float]:
+    """The bare loop that computes what the runner computes for ``job``."""
+    if job.regularizers or job.step_hooks or job.g_ema is not None:
+        if job.loss == "wasserstein" and [r.split(":")[0] for r in job.regularizers] == ["gp"]:
+            return bare_wgan_gp_loop
+        raise ValueError(f"no bare loop for {job.variant}'s terms")
+    return bare_loop
+
+
 def ganbench_loop(job: JobSpec, reg: Registries, device: Any, steps: int) -> float:
     """``steps`` G steps of ``runner.train`` (no metrics, one evaluation at each end); returns
     its training seconds, clocked by the runner with ``clock_for(device)``."""
@@ -173,8 +243,10 @@ class Overhead:
 def measure_pair(job: JobSpec, reg: Registries, device: Any, steps: int, result: Overhead,
                  *, bare_first: bool) -> None:
     """One more interleaved pair into ``result`` (order alternated by the caller)."""
+    loop = bare_loop_for(job)
+
     def bare() -> None:
-        result.bare_s.append(bare_loop(build(job, reg, device, fused=_fused(device)), job, steps))
+        result.bare_s.append(loop(build(job, reg, device, fused=_fused(device)), job, steps))
 
     def ours() -> None:
         result.ganbench_s.append(ganbench_loop(job, reg, device, steps))
@@ -188,7 +260,7 @@ def measure(job: JobSpec, reg: Registries, device: Any, *, steps: int = 200, pai
             warmup_steps: int = 20) -> Overhead:
     """The overhead ratio of ``job``'s training loop, from ``pairs`` interleaved pairs."""
     ganbench_loop(job, reg, device, warmup_steps)  # warm caches, allocator, lazy imports
-    bare_loop(build(job, reg, device, fused=_fused(device)), job, warmup_steps)
+    bare_loop_for(job)(build(job, reg, device, fused=_fused(device)), job, warmup_steps)
     result = Overhead(steps=steps)
     for i in range(pairs):
         measure_pair(job, reg, device, steps, result, bare_first=i % 2 == 0)

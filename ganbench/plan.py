@@ -36,12 +36,20 @@ class JobSpec:
     data_options: tuple[tuple[str, Any], ...] = field(default=())
     eval_options: tuple[tuple[str, Any], ...] = ()  # extractor, fid_weights, reference, ...
     precision: str = "fp32"  # "bf16": autocast forward passes (ganbench.fastpath)
+    regularizers: tuple[str, ...] = ()  # canonical ``--reg`` specs (ganbench.terms)
+    step_hooks: tuple[str, ...] = ()
+    g_ema: Optional[float] = None  # EMA decay of G; evaluation then samples the EMA copy
 
     def config(self) -> dict[str, Any]:
         """Everything that defines the run's numbers (not where it runs or is written)."""
         d = dataclasses.asdict(self)
         if self.precision == "fp32":
             del d["precision"]  # the default: run ids of fp32 runs are unchanged
+        for name in ("regularizers", "step_hooks", "g_ema"):  # likewise, when unused
+            if not d[name]:
+                del d[name]
+            elif name != "g_ema":
+                d[name] = list(d[name])
         d["budget"] = str(self.budget)
         d["hparams"] = self.hparams.to_dict()
         d["model_options"] = {k: _jsonable(v) for k, v in self.model_options}
@@ -80,6 +88,8 @@ class Overrides:
     k: Optional[int] = None
     batch_size: Optional[int] = None
     z_dim: Optional[int] = None
+    regularizers: tuple[str, ...] = ()  # --reg: added to (or replacing) the variant's
+    g_ema: Optional[float] = None  # --g-ema DECAY (0: off, even where the variant has one)
 
     def apply(self, h: Hyperparams) -> Hyperparams:
         changes: dict[str, Any] = {}
@@ -95,15 +105,47 @@ class Overrides:
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 
 
+def _real(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+
+def _check_optimizer_options(o: dict[str, Any], where: str) -> None:
+    if o["optimizer"] not in OPTIMIZERS:
+        raise UsageError(f"{where}: unknown optimizer '{o['optimizer']}' "
+                         f"(use {', '.join(OPTIMIZERS)})")
+    b = o["betas"]
+    if not isinstance(b, (tuple, list)) or len(b) != 2 or not all(
+            _real(x) and 0 <= x < 1 for x in b):
+        raise UsageError(f"{where}: betas must be two numbers in [0, 1), got {b!r}")
+    if not (_real(o["eps"]) and 0 < o["eps"] < 1):
+        raise UsageError(f"{where}: eps must be in (0, 1), got {o['eps']!r}")
+    if not (_real(o["weight_decay"]) and 0 <= o["weight_decay"] < 1):
+        raise UsageError(f"{where}: weight_decay must be in [0, 1), got {o['weight_decay']!r}")
+    if not (_real(o["alpha"]) and 0 <= o["alpha"] < 1):
+        raise UsageError(f"{where}: alpha (RMSprop) must be in [0, 1), got {o['alpha']!r}")
+
+
 def check_hparams(h: Hyperparams, where: str) -> None:
+    from ganbench.specs import OPTIMIZER_OPTIONS
+
     if h.optimizer not in OPTIMIZERS:
         raise UsageError(f"{where}: unknown optimizer '{h.optimizer}' (use {', '.join(OPTIMIZERS)})")
     for name in ("lr_g", "lr_d"):
         v = getattr(h, name)
-        if not (0 < v < 10):
+        if not (_real(v) and 0 < v < 10):
             raise UsageError(f"{where}: {name} must be in (0, 10), got {v}")
-    if len(h.betas) != 2 or not all(0 <= b < 1 for b in h.betas):
+    if len(h.betas) != 2 or not all(_real(b) and 0 <= b < 1 for b in h.betas):
         raise UsageError(f"{where}: betas must be two numbers in [0, 1), got {h.betas}")
+    for net in ("g", "d"):
+        opts = getattr(h, f"{net}_options")
+        if not isinstance(opts, tuple) or not all(isinstance(p, tuple) and len(p) == 2
+                                                  for p in opts):
+            raise UsageError(f"{where}: {net}_options must be a mapping, got {opts!r}")
+        bad = [k for k, _ in opts if k not in OPTIMIZER_OPTIONS]
+        if bad:
+            raise UsageError(f"{where}: {net}_options has unknown key(s) {', '.join(bad)} "
+                             f"(use {', '.join(OPTIMIZER_OPTIONS)})")
+        _check_optimizer_options(h.network(net), f"{where} ({net}_options)" if opts else where)
     for name, hi in (("k", 100), ("batch_size", 1 << 16), ("z_dim", 1 << 14)):
         v = getattr(h, name)
         if not isinstance(v, int) or not (1 <= v <= hi):
@@ -211,6 +253,7 @@ def plan(
             raise UsageError(f"variant '{v.name}' cannot run on '{entry.dataset}': {reason}")
         h = overrides.apply(v.hparams)
         check_hparams(h, f"variant '{v.name}'")
+        terms = _terms(reg, v, overrides)
         b = budget or Budget.parse(entry.budget)
         for s in (seeds if seeds is not None else entry.seeds):
             jobs.append(JobSpec(
@@ -222,12 +265,31 @@ def plan(
                 metrics=entry.metrics,
                 data_options=tuple(sorted(opts.items())),
                 eval_options=tuple(sorted((eval_options or {}).items())),
+                **terms,
             ))
     ids = [j.run_id for j in jobs]
     if len(set(ids)) != len(ids):  # the same job listed twice: keep the first
         seen: set[str] = set()
         jobs = [j for j in jobs if not (j.run_id in seen or seen.add(j.run_id))]
     return jobs
+
+
+def _terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, Any]:
+    """The job's regularisers, step hooks and G-EMA decay: the variant's, with the command
+    line's ``--reg`` / ``--g-ema`` applied; specs in canonical form."""
+    from ganbench.terms import canonical_hooks, merge_regs
+
+    where = f"variant '{v.name}'"
+    try:
+        regs = merge_regs(reg, v.regularizers, overrides.regularizers)
+        hooks = canonical_hooks(reg, v.step_hooks)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    ema = v.g_ema if overrides.g_ema is None else (overrides.g_ema or None)
+    if ema is not None and not (0 < ema < 1):
+        raise UsageError(f"{where}: the G-EMA decay must be in (0, 1) (0: off), got {ema}")
+    return {"regularizers": regs, "step_hooks": hooks,
+            "g_ema": float(ema) if ema is not None else None}
 
 
 def _freeze(v: Any) -> Any:

@@ -74,7 +74,10 @@ class Registry:
                 "(use lowercase letters, digits, '-', '_' and '.')"
             )
         for f in dataclasses.fields(obj):
-            if f.name in ("build", "load", "compute", "d_loss", "g_loss"):
+            optional = f.name in ("d_loss", "g_loss", "d_objective", "g_objective")
+            if f.name in ("build", "load", "compute", "penalty") or optional:
+                if optional and getattr(obj, f.name) is None:
+                    continue
                 if not callable(getattr(obj, f.name)):
                     raise PluginError(
                         f"plugin '{plugin}' registered {singular} '{name}' whose "
@@ -115,8 +118,11 @@ class Registry:
 
 
 def _spec_problem(obj: Any) -> Optional[str]:
-    """What is wrong with a variant's hyperparameters or a suite's entries (None: nothing)."""
-    from ganbench.specs import Hyperparams, SuiteSpec, VariantSpec
+    """What is wrong with a spec's fields beyond its name and callables (None: nothing)."""
+    import math
+
+    from ganbench.specs import (OUTPUT_KINDS, Hyperparams, LossSpec, RegularizerSpec,
+                                StepHookSpec, SuiteSpec, VariantSpec)
 
     if isinstance(obj, VariantSpec):
         if not isinstance(obj.hparams, Hyperparams):
@@ -129,6 +135,29 @@ def _spec_problem(obj: Any) -> Optional[str]:
             check_hparams(obj.hparams, "hparams")
         except UsageError as exc:
             return str(exc)
+        for name in ("regularizers", "step_hooks"):
+            v = getattr(obj, name)
+            if not isinstance(v, (tuple, list)) or not all(isinstance(x, str) for x in v):
+                return f"{name} is {v!r}; expected a tuple of strings such as ('gp:10',)"
+        if obj.g_ema is not None and not (isinstance(obj.g_ema, (int, float))
+                                          and 0 < obj.g_ema < 1):
+            return f"g_ema is {obj.g_ema!r}; expected None or a decay in (0, 1)"
+    if isinstance(obj, LossSpec):
+        for net in ("d", "g"):
+            if getattr(obj, f"{net}_loss") is None and getattr(obj, f"{net}_objective") is None:
+                return f"{net}_loss and {net}_objective are both missing (give one)"
+        if obj.output not in OUTPUT_KINDS:
+            return f"output is {obj.output!r}; expected one of {', '.join(OUTPUT_KINDS)}"
+    if isinstance(obj, RegularizerSpec):
+        if obj.phase not in ("d", "g"):
+            return f"phase is {obj.phase!r}; expected 'd' or 'g'"
+        if not isinstance(obj.every, int) or isinstance(obj.every, bool) or obj.every < 1:
+            return f"every is {obj.every!r}; expected an integer >= 1"
+        if not isinstance(obj.weight, (int, float)) or not math.isfinite(obj.weight) \
+                or obj.weight < 0:
+            return f"weight is {obj.weight!r}; expected a finite number >= 0"
+    if isinstance(obj, StepHookSpec) and obj.after not in ("d", "g"):
+        return f"after is {obj.after!r}; expected 'd' or 'g'"
     if isinstance(obj, SuiteSpec) and not callable(obj.entries):
         if isinstance(obj.entries, (str, bytes)) or not hasattr(obj.entries, "__iter__"):
             return (f"entries is {obj.entries!r}; expected a sequence of SuiteEntry or a "
@@ -140,6 +169,8 @@ def _spec_problem(obj: Any) -> Optional[str]:
 class Registries:
     models: Registry
     losses: Registry
+    regularizers: Registry
+    step_hooks: Registry
     variants: Registry
     datasets: Registry
     metrics: Registry
@@ -149,7 +180,11 @@ class Registries:
     pm: pluggy.PluginManager
 
     def validate(self) -> None:
-        """Cross-checks: every variant names a registered model and loss."""
+        """Cross-checks: every variant names a registered model and loss, and its regularisers
+        and step hooks parse and name registered ones."""
+        from ganbench.errors import UsageError
+        from ganbench.terms import parse_hook, parse_reg
+
         for v in self.variants:
             owner = self.variants.owner(v.name)
             if v.model not in self.models:
@@ -160,6 +195,13 @@ class Registries:
                 raise PluginError(
                     f"plugin '{owner}': variant '{v.name}' names unknown loss '{v.loss}'"
                 )
+            try:
+                for text in v.regularizers:
+                    parse_reg(self, text)
+                for text in v.step_hooks:
+                    parse_hook(self, text)
+            except UsageError as exc:
+                raise PluginError(f"plugin '{owner}': variant '{v.name}': {exc}") from None
 
 
 def _env_list(name: str) -> Optional[set[str]]:

@@ -161,7 +161,7 @@ def ganbench_overhead(benchmark, ganbench_registries, ganbench_device):
         reg, device = ganbench_registries, ganbench_device
         job = _job(reg, variant, dataset)
         overhead.ganbench_loop(job, reg, device, 5)  # warm-up of both loops
-        overhead.bare_loop(overhead.build(job, reg, device), job, 5)
+        overhead.bare_loop_for(job)(overhead.build(job, reg, device), job, 5)
         result = overhead.Overhead(steps=steps)
         order = iter(range(10 ** 6))
 

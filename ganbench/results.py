@@ -25,7 +25,7 @@ META_COLUMNS = [
 ROW_COLUMNS = [
     "step", "images_seen", "wall_s", "metric", "value", "unit", "higher_is_better", "eval_spec",
 ]
-TAIL_COLUMNS = ["extractor", "device", "torch", "ganbench_version", "git_sha"]
+TAIL_COLUMNS = ["extractor", "g_ema", "device", "torch", "ganbench_version", "git_sha"]
 # what defines a run's numbers, less its seed: seeds are pooled only within one recipe
 RECIPE_COLUMNS = ["recipe", "recipe_json"]
 STATUS_COLUMNS = ["diverged_at_step", "error"]  # why a run is not `completed` (else empty)
@@ -298,6 +298,8 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
         seen.add(meta["run_id"])
         base = {c: meta.get(c) for c in META_COLUMNS + TAIL_COLUMNS + STATUS_COLUMNS}
         base["extractor"] = (meta.get("eval_spec") or {}).get("extractor")
+        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        base["g_ema"] = config.get("g_ema")  # the EMA decay of the evaluated G; None: G itself
         base["recipe_json"] = _recipe_json(meta)  # hashed into `recipe` once, below
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})

@@ -19,7 +19,7 @@ from ganbench.fastpath import FastPath
 from ganbench.plan import JobSpec
 from ganbench.plugins import Registries
 from ganbench.specs import DataRequest
-from ganbench.trainstep import STAT_NAMES, StepStats, build_step
+from ganbench.trainstep import StepStats, build_step
 
 
 @dataclass
@@ -66,20 +66,56 @@ def resolve_device(name: str = "auto"):
 
 
 def make_optimizer(name: str, params, lr: float, betas: tuple[float, float], *,
-                   fused: bool = False):
-    """The optimiser ``name`` over ``params``; fused Adam/AdamW kernels when ``fused``."""
+                   fused: bool = False, eps: float = 1e-8, weight_decay: float = 0.0,
+                   alpha: float = 0.99):
+    """The optimiser ``name`` over ``params``; fused Adam/AdamW kernels when ``fused``.
+    ``betas[0]`` is SGD's momentum; ``alpha`` is RMSprop's smoothing constant (RMSprop has no
+    betas). The defaults of eps, weight_decay and alpha are torch's (AdamW: weight decay 0.01
+    unless given)."""
     import torch
 
     extra = {"fused": True} if fused else {}
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, **extra)
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                **extra)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, **extra)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps,
+                                 weight_decay=weight_decay or 0.01, **extra)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=betas[0])
+        return torch.optim.SGD(params, lr=lr, momentum=betas[0], weight_decay=weight_decay)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps,
+                                   weight_decay=weight_decay)
     raise UsageError(f"unknown optimizer '{name}'")
+
+
+def make_optimizers(h, g_net, d_net, *, fused: bool = False):
+    """(opt_g, opt_d) of hyperparameters ``h``, each with its network's settings
+    (``Hyperparams.network``)."""
+    out = []
+    for net, module in (("g", g_net), ("d", d_net)):
+        o = h.network(net)
+        out.append(make_optimizer(o["optimizer"], module.parameters(), o["lr"],
+                                  tuple(o["betas"]), fused=fused, eps=o["eps"],
+                                  weight_decay=o["weight_decay"], alpha=o["alpha"]))
+    return tuple(out)
+
+
+def step_terms(job: JobSpec, reg: Registries, loss, model, g_net, d_net, ema_net=None):
+    """The keyword arguments of ``build_step`` for the job's plugin surface: context
+    objectives, regularisers, step hooks (the G-EMA update last) and auxiliary outputs."""
+    from ganbench.terms import parse_hook, parse_reg
+    from ganbench.trainstep import ema_hook
+
+    after: dict[str, list] = {"d": [], "g": []}
+    for text in job.step_hooks:
+        t = parse_hook(reg, text)
+        after[t.spec.after].append(t.spec.build(g_net, d_net, **dict(t.options)))
+    if ema_net is not None:
+        after["g"].append(ema_hook(g_net, ema_net, job.g_ema))
+    return dict(d_objective=loss.d_objective, g_objective=loss.g_objective,
+                regularizers=[parse_reg(reg, text) for text in job.regularizers],
+                after_d=after["d"], after_g=after["g"], aux_outputs=model.aux_outputs)
 
 
 def load_data(reg: Registries, job: JobSpec, split: str, data_root: Optional[str],
@@ -129,15 +165,20 @@ def train(
     d_net.to(dev).train()
     fast = replace(fast or FastPath(), precision=job.precision)
     fused = fast.use_fused(dev)
-    opt_g = make_optimizer(h.optimizer, g_net.parameters(), h.lr_g, h.betas, fused=fused)
-    opt_d = make_optimizer(h.optimizer, d_net.parameters(), h.lr_d, h.betas, fused=fused)
+    opt_g, opt_d = make_optimizers(h, g_net, d_net, fused=fused)
+    # G-EMA: a copy of G averaged after every G step; evaluation samples it, not G
+    ema_net = _ema_copy(g_net) if job.g_ema is not None else None
 
     rng = torch.Generator(device=dev).manual_seed(job.seed)
     bs, k = h.batch_size, h.k
-    train_stats = StepStats(dev)
-    step = build_step(fast.prepare(g_net, dev), fast.prepare(d_net, dev), opt_g, opt_d,
+    train_stats = StepStats(dev, output=loss.output)
+    g_run, d_run = fast.prepare(g_net, dev), fast.prepare(d_net, dev)
+    step = build_step(g_run, d_run, opt_g, opt_d,
                       loss.d_loss, loss.g_loss, x, y if conditional else None, batch_size=bs,
-                      k=k, z_dim=h.z_dim, rng=rng, stats=train_stats, fast=fast)
+                      k=k, z_dim=h.z_dim, rng=rng, stats=train_stats, fast=fast,
+                      num_classes=train_data.spec.num_classes,
+                      **step_terms(job, reg, loss, variant_model, g_run, d_run, ema_net))
+    eval_net = ema_net if ema_net is not None else g_net
 
     from ganbench.extractors.select import eval_spec_for
 
@@ -151,6 +192,8 @@ def train(
     interval = {"images": 0, "wall": 0.0}
     status = "completed"
     saved = {"g": g_net, "d": d_net, "opt_g": opt_g, "opt_d": opt_d}  # what a checkpoint holds
+    if ema_net is not None:
+        saved["g_ema"] = ema_net
 
     def evaluate() -> bool:
         """Metrics at the current point; False if training has diverged."""
@@ -160,8 +203,8 @@ def train(
         if stats:
             if interval["wall"] > 0:
                 stats["images_per_s"] = interval["images"] / interval["wall"]
-        g_net.eval()
-        ctx = EvalContext(job=job, dataset=ds, data=train_data, generator=g_net,
+        eval_net.eval()
+        ctx = EvalContext(job=job, dataset=ds, data=train_data, generator=eval_net,
                           conditional=conditional, device=dev, eval_spec=spec, step=steps,
                           images_seen=images, wall_s=wall, stats=stats, cache=cache,
                           extractor=extractor, reference=reference)
@@ -172,11 +215,11 @@ def train(
                                  "metric": v.metric, "value": float(v.value), "unit": v.unit,
                                  "higher_is_better": v.higher_is_better,
                                  "eval_spec": spec.hash})
-        g_net.train()
+        eval_net.train()
         train_stats.reset()
         interval["images"], interval["wall"] = 0, 0.0
         eval_wall += time.perf_counter() - t0
-        finite = all(math.isfinite(v) for k2, v in stats.items() if k2 in STAT_NAMES)
+        finite = all(math.isfinite(v) for k2, v in stats.items() if k2 in train_stats.names)
         return finite
 
     def fits(r) -> Optional[str]:
@@ -191,6 +234,7 @@ def train(
     resumed = checkpoint.restore(saved, rng, cache, check=fits) if checkpoint else None
     if resumed:
         rows[:], steps, images, wall, eval_wall = resumed
+        step.counter[0] = steps  # lazy regularisers continue on their phase
     else:
         evaluate()
     budget = job.budget
@@ -240,6 +284,15 @@ def train(
                            "params_d": sum(p.numel() for p in d_net.parameters()),
                            "diverged_at_step": steps if status == "diverged" else None,
                            "resumed_from_step": resumed.steps if resumed else None})
+
+
+def _ema_copy(g_net):
+    import copy
+
+    ema = copy.deepcopy(g_net)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema
 
 
 def _select_metrics(reg: Registries, job: JobSpec):

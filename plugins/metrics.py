@@ -9,7 +9,10 @@
   samples in data space (raw pixels or coordinates), for data of at most 1024 dimensions. Lower
   is better; a loss-independent quality figure that needs no feature extractor.
 * ``training``: means since the previous evaluation of D loss, G loss, D(x), D(G(z)) and the
-  L2 norm of the generator gradient.
+  L2 norm of the generator gradient. D(x) and D(G(z)) are sigmoid probabilities (``d_real``,
+  ``d_fake``) for losses on logits, and the mean raw critic outputs (``d_real_raw``,
+  ``d_fake_raw``, unit ``raw``) for losses whose ``LossSpec.output`` is ``"raw"``
+  (Wasserstein, hinge, least squares), where a sigmoid would mean nothing.
 * ``throughput``: training images per second (real images seen by D) since the previous
   evaluation, on the training clock (evaluation excluded).
 """
@@ -69,7 +72,8 @@ def compute_frechet(ctx: EvalContext):
 
 def compute_training(ctx: EvalContext):
     names = {"d_loss": (None, ""), "g_loss": (None, ""), "d_real": (None, "prob"),
-             "d_fake": (None, "prob"), "g_grad_norm": (None, "")}
+             "d_fake": (None, "prob"), "d_real_raw": (None, "raw"),
+             "d_fake_raw": (None, "raw"), "g_grad_norm": (None, "")}
     return [MetricValue(k, ctx.stats[k], unit, hib) for k, (hib, unit) in names.items()
             if k in ctx.stats]
 

@@ -7,8 +7,9 @@ from typing import Optional
 from ganbench import hookimpl
 from ganbench.specs import DataSpec, ModelSpec
 
-MLP_OPTIONS = {"g_hidden": (256, 256), "d_hidden": (256, 256), "d_activation": "leakyrelu"}
-DCGAN_OPTIONS = {"width": 64}
+MLP_OPTIONS = {"g_hidden": (256, 256), "d_hidden": (256, 256), "d_activation": "leakyrelu",
+               "d_norm": "none", "pack": 1}
+DCGAN_OPTIONS = {"width": 64, "d_norm": "batch"}
 EMBED_DIM = 16
 
 
@@ -32,10 +33,21 @@ def build_mlp(data: DataSpec, z_dim: int, conditional: bool = False, **options):
         from ganbench.errors import UsageError
 
         raise UsageError("d_activation must be leakyrelu, maxout or relu")
+    from ganbench.errors import UsageError
+
+    if o["d_norm"] not in ("none", "spectral"):
+        raise UsageError("d_norm must be none or spectral")
+    pack = o["pack"]
+    if not isinstance(pack, int) or isinstance(pack, bool) or not 1 <= pack <= 16:
+        raise UsageError(f"pack must be an integer from 1 to 16, got {pack!r}")
+    if pack > 1 and conditional:
+        raise UsageError("pack > 1 (PacGAN) is for unconditional models")
     nc, ed = (data.num_classes, EMBED_DIM) if conditional else (0, 0)
     images = data.kind == "images"
     g = nets.MLPGenerator(z_dim, data.shape, o["g_hidden"], images, nc, ed)
-    d = nets.MLPDiscriminator(data.shape, o["d_hidden"], o["d_activation"], nc, ed)
+    d = nets.MLPDiscriminator(data.shape, o["d_hidden"], o["d_activation"], nc, ed, pack=pack)
+    if o["d_norm"] == "spectral":
+        nets.spectral_norm_all(d)
     return g, d
 
 
@@ -52,10 +64,32 @@ def build_dcgan(data: DataSpec, z_dim: int, conditional: bool = False, **options
     from ganbench_plugins import nets
 
     o = _opts(DCGAN_OPTIONS, options, "cdcgan" if conditional else "dcgan")
+    if o["d_norm"] not in ("batch", "spectral"):
+        from ganbench.errors import UsageError
+
+        raise UsageError("d_norm must be batch or spectral")
     c, size, _ = data.shape
     nc = data.num_classes if conditional else 0
+    spectral = o["d_norm"] == "spectral"
     g = nets.DCGANGenerator(z_dim, c, size, int(o["width"]), nc, EMBED_DIM if nc else 0)
-    d = nets.DCGANDiscriminator(c, size, int(o["width"]), nc)
+    d = nets.DCGANDiscriminator(c, size, int(o["width"]), nc, batch_norm=not spectral)
+    nets.dcgan_init(g)
+    nets.dcgan_init(d)
+    if spectral:
+        nets.spectral_norm_all(d)
+    return g, d
+
+
+def build_acdcgan(data: DataSpec, z_dim: int, **options):
+    """AC-GAN (Odena et al. 2017) on the DCGAN architecture: G conditioned on the label
+    (embedding concatenated to z); D sees the image only and returns (logit, class logits)."""
+    from ganbench_plugins import nets
+
+    o = _opts({"width": 64}, options, "acdcgan")
+    c, size, _ = data.shape
+    nc = data.num_classes
+    g = nets.DCGANGenerator(z_dim, c, size, int(o["width"]), nc, EMBED_DIM)
+    d = nets.ACDiscriminator(c, size, int(o["width"]), nc)
     nets.dcgan_init(g)
     nets.dcgan_init(d)
     return g, d
@@ -79,7 +113,9 @@ MODELS = [
     ModelSpec(
         name="mlp",
         build=build_mlp,
-        description="fully connected G (ReLU) and D (LeakyReLU or maxout), after Goodfellow et al. 2014",
+        description="fully connected G (ReLU) and D (LeakyReLU or maxout), after Goodfellow et al. "
+                    "2014; d_norm spectral: spectral norm on every D layer; pack m: D sees m "
+                    "samples concatenated (PacGAN)",
         options=MLP_OPTIONS,
     ),
     ModelSpec(
@@ -101,7 +137,8 @@ MODELS = [
         name="dcgan",
         build=build_dcgan,
         description="Radford et al. 2015: strided convs, BatchNorm, ReLU/Tanh G, LeakyReLU D, "
-                    "N(0, 0.02) init; square images 8-64",
+                    "N(0, 0.02) init; square images 8-64; d_norm spectral: spectral norm on "
+                    "every D layer instead of BatchNorm",
         supports=dcgan_supports,
         options=DCGAN_OPTIONS,
     ),
@@ -113,6 +150,16 @@ MODELS = [
         conditional=True,
         supports=dcgan_supports,
         options=DCGAN_OPTIONS,
+    ),
+    ModelSpec(
+        name="acdcgan",
+        build=build_acdcgan,
+        description="AC-GAN (Odena et al. 2017) on DCGAN: label-conditioned G; D sees the image "
+                    "only and returns (logit, class logits)",
+        conditional=True,
+        supports=dcgan_supports,
+        options={"width": 64},
+        aux_outputs=True,
     ),
 ]
 

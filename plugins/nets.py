@@ -53,17 +53,37 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
+    """MLP D. With ``pack`` m > 1 (PacGAN, Lin et al. 2018) D scores packs: a batch of N
+    samples is read as N/m packs of m consecutive samples concatenated, one output per pack."""
+
     def __init__(self, shape: tuple[int, ...], hidden: Sequence[int], act: str,
-                 num_classes: int = 0, embed_dim: int = 0):
+                 num_classes: int = 0, embed_dim: int = 0, pack: int = 1):
         super().__init__()
+        self.pack = pack
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
-        self.net = _mlp([math.prod(shape) + embed_dim, *hidden, 1], act)
+        self.net = _mlp([pack * math.prod(shape) + embed_dim, *hidden, 1], act)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = x.flatten(1)
+        if self.pack > 1:
+            if h.shape[0] % self.pack:
+                raise ValueError(f"PacGAN D packs {self.pack} samples: the batch of "
+                                 f"{h.shape[0]} is not a multiple of it")
+            h = h.reshape(h.shape[0] // self.pack, -1)
         if self.embed is not None:
             h = torch.cat([h, self.embed(y)], dim=1)
         return self.net(h).squeeze(1)
+
+
+def spectral_norm_all(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every Linear, Conv and Embedding layer of
+    ``module`` (torch's parametrisation: one power iteration per training forward pass)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
+            spectral_norm(m)
+    return module
 
 
 class LinearGenerator(nn.Module):
@@ -133,14 +153,18 @@ class DCGANDiscriminator(nn.Module):
     ``<embed(y), φ(x)>`` added, where φ(x) are the pooled last-stage features.
     """
 
-    def __init__(self, channels: int, size: int, width: int, num_classes: int = 0):
+    def __init__(self, channels: int, size: int, width: int, num_classes: int = 0,
+                 batch_norm: bool = True):
         super().__init__()
         n = dcgan_levels(size)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = width
         for _ in range(n - 1):
-            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c * 2),
-                       nn.LeakyReLU(0.2, True)]
+            if batch_norm:
+                layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c * 2),
+                           nn.LeakyReLU(0.2, True)]
+            else:  # spectral norm instead of BatchNorm (SN-GAN): the conv keeps its bias
+                layers += [nn.Conv2d(c, c * 2, 4, 2, 1), nn.LeakyReLU(0.2, True)]
             c *= 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(c, 1, 4, 1, 0)
@@ -152,3 +176,17 @@ class DCGANDiscriminator(nn.Module):
         if self.embed is not None:
             out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(1)
         return out
+
+
+class ACDiscriminator(DCGANDiscriminator):
+    """AC-GAN D (Odena et al. 2017): DCGAN features, a logit head and a class-logit head; the
+    label is not an input (``y`` is accepted and ignored, as the runner passes it)."""
+
+    def __init__(self, channels: int, size: int, width: int, num_classes: int):
+        super().__init__(channels, size, width, 0)
+        c = self.head.in_channels
+        self.classes = nn.Conv2d(c, num_classes, 4, 1, 0)
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
+        h = self.features(x)
+        return self.head(h).flatten(), self.classes(h).flatten(1)

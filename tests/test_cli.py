@@ -128,7 +128,8 @@ def test_every_command_has_help(cmd):
 def test_list_json_and_text():
     r = run_cli("list", "--json")
     data = json.loads(r.stdout)
-    assert set(data) == {"variants", "models", "losses", "datasets", "metrics", "suites"}
+    assert set(data) == {"variants", "models", "losses", "regularizers", "step_hooks",
+                         "datasets", "metrics", "suites"}
     v = {x["name"]: x for x in data["variants"]}
     assert v["dcgan"]["hparams"]["lr_g"] == 2e-4 and v["dcgan"]["hparams"]["betas"] == [0.5, 0.999]
     r = run_cli("list", "losses")

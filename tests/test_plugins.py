@@ -119,7 +119,8 @@ def test_disable_plugins(monkeypatch):
     reg = plugins.registries()
     assert "builtin-suites" not in {p.name for p in reg.plugins}
     assert len(reg.suites) == 0
-    assert len(reg.losses) == 3  # minimax, non-saturating, lsgan
+    assert reg.losses.names() == ["acgan", "hinge", "lsgan", "minimax", "non-saturating", "ragan",
+                                  "wasserstein"]
 
 
 EP = "test-hinge-thirdparty"  # entry-point name of the test plugin
@@ -171,7 +172,8 @@ def test_third_party_plugin_is_listed_and_runs(third_party_site, tmp_path):
 
     r = run_cli("list", "--json", env=env)
     listing = json.loads(r.stdout)
-    assert {"name": "test-hinge-thirdparty", "description": "hinge loss", "plugin": EP} in listing["losses"]
+    assert {"name": "test-hinge-thirdparty", "description": "hinge loss", "plugin": EP,
+            "output": "logit", "context": False} in listing["losses"]
     variant = next(v for v in listing["variants"] if v["name"] == "test-hinge-thirdparty-gan")
     assert variant["plugin"] == EP
     # the quick suite picks up every registered variant

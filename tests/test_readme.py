@@ -32,3 +32,32 @@ def test_constraints_pin_every_dependency():
     for dep in ("torch", "torchvision", "pluggy", "pandas", "pyarrow", "torch-fidelity",
                 "scikit-learn", "pytest", "pytest-benchmark", "hypothesis", "numpy"):
         assert dep in pins, dep
+
+
+def test_readme_variants_table_is_the_registry_and_hyperparams_defaults(reg):
+    """Every row of README's variants table is the registered recipe, and its `Hyperparams()`
+    row is the dataclass's defaults: the defaults cannot silently differ from what is shown."""
+    from ganbench.specs import Hyperparams
+
+    readme = Path(REPO, "README.md").read_text()
+    table = readme.split("## Variants", 1)[1].split("\n\n", 2)[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    seen = set()
+    for name, model, loss, terms, opt, lrs, betas, k, batch, z in rows:
+        if name == "`Hyperparams()`":
+            h = Hyperparams()
+        else:
+            v = reg.variants.get(name)
+            h = v.hparams
+            assert model.split(" ")[0] == v.model and loss == v.loss, name
+            opts = ", ".join(f"{a}={b}" for a, b in v.model_options.items())
+            assert (f"({opts})" if opts else "") == model[len(v.model):].strip(), name
+            want = " ".join([f"reg {r}" for r in v.regularizers]
+                            + [f"hook {t}" for t in v.step_hooks])
+            assert terms == want, name
+            seen.add(name)
+        lr_g, lr_d = (float(x) for x in lrs.split(" / "))
+        assert (opt, lr_g, lr_d, int(k), int(batch), int(z)) == (
+            h.optimizer, h.lr_g, h.lr_d, h.k, h.batch_size, h.z_dim), name
+        assert betas == ("—" if h.optimizer == "rmsprop" else str(tuple(h.betas))), name
+    assert seen == set(reg.variants.names())

@@ -63,6 +63,24 @@ def test_runner_computes_exactly_the_bare_loop(reg, variant, dataset):
     assert 0 < final["d_real"] < 1 and 0 < final["d_fake"] < 1 and final["g_grad_norm"] > 0
 
 
+def test_runner_computes_exactly_the_bare_wgan_gp_loop(reg):
+    """The general step (context, regulariser, k = 5) against a hand-written WGAN-GP loop."""
+    import torch
+
+    steps = 8
+    job = _job(reg, "wgan-gp", "ring8", steps)
+    res = train(job, reg, device="cpu")
+    final = {r["metric"]: r["value"] for r in res.rows if r["step"] == steps}
+    record: list = []
+    t = overhead.build(job, reg, torch.device("cpu"))
+    assert overhead.bare_loop_for(job) is overhead.bare_wgan_gp_loop
+    overhead.bare_wgan_gp_loop(t, job, steps, record=record)
+    d_mean = torch.stack([d for d, _ in record]).double().mean().item()
+    g_mean = torch.stack([g for _, g in record]).double().mean().item()
+    assert final["d_loss"] == pytest.approx(d_mean, rel=1e-5)
+    assert final["g_loss"] == pytest.approx(g_mean, rel=1e-5)
+
+
 def test_overhead_measurement_reports_a_sane_ratio(reg):
     import torch
 
