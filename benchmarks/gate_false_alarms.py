@@ -32,8 +32,8 @@ def main(argv=None) -> int:
                    help="metrics to gate (default: the check's default)")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--margin", default="5%")
-    p.add_argument("--worse-lr", type=float, default=1e-2,
-                   help="learning rate of the worsened candidate")
+    p.add_argument("--worse-lr", type=float, default=1e-4,
+                   help="learning rate of the worsened candidate (default 1e-4: ten times too low)")
     p.add_argument("--eval-samples", type=int, default=2500)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)

@@ -231,6 +231,28 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                     "default) or an amount in the metric's unit (2.5)")
     ck.add_argument("--json", action="store_true", help="machine-readable output")
 
+    npl = sub.add_parser(
+        "new-plugin", help="write a pip-installable plugin package to start from",
+        description="Write DIR/ganbench-NAME: pyproject.toml with the ganbench entry point, a "
+        "module with one loss, one regulariser and one variant, a README, tests that use "
+        "ganbench.testing, a speed test on ganbench's pytest plugin and a CI workflow with the "
+        "speed and quality gates. As generated it installs (pip install -e DIR/ganbench-NAME) "
+        "and its tests pass.")
+    npl.add_argument("name", help="plugin name: lowercase letters, digits, dashes (my-gan)")
+    npl.add_argument("--dir", default=".", help="where to create ganbench-NAME (default: .)")
+
+    cpl = sub.add_parser(
+        "check-plugin", help="conformance checks of an installed plugin",
+        description="Check every object plugin NAME (entry-point or distribution name) "
+        "registered: models build with the right shapes, embedded datasets load as declared, "
+        "losses, regularisers and step hooks train a few steps with finite losses, variants "
+        "train a few steps finitely and deterministically, suites name registered objects. "
+        "Exit 0 when all pass, 1 otherwise.")
+    cpl.add_argument("name", help="plugin entry-point or distribution name")
+    cpl.add_argument("--steps", type=_positive_int, default=3,
+                     help="training steps per check (default 3)")
+    cpl.add_argument("--json", action="store_true", help="machine-readable output")
+
     for name, (help_, configure, _handler, _plugin) in (commands or {}).items():
         cmd = sub.add_parser(name, help=help_, description=help_)
         configure(cmd)
@@ -241,7 +263,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands: dict = {}
     try:
-        known = {"run", "list", "plugins", "results", "compare", "check"}
+        known = {"run", "list", "plugins", "results", "compare", "check", "new-plugin",
+                 "check-plugin"}
         first = next((a for a in argv if not a.startswith("-")), None)
         from ganbench.plugins import registries
 
@@ -259,7 +282,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
                    "results": cmd_results, "compare": cmd_compare,
-                   "check": cmd_check}.get(args.command)
+                   "check": cmd_check, "new-plugin": cmd_new_plugin,
+                   "check-plugin": cmd_check_plugin}.get(args.command)
         if handler is None:
             return int(commands[args.command][2](args) or 0)
         return handler(args)
@@ -700,3 +724,29 @@ def cmd_check(args) -> int:
                          margin=args.margin)
     print(outcome.to_json() if args.json else outcome.explain())
     return 0 if outcome.passed else 1
+
+
+def cmd_new_plugin(args) -> int:
+    from ganbench.scaffold import new_plugin
+
+    root = new_plugin(args.name, args.dir)
+    print(f"wrote {root}\nnext: pip install -e {root}  &&  ganbench check-plugin {args.name}  "
+          f"&&  python -m pytest {root / 'tests' / 'test_plugin.py'}")
+    return 0
+
+
+def cmd_check_plugin(args) -> int:
+    import dataclasses
+    import json
+
+    from ganbench import testing
+
+    findings = testing.check_plugin(args.name, steps=args.steps)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(f) for f in findings], indent=1))
+    else:
+        print(testing.format_findings(findings))
+    bad = sum(not f.ok for f in findings)
+    if bad:
+        print(f"ganbench: {bad} of {len(findings)} check(s) failed", file=sys.stderr)
+    return 1 if bad else 0

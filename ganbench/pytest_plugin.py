@@ -14,7 +14,9 @@ author's or a lab's test suite gets these fixtures without copying anything::
 
 * ``ganbench_overhead(variant, dataset, steps=100, pairs=7, gate=None)``: ganbench's training
   loop against a bare PyTorch loop with the same modules, loss, optimisers and data, in
-  interleaved pairs; the figure is the median per-pair ratio (``ganbench.overhead``). Returns
+  interleaved pairs; the figure is the median per-pair ratio (``ganbench.overhead``). A bare
+  loop exists for plain losses (any loss without regularisers, step hooks or G-EMA) and for
+  wasserstein + gp. Returns
   the summary (``overhead_ratio``, its IQR, ``images_per_s``); with ``gate`` it fails the test
   when the ratio exceeds it (after one re-measurement: a burst of load can hit a pair).
 * ``ganbench_train_step(variant, dataset, steps=None, rounds=5)``: rounds of the runner's own
@@ -160,6 +162,13 @@ def ganbench_overhead(benchmark, ganbench_registries, ganbench_device):
                 gate: Optional[float] = None) -> dict[str, Any]:
         reg, device = ganbench_registries, ganbench_device
         job = _job(reg, variant, dataset)
+        try:
+            overhead.bare_loop_for(job)
+        except ValueError:
+            pytest.fail(f"ganbench_overhead has no bare loop to compare {variant} with (its "
+                        "regularisers, step hooks or G-EMA: only plain losses and wasserstein "
+                        "+ gp have one); gate its speed with ganbench_train_step and "
+                        "--benchmark-compare instead", pytrace=False)
         overhead.ganbench_loop(job, reg, device, 5)  # warm-up of both loops
         overhead.bare_loop_for(job)(overhead.build(job, reg, device), job, 5)
         result = overhead.Overhead(steps=steps)

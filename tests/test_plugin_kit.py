@@ -1,0 +1,123 @@
+"""The plugin kit: ``ganbench new-plugin`` writes a package that installs and whose tests pass;
+``ganbench check-plugin`` / ``ganbench.testing`` find what a broken plugin gets wrong."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import install_plugin, run_cli
+
+
+def test_new_plugin_installs_and_its_tests_pass(tmp_path):
+    r = run_cli("new-plugin", "lab-gan", "--dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    root = tmp_path / "ganbench-lab-gan"
+    for rel in ("pyproject.toml", "README.md", "ganbench_lab_gan/plugin.py",
+                "tests/test_plugin.py", "tests/test_speed.py", ".github/workflows/ci.yml"):
+        assert (root / rel).is_file(), rel
+    workflow = (root / ".github/workflows/ci.yml").read_text()
+    assert "--benchmark-compare-fail" in workflow and "ganbench check" in workflow
+    site = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                          "--no-build-isolation", "--target", str(site), str(root)],
+                         capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    env = {"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": "lab-gan"}
+    r = run_cli("list", "variants", env=env)
+    assert r.returncode == 0 and "lab-gan" in r.stdout, r.stdout + r.stderr
+    r = run_cli("check-plugin", "lab-gan", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("\nok ") == 3  # its loss, regulariser and variant
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "tests"], cwd=root, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"})
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert "4 passed" in tests.stdout
+
+
+@pytest.mark.parametrize("name", ["Bad", "x", "9lead", "has_underscore", "trailing-", "a" * 50])
+def test_new_plugin_refuses_bad_names(tmp_path, name):
+    r = run_cli("new-plugin", name, "--dir", str(tmp_path))
+    assert r.returncode == 2 and "invalid plugin name" in r.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_new_plugin_never_overwrites(tmp_path):
+    (tmp_path / "ganbench-mine").mkdir()
+    (tmp_path / "ganbench-mine" / "keep.txt").write_text("mine")
+    r = run_cli("new-plugin", "mine", "--dir", str(tmp_path))
+    assert r.returncode == 2 and "exists" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "ganbench-mine").iterdir()) == ["keep.txt"]
+
+
+BROKEN = '''
+from ganbench import hookimpl
+from ganbench.specs import LossSpec, ModelSpec, VariantSpec
+
+
+def build(data, z_dim, **options):
+    import torch
+
+    class G(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = torch.nn.Linear(z_dim, data.dim)
+
+        def forward(self, z):
+            return self.l(z).view(-1, *data.shape)
+
+    class D(torch.nn.Module):  # wrong: two outputs per sample
+        def __init__(self):
+            super().__init__()
+            self.l = torch.nn.Linear(data.dim, 2)
+
+        def forward(self, x):
+            return self.l(x.flatten(1))
+
+    return G(), D()
+
+
+@hookimpl
+def ganbench_register_models(register):
+    register(ModelSpec("broken-model", build, "D returns two outputs"))
+
+
+@hookimpl
+def ganbench_register_losses(register):
+    register(LossSpec("nan-loss", d_loss=lambda r, f: (r * float("nan")).mean(),
+                      g_loss=lambda f: f.mean(), description="D loss is NaN"))
+
+
+@hookimpl
+def ganbench_register_variants(register):
+    register(VariantSpec("nan-variant", "mlp", "nan-loss", "trains to NaN"))
+'''
+
+
+def test_check_plugin_reports_each_broken_object(tmp_path):
+    site = install_plugin(tmp_path / "site", "broken_plugin", BROKEN, "broken-dist", "0.1",
+                          "broken")
+    env = {"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": "broken"}
+    r = run_cli("check-plugin", "broken-dist", env=env)  # by distribution name too
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = {ln.split()[2]: ln for ln in r.stdout.splitlines()[1:]}
+    assert lines["broken-model"].startswith("FAIL") and "expected (4,)" in lines["broken-model"]
+    assert lines["nan-loss"].startswith("FAIL") and "non-finite" in lines["nan-loss"]
+    assert lines["nan-variant"].startswith("FAIL")
+    assert "3 of 3 check(s) failed" in r.stderr
+
+
+def test_check_plugin_unknown_name_is_one_line_exit_2():
+    r = run_cli("check-plugin", "no-such-plugin")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "no loaded plugin named 'no-such-plugin'" in r.stderr
+
+
+def test_builtin_plugins_conform(reg):
+    from ganbench import testing
+
+    for name in ("builtin-models", "builtin-losses", "builtin-datasets"):
+        findings = testing.check_plugin(name, reg)
+        assert findings and all(f.ok for f in findings), testing.format_findings(findings)
