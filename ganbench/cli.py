@@ -152,6 +152,9 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     out.add_argument("--no-calibration", action="store_true",
                      help="do not score the calibration rows (held-out real data and uniform "
                           "noise under the same EvalSpec) for each dataset of the plan")
+    from ganbench import viz_cli
+
+    viz_cli.add_run_options(out)
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     out.add_argument("--long", action="store_true",
                      help="end-of-run summary with every metric (default: a few per dataset, "
@@ -201,6 +204,7 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     cp.add_argument("--metric", type=_names, action="extend", default=[],
                     help="only these metrics")
 
+    viz_cli.add_commands(sub)
     for name, (help_, configure, _handler, _plugin) in (commands or {}).items():
         cmd = sub.add_parser(name, help=help_, description=help_)
         configure(cmd)
@@ -211,7 +215,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands: dict = {}
     try:
-        known = {"run", "list", "plugins", "results", "compare"}
+        from ganbench.viz_cli import HANDLERS as VIZ
+
+        known = {"run", "list", "plugins", "results", "compare", *VIZ}
         first = next((a for a in argv if not a.startswith("-")), None)
         from ganbench.plugins import registries
 
@@ -228,7 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
-                   "results": cmd_results, "compare": cmd_compare}.get(args.command)
+                   "results": cmd_results, "compare": cmd_compare, **VIZ}.get(args.command)
         if handler is None:
             return int(commands[args.command][2](args) or 0)
         return handler(args)
@@ -247,7 +253,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_run(args) -> int:
-    from ganbench import results, sweep
+    from ganbench import results, sweep, viz_cli
     from ganbench.budget import Budget, parse_seeds
     from ganbench.plan import Overrides, plan
     from ganbench.plugins import registries
@@ -287,7 +293,8 @@ def cmd_run(args) -> int:
         todo, out, force=args.force, log=log, meta=lambda job: run_meta(job, device),
         run_one=lambda job, i, n, ckpt: _run_one(job, reg, out, device, data_root,
                                                  args.download, i, n, log, args.quiet, ckpt,
-                                                 fast=fast))
+                                                 fast=fast,
+                                                 artifacts=viz_cli.artifacts_for(args, out, job)))
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -303,6 +310,12 @@ def cmd_run(args) -> int:
         print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
     else:
         print(brief_summary(summary))
+    from ganbench.report import hint
+
+    made = hint(out, [results.run_path(out, j.run_id) for j in shown
+                      if results.run_path(out, j.run_id).exists()])
+    if made:
+        log(f"ganbench: pictures and generators in {out}/RUN_ID/; the report: {made}")
     problems = sweep.report(outcomes)
     for line in problems:
         print(line, file=sys.stderr)
@@ -370,7 +383,7 @@ def brief_summary(summary) -> str:
 
 
 def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
-             fast=None):
+             fast=None, artifacts=None):
     from ganbench import results
     from ganbench.runner import train
 
@@ -378,7 +391,8 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, check
     started = time.time()
     try:
         res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update, checkpoint=checkpoint, fast=fast)
+                    progress=bar.update, checkpoint=checkpoint, fast=fast,
+                    artifacts=artifacts)
     finally:
         bar.close()
     meta = run_meta(job, device)

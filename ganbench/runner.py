@@ -102,11 +102,13 @@ def train(
     progress: Optional[Callable[[float], None]] = None,
     checkpoint: Optional[Checkpointer] = None,
     fast: Optional[FastPath] = None,
+    artifacts: Optional[Any] = None,
 ) -> RunResult:
     """Train ``job`` to its budget and return its metric rows. With ``checkpoint``, continue
     from its saved state when there is one and save the state at every evaluation point.
     ``fast``: how to execute it (channels_last, torch.compile, fused Adam); the precision is
-    the job's."""
+    the job's. ``artifacts`` (ganbench.artifacts.RunArtifacts): draws each evaluation point's
+    picture and keeps the evaluated generator."""
     import torch
 
     dev = resolve_device(device)
@@ -161,6 +163,7 @@ def train(
             if interval["wall"] > 0:
                 stats["images_per_s"] = interval["images"] / interval["wall"]
         g_net.eval()
+        first_row = len(rows)
         ctx = EvalContext(job=job, dataset=ds, data=train_data, generator=g_net,
                           conditional=conditional, device=dev, eval_spec=spec, step=steps,
                           images_seen=images, wall_s=wall, stats=stats, cache=cache,
@@ -172,6 +175,8 @@ def train(
                                  "metric": v.metric, "value": float(v.value), "unit": v.unit,
                                  "higher_is_better": v.higher_is_better,
                                  "eval_spec": spec.hash})
+        if artifacts is not None:
+            artifacts.evaluated(ctx, rows[first_row:])
         g_net.train()
         train_stats.reset()
         interval["images"], interval["wall"] = 0, 0.0
@@ -191,7 +196,9 @@ def train(
     resumed = checkpoint.restore(saved, rng, cache, check=fits) if checkpoint else None
     if resumed:
         rows[:], steps, images, wall, eval_wall = resumed
-    else:
+    if artifacts is not None:
+        artifacts.start(resumed.steps if resumed else None)
+    if not resumed:
         evaluate()
     budget = job.budget
     next_eval = 1
@@ -234,12 +241,13 @@ def train(
         if checkpoint:
             checkpoint.save(saved, rng, cache, rows, steps, images, wall, eval_wall)
 
+    kept = artifacts.finish() if artifacts is not None else {}
     return RunResult(job=job, rows=rows, status=status, images_seen=images, steps=steps,
                      wall_s=wall, eval_s=eval_wall, device=str(dev), eval_spec=spec,
                      info={"params_g": sum(p.numel() for p in g_net.parameters()),
                            "params_d": sum(p.numel() for p in d_net.parameters()),
                            "diverged_at_step": steps if status == "diverged" else None,
-                           "resumed_from_step": resumed.steps if resumed else None})
+                           "resumed_from_step": resumed.steps if resumed else None, **kept})
 
 
 def _select_metrics(reg: Registries, job: JobSpec):
