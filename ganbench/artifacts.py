@@ -12,7 +12,9 @@ and data options, the data spec, z_dim, whether it is conditional, the step it w
 and the EvalSpec (whose seed gives the fixed evaluation noise). Pictures are drawn from that
 fixed noise, so the pictures over time show the same latents.
 
-Every file is written atomically (temporary name, fsync, rename) while the run holds its lock;
+Every file is written atomically (temporary name, fsync, rename) while the run holds its lock
+(a picture's PNG is encoded and written by a writer thread while training continues; the run
+waits for it at the next evaluation point and before it ends);
 the run directory, the samples directory and each file refuse symlinks, like the checkpoint and
 lock paths. A run that starts from scratch removes the pictures and generators of an earlier
 attempt; a resumed run removes those of evaluation points after its checkpoint (they will be
@@ -216,7 +218,13 @@ class RunArtifacts:
         self._tb = None
         self._last = None  # (generator module, record) of the last evaluation point
         self._win = None
-        self.picture_s = 0.0  # time spent drawing and writing pictures
+        self._record: Optional[dict[str, Any]] = None
+        self._samples: Optional[Path] = None
+        self._pool = None  # one thread encodes and writes PNGs while training goes on
+        self._pending = None
+        self.picture_s = 0.0  # time evaluation points spent on pictures (drawing, waiting)
+        self.writer_s = 0.0  # time the writer thread spent encoding and writing them
+        self.final_wait_s = 0.0  # time the run's end waited for the last picture
         self.generator_s = 0.0
         self.tensorboard_s = 0.0
         self.evaluations = 0
@@ -230,13 +238,19 @@ class RunArtifacts:
         """Remove the files of evaluation points this run will make again: all of them when it
         starts from scratch, those after ``resumed_step`` when it resumes."""
         d = run_dir(self.out_dir, self.run_id, create=True)
-        for folder in (d, samples_dir(self.out_dir, self.run_id, create=True)):
+        self._samples = samples_dir(self.out_dir, self.run_id, create=True)
+        for folder in (d, self._samples):
             for p in folder.iterdir():
                 step = step_of(p.name)
                 stale = (p.name == FINAL_GENERATOR) or (
                     step is not None and (resumed_step is None or step > resumed_step))
                 if stale and (p.is_file() or p.is_symlink()):
                     p.unlink()
+        if self.draw:  # here, not in the first evaluation point it would slow down
+            import PIL.Image  # noqa: F401
+            import PIL.PngImagePlugin  # noqa: F401
+
+            self._writer().submit(lambda: None).result()  # the thread is started
         if self.tb_dir is not None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -264,10 +278,13 @@ class RunArtifacts:
                 modes=ctx.dataset.modes, win=self._win)
             layout.update(run_id=self.run_id, step=ctx.step, images_seen=ctx.images_seen,
                           source="evaluation")
-            path = samples_dir(self.out_dir, self.run_id) / picture_name(ctx.step)
-            atomic_write(path, pictures.png_bytes(picture, layout))
+            path = self._samples / picture_name(ctx.step)
+            self._drain()  # the previous point's file (written long ago, normally)
+            self._pending = self._writer().submit(self._encode_write, path, picture, layout)
             self.picture_s += time.perf_counter() - t0
-        record = generator_record(ctx, self._win)
+        if self._record is None:  # what does not change between evaluation points
+            self._record = generator_record(ctx, self._win)
+        record = {**self._record, "step": ctx.step, "images_seen": ctx.images_seen}
         self._last = (ctx.generator, record)
         if self.keep == "all":
             self._save_generator(ctx.generator, record, ctx.step)
@@ -277,10 +294,30 @@ class RunArtifacts:
                 if r.get("value") is not None:
                     self._tb.add_scalar(r["metric"], r["value"], r["step"])
             if picture is not None:
-                self._tb.add_image("samples", picture if picture.ndim == 3 else picture[..., None],
-                                   ctx.step, dataformats="HWC")
+                self._tb.add_image("samples", pictures.rgb(picture, layout), ctx.step,
+                                   dataformats="HWC")
             self._tb.flush()
             self.tensorboard_s += time.perf_counter() - t0
+
+    def _writer(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganbench-png")
+        return self._pool
+
+    def _encode_write(self, path: Path, picture, layout) -> None:
+        from ganbench import pictures
+
+        t0 = time.perf_counter()
+        atomic_write(path, pictures.png_bytes(picture, layout))
+        self.writer_s += time.perf_counter() - t0
+
+    def _drain(self) -> None:
+        """Wait for the picture being written (its error, if any, is raised here)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def _save_generator(self, module, record, step: Optional[int]) -> None:
         t0 = time.perf_counter()
@@ -291,6 +328,9 @@ class RunArtifacts:
     def finish(self) -> dict[str, Any]:
         """Keep the generator of the last evaluation point; close TensorBoard. Returns what
         the run file records about these files."""
+        t0 = time.perf_counter()
+        self._drain()
+        self.final_wait_s = time.perf_counter() - t0
         if self._last is not None:
             self._save_generator(*self._last, None)
         self.close()
@@ -298,11 +338,19 @@ class RunArtifacts:
                               f"{FINAL_GENERATOR}" if self._last else None,
                               "keep_generators": self.keep,
                               "picture_s": round(self.picture_s, 4),
+                              "picture_writer_s": round(self.writer_s, 4),
+                              "picture_final_wait_s": round(self.final_wait_s, 4),
                               "generator_s": round(self.generator_s, 4),
                               "tensorboard_s": round(self.tensorboard_s, 4),
                               "evaluations": self.evaluations}}
 
     def close(self) -> None:
+        try:
+            self._drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
         if self._tb is not None:
             self._tb.close()
             self._tb = None

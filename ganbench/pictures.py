@@ -7,7 +7,7 @@ at every evaluation point and must cost next to nothing).
   the whole grid is enlarged by an integer factor (nearest neighbour) so that it is at least
   :data:`MIN_SIDE` pixels wide. The layout is stored in the PNG's ``ganbench`` text chunk.
 * :func:`scatter` — 2-D points over a fixed window: samples as blue 2x2-pixel dots, and for a
-  mixture dataset each mode's 3σ circle in red on top (the VEEGAN/PacGAN picture: a sample
+  mixture dataset each mode's 3σ circle in red on top (a 3-colour palette PNG: cheap to encode) (the VEEGAN/PacGAN picture: a sample
   inside a circle is "high quality"). The window is fixed per dataset, so pictures over time
   are comparable. Points outside it are not drawn (their count is in the PNG's text chunk).
 """
@@ -115,26 +115,38 @@ def _pixels(xy: np.ndarray, win: Sequence[float], side: int) -> tuple[np.ndarray
     return px, py
 
 
+PALETTE = (BACKGROUND, BACKGROUND, BACKGROUND) + SAMPLE_RGB + MODE_RGB  # indices 0, 1, 2
+
+
 def scatter(points, win: Sequence[float], modes=None, side: int = SCATTER_SIDE
             ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``(side, side, 3)`` uint8 scatter of the first two coordinates of ``points``."""
+    """``(side, side)`` uint8 palette indices (0 background, 1 sample, 2 mode circle; colours
+    in ``layout["palette"]``, :func:`rgb` expands them) of the first two coordinates of
+    ``points``."""
     xy = np.asarray(points.detach().float().cpu() if hasattr(points, "detach") else points,
                     dtype=np.float64).reshape(len(points), -1)[:, :2]
-    canvas = np.full((side, side, 3), BACKGROUND, np.uint8)
+    canvas = np.zeros((side, side), np.uint8)
     px, py = _pixels(xy, win, side)
     ok = np.isfinite(px) & np.isfinite(py) & (px >= 0) & (px <= side - 2) & (py >= 0) & \
         (py <= side - 2)
     ix, iy = np.round(px[ok]).astype(np.int64), np.round(py[ok]).astype(np.int64)
     for dy in (0, 1):
         for dx in (0, 1):
-            canvas[iy + dy, ix + dx] = SAMPLE_RGB
+            canvas[iy + dy, ix + dx] = 1
     if modes is not None:
         cy, cx = _circles(tuple(map(tuple, modes.centers)), float(modes.std), tuple(win), side)
-        canvas[cy, cx] = MODE_RGB
+        canvas[cy, cx] = 2
     layout = {"kind": "scatter", "window": [float(v) for v in win], "side": side,
               "points": int(len(xy)), "outside": int(len(xy) - ok.sum()),
-              "circle_sigma": 3 if modes is not None else None}
+              "circle_sigma": 3 if modes is not None else None, "palette": list(PALETTE)}
     return canvas, layout
+
+
+def rgb(picture: np.ndarray, layout: dict[str, Any]) -> np.ndarray:
+    """``(H, W, 3)`` uint8 of a picture: palette indices expanded, grey repeated."""
+    if layout.get("palette"):
+        return np.asarray(layout["palette"], np.uint8).reshape(-1, 3)[picture]
+    return np.repeat(picture[..., None], 3, axis=2) if picture.ndim == 2 else picture
 
 
 _CIRCLES: dict = {}
@@ -165,7 +177,12 @@ def png_bytes(picture: np.ndarray, info: dict[str, Any], compress_level: int = 1
     meta = PngInfo()
     meta.add_text("ganbench", json.dumps(info, sort_keys=True))
     buf = io.BytesIO()
-    Image.fromarray(picture).save(buf, format="PNG", pnginfo=meta, compress_level=compress_level)
+    if info.get("palette"):
+        im = Image.fromarray(picture, mode="P")
+        im.putpalette(list(info["palette"]))
+    else:
+        im = Image.fromarray(picture)
+    im.save(buf, format="PNG", pnginfo=meta, compress_level=compress_level)
     return buf.getvalue()
 
 
@@ -175,7 +192,7 @@ def read_png(path) -> tuple[np.ndarray, dict[str, Any]]:
 
     with Image.open(path) as im:
         info = json.loads(im.text.get("ganbench", "{}")) if hasattr(im, "text") else {}
-        return np.asarray(im.convert(im.mode)), info
+        return np.asarray(im), info
 
 
 def eval_picture(samples, labels, *, kind: str, num_classes: int = 0, modes=None,
