@@ -173,6 +173,7 @@ def _figure_quality(d, calib, metric: str, path: Path) -> bool:
 
 def _figure_stability(d, metrics: list[str], path: Path) -> bool:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     if not metrics:
         return False
@@ -185,6 +186,7 @@ def _figure_stability(d, metrics: list[str], path: Path) -> bool:
             if (a["n"] > 1).any():
                 ax.fill_between(a["x"], a["mean"] - a["std"].fillna(0),
                                 a["mean"] + a["std"].fillna(0), color=color, alpha=0.2)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("images seen", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -218,8 +220,10 @@ def _table(columns: list[str], rows: list[list[Any]], left: int = 1) -> str:
 def _final_table(summary) -> str:
     if summary.empty:
         return "<p class='note'>(no final values)</p>"
+    from ganbench.results import MACHINE_METRICS
+
     metrics = [m for m in QUALITY if m in set(summary["metric"])] + sorted(
-        set(summary["metric"]) - set(QUALITY) - set(STABILITY))
+        set(summary["metric"]) - set(QUALITY) - set(STABILITY) - MACHINE_METRICS)
     keys = summary[["variant", "setting"]].drop_duplicates().values.tolist()
     rows = []
     for variant, setting in keys:
