@@ -163,7 +163,9 @@ def cmd_sample(args) -> int:
     layout.update(run_id=kept.meta["run_id"], step=kept.record["step"], source="sample",
                   seed=args.seed, cls=args.cls)
     _write_png(args.out, pic, layout)
-    print(f"ganbench: {len(samples)} samples of {kept.meta['run_id']} (step "
+    shown = sum(k is not None for k in layout["cells"]) if "cells" in layout else \
+        layout.get("points", len(samples))
+    print(f"ganbench: {shown} samples of {kept.meta['run_id']} (step "
           f"{kept.record['step']}) -> {args.out}", file=sys.stderr)
     return 0
 
