@@ -53,8 +53,19 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+class _Wrapped(argparse.RawDescriptionHelpFormatter):
+    """Descriptions wrapped to the terminal; epilogs (examples) kept as written."""
+
+    def add_text(self, text):
+        if text and text is not argparse.SUPPRESS and "\n" not in text:
+            import textwrap
+
+            text = textwrap.fill(text, width=min(self._width, 100))
+        super().add_text(text)
+
+
 def add_commands(sub) -> None:
-    fmt = argparse.RawDescriptionHelpFormatter
+    fmt = _Wrapped
     s = sub.add_parser("sample", help="sample pictures from a run's kept generator",
                        description="Samples of a run's kept generator as a PNG. Default: the "
                        "run's fixed evaluation noise, so the picture equals the run's last "
@@ -93,7 +104,7 @@ def add_commands(sub) -> None:
                        "Radford et al. 2015: for each class of EXPR (e.g. 7-1+4) the mean "
                        "latent of the --exemplars samples the dataset's shipped classifier is "
                        "most sure are of that class (out of --pool random latents); the signed "
-                       "sum is decoded, with --results - 1 copies jittered by uniform noise of "
+                       "sum is decoded, with --count - 1 copies jittered by uniform noise of "
                        "+-jitter, and classified. The PNG has one row per term (its exemplars, "
                        "then its mean latent decoded, last column) and a last row of results. "
                        "Prints what the classifier says. Needs an unconditional generator on "
@@ -110,8 +121,8 @@ def add_commands(sub) -> None:
     a.add_argument("--seed", type=_int, default=0, help="seed of the pool and of the jitter")
     a.add_argument("--jitter", type=float, default=0.25, help="uniform noise on the result "
                    "latent for the extra results (default 0.25, as in the paper)")
-    a.add_argument("--count", dest="n_results", type=_int, default=8,
-                   help="results decoded: the sum and COUNT - 1 jittered copies (default 8)")
+    a.add_argument("--count", dest="n_results", type=_int, default=8, metavar="N",
+                   help="results decoded: the sum and N - 1 jittered copies (default 8)")
     a.add_argument("--json", action="store_true", help="the classifier's verdicts as JSON")
 
     r = sub.add_parser("report", help="a static HTML report of results directories",
