@@ -13,8 +13,9 @@ and the EvalSpec (whose seed gives the fixed evaluation noise). Pictures are dra
 fixed noise, so the pictures over time show the same latents.
 
 Every file is written atomically (temporary name, fsync, rename) while the run holds its lock
-(a picture's PNG is encoded and written by a writer thread while training continues; the run
-waits for it at the next evaluation point and before it ends);
+(the evaluation point copies the samples a picture needs; a writer thread draws, encodes and
+writes it while training continues; the run waits for it at the next evaluation point and
+before it ends);
 the run directory, the samples directory and each file refuse symlinks, like the checkpoint and
 lock paths. A run that starts from scratch removes the pictures and generators of an earlier
 attempt; a resumed run removes those of evaluation points after its checkpoint (they will be
@@ -222,8 +223,8 @@ class RunArtifacts:
         self._samples: Optional[Path] = None
         self._pool = None  # one thread encodes and writes PNGs while training goes on
         self._pending = None
-        self.picture_s = 0.0  # time evaluation points spent on pictures (drawing, waiting)
-        self.writer_s = 0.0  # time the writer thread spent encoding and writing them
+        self.picture_s = 0.0  # time evaluation points spent on pictures (copying, waiting)
+        self.writer_s = 0.0  # time the writer thread spent drawing, encoding, writing them
         self.final_wait_s = 0.0  # time the run's end waited for the last picture
         self.generator_s = 0.0
         self.tensorboard_s = 0.0
@@ -266,21 +267,20 @@ class RunArtifacts:
         from ganbench import pictures
 
         self.evaluations += 1
-        picture = None
         if self.draw:
             t0 = time.perf_counter()
             spec = ctx.data.spec
             if self._win is None and spec.kind != "images":
                 self._win = pictures.window(ctx.dataset.modes,
                                             None if ctx.dataset.modes else ctx.data.x[:10000])
-            picture, layout = pictures.eval_picture(
-                ctx.samples(), ctx.labels(), kind=spec.kind, num_classes=spec.num_classes,
-                modes=ctx.dataset.modes, win=self._win)
-            layout.update(run_id=self.run_id, step=ctx.step, images_seen=ctx.images_seen,
-                          source="evaluation")
-            path = self._samples / picture_name(ctx.step)
-            self._drain()  # the previous point's file (written long ago, normally)
-            self._pending = self._writer().submit(self._encode_write, path, picture, layout)
+            subset, grid = pictures.picture_inputs(ctx.samples(), ctx.labels(), kind=spec.kind,
+                                                   num_classes=spec.num_classes)
+            info = {"run_id": self.run_id, "step": ctx.step, "images_seen": ctx.images_seen,
+                    "source": "evaluation"}
+            self._drain()  # the previous point's picture (done long ago, normally)
+            self._pending = self._writer().submit(
+                self._draw_write, self._samples / picture_name(ctx.step), subset, grid,
+                ctx.dataset.modes, self._win, info)
             self.picture_s += time.perf_counter() - t0
         if self._record is None:  # what does not change between evaluation points
             self._record = generator_record(ctx, self._win)
@@ -293,9 +293,6 @@ class RunArtifacts:
             for r in rows:
                 if r.get("value") is not None:
                     self._tb.add_scalar(r["metric"], r["value"], r["step"])
-            if picture is not None:
-                self._tb.add_image("samples", pictures.rgb(picture, layout), ctx.step,
-                                   dataformats="HWC")
             self._tb.flush()
             self.tensorboard_s += time.perf_counter() - t0
 
@@ -306,11 +303,18 @@ class RunArtifacts:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganbench-png")
         return self._pool
 
-    def _encode_write(self, path: Path, picture, layout) -> None:
+    def _draw_write(self, path: Path, subset, grid, modes, win, info) -> None:
+        """On the writer thread: draw, encode, write; the picture to TensorBoard."""
         from ganbench import pictures
 
         t0 = time.perf_counter()
+        picture, layout = pictures.draw(subset, grid, modes=modes, win=win)
+        layout.update(info)
         atomic_write(path, pictures.png_bytes(picture, layout))
+        if self._tb is not None:
+            self._tb.add_image("samples", pictures.rgb(picture, layout), info["step"],
+                               dataformats="HWC")
+            self._tb.flush()
         self.writer_s += time.perf_counter() - t0
 
     def _drain(self) -> None:

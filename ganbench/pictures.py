@@ -195,16 +195,42 @@ def read_png(path) -> tuple[np.ndarray, dict[str, Any]]:
         return np.asarray(im), info
 
 
+def picture_inputs(samples, labels, *, kind: str, num_classes: int = 0,
+                   n: int = GRID_ROWS * GRID_COLUMNS):
+    """What the picture of an evaluation point is drawn from, copied to the CPU (so it can be
+    drawn on another thread while the samples' memory is reused): ``(subset, grid)`` where
+    ``grid`` is ``(rows, cols, cells, cells_in_subset)`` for images and None for points."""
+    if kind != "images":
+        return samples.detach().to("cpu", copy=True), None
+    if labels is not None and num_classes:
+        rows, cols = num_classes, GRID_COLUMNS
+        cells = class_cells(labels, num_classes)
+    else:
+        n = min(n, len(samples))
+        cols = min(GRID_COLUMNS, n)
+        rows, cells = math.ceil(n / cols), list(range(n))
+    used = [k for k in cells if k is not None]
+    where = {k: i for i, k in enumerate(used)}
+    subset = samples[used].detach().to("cpu", copy=True)
+    return subset, (rows, cols, cells, [None if k is None else where[k] for k in cells])
+
+
+def draw(subset, grid, *, modes=None, win: Optional[Sequence[float]] = None
+         ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The picture of :func:`picture_inputs`' output."""
+    if grid is None:
+        return scatter(subset, win if win is not None else window(modes, subset), modes)
+    rows, cols, cells, local = grid
+    picture, layout = image_grid(subset, rows, cols, local)
+    layout["cells"] = cells  # indices into the evaluation samples
+    return picture, layout
+
+
 def eval_picture(samples, labels, *, kind: str, num_classes: int = 0, modes=None,
                  win: Optional[Sequence[float]] = None, n: int = GRID_ROWS * GRID_COLUMNS
                  ) -> tuple[np.ndarray, dict[str, Any]]:
     """The picture of one evaluation point: for images the first ``n`` samples in a grid of
     8 columns, or, given the labels a conditional G was asked for, one row per class (its
     first 8 samples); for points a scatter of every sample over the modes' 3σ circles."""
-    if kind != "images":
-        return scatter(samples, win if win is not None else window(modes, samples), modes)
-    if labels is not None and num_classes:
-        return image_grid(samples, num_classes, GRID_COLUMNS, class_cells(labels, num_classes))
-    n = min(n, len(samples))
-    cols = min(GRID_COLUMNS, n)
-    return image_grid(samples, math.ceil(n / cols), cols, list(range(n)))
+    subset, grid = picture_inputs(samples, labels, kind=kind, num_classes=num_classes, n=n)
+    return draw(subset, grid, modes=modes, win=win)
