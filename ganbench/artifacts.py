@@ -226,6 +226,7 @@ class RunArtifacts:
         self.picture_s = 0.0  # time evaluation points spent on pictures (copying, waiting)
         self.writer_s = 0.0  # time the writer thread spent drawing, encoding, writing them
         self.final_wait_s = 0.0  # time the run's end waited for the last picture
+        self.picture_ms: list[float] = []  # per evaluation point (this process)
         self.generator_s = 0.0
         self.tensorboard_s = 0.0
         self.evaluations = 0
@@ -272,7 +273,7 @@ class RunArtifacts:
             spec = ctx.data.spec
             if self._win is None and spec.kind != "images":
                 self._win = pictures.window(ctx.dataset.modes,
-                                            None if ctx.dataset.modes else ctx.data.x[:10000])
+                                            None if ctx.dataset.modes else ctx.data.x[:2000])
             subset, grid = pictures.picture_inputs(ctx.samples(), ctx.labels(), kind=spec.kind,
                                                    num_classes=spec.num_classes)
             info = {"run_id": self.run_id, "step": ctx.step, "images_seen": ctx.images_seen,
@@ -281,7 +282,9 @@ class RunArtifacts:
             self._pending = self._writer().submit(
                 self._draw_write, self._samples / picture_name(ctx.step), subset, grid,
                 ctx.dataset.modes, self._win, info)
-            self.picture_s += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            self.picture_s += took
+            self.picture_ms.append(round(took * 1000, 3))
         if self._record is None:  # what does not change between evaluation points
             self._record = generator_record(ctx, self._win)
         record = {**self._record, "step": ctx.step, "images_seen": ctx.images_seen}
@@ -342,6 +345,7 @@ class RunArtifacts:
                               f"{FINAL_GENERATOR}" if self._last else None,
                               "keep_generators": self.keep,
                               "picture_s": round(self.picture_s, 4),
+                              "picture_ms": self.picture_ms,
                               "picture_writer_s": round(self.writer_s, 4),
                               "picture_final_wait_s": round(self.final_wait_s, 4),
                               "generator_s": round(self.generator_s, 4),
