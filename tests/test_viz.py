@@ -460,3 +460,25 @@ def test_report_in_headless_chromium(sweep, tmp_path):
         assert "ganbench report" in driver.title
     finally:
         driver.quit()
+
+
+def test_keep_generators_all_reproduces_every_evaluation_point(tmp_path):
+    from ganbench import artifacts, pictures
+
+    out = tmp_path / "runs"
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "grid25", "--budget",
+                "1500img", "--evals", "2", "--eval-samples", "200", "--out", str(out),
+                "--no-calibration", "--keep-generators", "all", "-q", env=ENV)
+    assert r.returncode == 0, r.stderr
+    f = next(out.glob("*.json"))
+    found = artifacts.pictures(out, f.stem)
+    assert len(found) == 3
+    for step, path in found:
+        assert (out / f.stem / artifacts.generator_name(step)).is_file()
+        png = tmp_path / f"s{step}.png"
+        r = run_cli("sample", f.stem, "--results", str(out), "--step", str(step), "--out",
+                    str(png), env=ENV)
+        assert r.returncode == 0, r.stderr
+        assert np.array_equal(pictures.read_png(png)[0], pictures.read_png(path)[0]), step
+    r = run_cli("sample", str(f), "--step", "7", "--out", str(tmp_path / "x.png"), env=ENV)
+    assert r.returncode == 2 and "kept no generator of step 7 (kept: 0, " in r.stderr
