@@ -99,8 +99,9 @@ def open_run(run: str, results_dir: Optional[str], reg, step: Optional[int] = No
     if step is not None and not gfile.exists():
         kept = sorted(s for s in (artifacts.step_of(p.name) for p in gdir.glob("generator-*"))
                       if s is not None) if gdir.is_dir() else []
+        have = ", ".join(map(str, kept)) or "none; train with --keep-generators all"
         raise UsageError(f"run {meta['run_id']} kept no generator of step {step} (kept: "
-                         f"{', '.join(map(str, kept)) or 'none; train with --keep-generators all'})")
+                         f"{have})")
     record, state = artifacts.read_generator(gfile)
     if record.get("run_id") != meta["run_id"]:
         raise UsageError(f"'{gfile}' belongs to run {record.get('run_id')!r}, not "

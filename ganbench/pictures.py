@@ -7,8 +7,8 @@ at every evaluation point and must cost next to nothing).
   the whole grid is enlarged by an integer factor (nearest neighbour) so that it is at least
   :data:`MIN_SIDE` pixels wide. The layout is stored in the PNG's ``ganbench`` text chunk.
 * :func:`scatter` — 2-D points over a fixed window: samples as blue 2x2-pixel dots, and for a
-  mixture dataset each mode's 3σ circle in red on top (a 3-colour palette PNG: cheap to encode) (the VEEGAN/PacGAN picture: a sample
-  inside a circle is "high quality"). The window is fixed per dataset, so pictures over time
+  mixture dataset each mode's 3σ circle in red on top (the VEEGAN/PacGAN picture: a sample
+  inside a circle is "high quality"; a 3-colour palette PNG, cheap to encode). The window is fixed per dataset, so pictures over time
   are comparable. Points outside it are not drawn (their count is in the PNG's text chunk).
 """
 
