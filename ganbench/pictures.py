@@ -100,7 +100,8 @@ def window(modes=None, points=None) -> list[float]:
         c = np.asarray(modes.centers, dtype=float)[:, :2]
         lo, hi = c.min(0) - SCATTER_MARGIN, c.max(0) + SCATTER_MARGIN
     else:
-        p = np.asarray(points, dtype=float)[:, :2]
+        p = points.detach().float().cpu().numpy() if hasattr(points, "detach") else points
+        p = np.asarray(p, dtype=float).reshape(len(p), -1)[:, :2]
         lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
         pad = 0.1 * (hi - lo).max()
         lo, hi = lo - pad, hi + pad
