@@ -190,6 +190,8 @@ def test_sample_by_run_id_class_and_seed(sweep, tmp_path):
     (["arithmetic", "{ns}", "1-2+x"], "is not like 7-1+4"),
     (["arithmetic", "{ns}", "1-2+12"], "class 12 in '1-2+12' is out of range"),
     (["interpolate", "{ns}", "--steps", "1"], "--steps must be at least 2"),
+    (["sample", "{ns}", "--n", "5000"], "the run's evaluation noise has 300 latents"),
+    (["report", "{out}/nonexistent"], "no results at"),
 ])
 def test_bad_input_is_one_line_and_exit_2(sweep, tmp_path, args, message):
     names = {"out": str(sweep["out"]),
