@@ -395,6 +395,8 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, check
                     artifacts=artifacts)
     finally:
         bar.close()
+        if artifacts is not None:
+            artifacts.close()  # after a failure too: its writer thread and TensorBoard file
     meta = run_meta(job, device)
     meta.update(status=res.status, started=started, finished=time.time(),
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
