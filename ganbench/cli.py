@@ -161,6 +161,9 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     out.add_argument("--no-calibration", action="store_true",
                      help="do not score the calibration rows (held-out real data and uniform "
                           "noise under the same EvalSpec) for each dataset of the plan")
+    from ganbench import viz_cli
+
+    viz_cli.add_run_options(out)
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     out.add_argument("--long", action="store_true",
                      help="end-of-run summary with every metric (default: a few per dataset, "
@@ -253,6 +256,7 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      help="training steps per check (default 3)")
     cpl.add_argument("--json", action="store_true", help="machine-readable output")
 
+    viz_cli.add_commands(sub)
     for name, (help_, configure, _handler, _plugin) in (commands or {}).items():
         cmd = sub.add_parser(name, help=help_, description=help_)
         configure(cmd)
@@ -263,8 +267,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands: dict = {}
     try:
+        from ganbench.viz_cli import HANDLERS as VIZ
+
         known = {"run", "list", "plugins", "results", "compare", "check", "new-plugin",
-                 "check-plugin"}
+                 "check-plugin", *VIZ}
         first = next((a for a in argv if not a.startswith("-")), None)
         from ganbench.plugins import registries
 
@@ -283,7 +289,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
                    "results": cmd_results, "compare": cmd_compare,
                    "check": cmd_check, "new-plugin": cmd_new_plugin,
-                   "check-plugin": cmd_check_plugin}.get(args.command)
+                   "check-plugin": cmd_check_plugin, **VIZ}.get(args.command)
         if handler is None:
             return int(commands[args.command][2](args) or 0)
         return handler(args)
@@ -302,7 +308,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_run(args) -> int:
-    from ganbench import results, sweep
+    from ganbench import results, sweep, viz_cli
     from ganbench.budget import Budget, parse_seeds
     from ganbench.plan import Overrides, plan
     from ganbench.plugins import registries
@@ -342,7 +348,8 @@ def cmd_run(args) -> int:
         todo, out, force=args.force, log=log, meta=lambda job: run_meta(job, device),
         run_one=lambda job, i, n, ckpt: _run_one(job, reg, out, device, data_root,
                                                  args.download, i, n, log, args.quiet, ckpt,
-                                                 fast=fast))
+                                                 fast=fast,
+                                                 artifacts=viz_cli.artifacts_for(args, out, job)))
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -358,6 +365,12 @@ def cmd_run(args) -> int:
         print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
     else:
         print(brief_summary(summary))
+    from ganbench.report import hint
+
+    made = hint(out, [results.run_path(out, j.run_id) for j in shown
+                      if results.run_path(out, j.run_id).exists()])
+    if made:
+        log(f"ganbench: pictures and generators in {out}/RUN_ID/; the report: {made}")
     problems = sweep.report(outcomes)
     for line in problems:
         print(line, file=sys.stderr)
@@ -425,7 +438,7 @@ def brief_summary(summary) -> str:
 
 
 def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
-             fast=None):
+             fast=None, artifacts=None):
     from ganbench import results
     from ganbench.runner import train
 
@@ -433,9 +446,12 @@ def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, check
     started = time.time()
     try:
         res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update, checkpoint=checkpoint, fast=fast)
+                    progress=bar.update, checkpoint=checkpoint, fast=fast,
+                    artifacts=artifacts)
     finally:
         bar.close()
+        if artifacts is not None:
+            artifacts.close()  # after a failure too: its writer thread and TensorBoard file
     meta = run_meta(job, device)
     meta.update(status=res.status, started=started, finished=time.time(),
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,

@@ -138,11 +138,13 @@ def train(
     progress: Optional[Callable[[float], None]] = None,
     checkpoint: Optional[Checkpointer] = None,
     fast: Optional[FastPath] = None,
+    artifacts: Optional[Any] = None,
 ) -> RunResult:
     """Train ``job`` to its budget and return its metric rows. With ``checkpoint``, continue
     from its saved state when there is one and save the state at every evaluation point.
     ``fast``: how to execute it (channels_last, torch.compile, fused Adam); the precision is
-    the job's."""
+    the job's. ``artifacts`` (ganbench.artifacts.RunArtifacts): draws each evaluation point's
+    picture and keeps the evaluated generator."""
     import torch
 
     dev = resolve_device(device)
@@ -204,6 +206,7 @@ def train(
             if interval["wall"] > 0:
                 stats["images_per_s"] = interval["images"] / interval["wall"]
         eval_net.eval()
+        first_row = len(rows)
         ctx = EvalContext(job=job, dataset=ds, data=train_data, generator=eval_net,
                           conditional=conditional, device=dev, eval_spec=spec, step=steps,
                           images_seen=images, wall_s=wall, stats=stats, cache=cache,
@@ -215,6 +218,8 @@ def train(
                                  "metric": v.metric, "value": float(v.value), "unit": v.unit,
                                  "higher_is_better": v.higher_is_better,
                                  "eval_spec": spec.hash})
+        if artifacts is not None:
+            artifacts.evaluated(ctx, rows[first_row:])
         eval_net.train()
         train_stats.reset()
         interval["images"], interval["wall"] = 0, 0.0
@@ -235,7 +240,9 @@ def train(
     if resumed:
         rows[:], steps, images, wall, eval_wall = resumed
         step.counter[0] = steps  # lazy regularisers continue on their phase
-    else:
+    if artifacts is not None:
+        artifacts.start(resumed.steps if resumed else None)
+    if not resumed:
         evaluate()
     budget = job.budget
     next_eval = 1
@@ -278,12 +285,13 @@ def train(
         if checkpoint:
             checkpoint.save(saved, rng, cache, rows, steps, images, wall, eval_wall)
 
+    kept = artifacts.finish() if artifacts is not None else {}
     return RunResult(job=job, rows=rows, status=status, images_seen=images, steps=steps,
                      wall_s=wall, eval_s=eval_wall, device=str(dev), eval_spec=spec,
                      info={"params_g": sum(p.numel() for p in g_net.parameters()),
                            "params_d": sum(p.numel() for p in d_net.parameters()),
                            "diverged_at_step": steps if status == "diverged" else None,
-                           "resumed_from_step": resumed.steps if resumed else None})
+                           "resumed_from_step": resumed.steps if resumed else None, **kept})
 
 
 def _ema_copy(g_net):

@@ -1,0 +1,486 @@
+"""Tests that look: kept generators, evaluation pictures, sample/interpolate/arithmetic, the
+HTML report (in a real headless Chromium), TensorBoard events.
+
+One small sweep (non-saturating and cgan on digits and ring8, 2kimg, 2 evaluations after the
+one at step 0, 300 evaluation samples, with calibration rows and TensorBoard) is trained once
+per module in a subprocess pinned to one thread, and every test reads what it left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+
+ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    base = tmp_path_factory.mktemp("viz")
+    out, tb = base / "runs", base / "tb"
+    r = run_cli("run", "--variant", "non-saturating,cgan", "--dataset", "digits,ring8",
+                "--budget", "2kimg", "--evals", "2", "--eval-samples", "300", "--out", str(out),
+                "--tensorboard", str(tb), "--device", "cpu", env=ENV)
+    assert r.returncode == 0, r.stderr
+    runs = {}
+    for f in out.glob("*.json"):
+        meta = json.loads(f.read_text())["meta"]
+        runs[(meta["variant"], meta["dataset"])] = f
+    return {"out": out, "tb": tb, "runs": runs, "stderr": r.stderr, "base": base}
+
+
+def _threads():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _kept(sweep, variant, dataset):
+    from ganbench import latent, plugins
+
+    _threads()
+    return latent.open_run(str(sweep["runs"][(variant, dataset)]), None, plugins.registries())
+
+
+def _last_picture(run_file: Path):
+    from ganbench import artifacts, pictures
+
+    meta = json.loads(run_file.read_text())["meta"]
+    found = artifacts.pictures(run_file.parent, meta["run_id"])
+    assert found, "no pictures"
+    step, path = found[-1]
+    assert step == meta["steps"]
+    return pictures.read_png(path)
+
+
+# ------------------------------------------------------------------ kept generators, files
+
+
+def test_every_run_keeps_its_generator_and_pictures(sweep):
+    from ganbench import artifacts
+
+    out = sweep["out"]
+    assert not list((out / ".ganbench").glob("*.ckpt")), "checkpoints are deleted on completion"
+    for (variant, dataset), f in sweep["runs"].items():
+        meta = json.loads(f.read_text())["meta"]
+        if meta["status"] == "calibration":
+            assert not (out / meta["run_id"]).exists()
+            continue
+        d = out / meta["run_id"]
+        record, state = artifacts.read_generator(d / "generator.safetensors")
+        assert record["run_id"] == meta["run_id"] and record["step"] == meta["steps"]
+        assert record["model"] == meta["model"] and record["z_dim"] == meta["config"][
+            "hparams"]["z_dim"]
+        assert record["conditional"] == (variant == "cgan")
+        assert state and all(hasattr(t, "dtype") for t in state.values())
+        steps = [s for s, _ in artifacts.pictures(out, meta["run_id"])]
+        assert steps == sorted({r["step"] for r in json.loads(f.read_text())["rows"]})
+        assert meta["artifacts"]["generator"] == f"{meta['run_id']}/generator.safetensors"
+
+
+def test_generator_file_is_weights_only_safetensors(sweep):
+    f = sweep["runs"][("non-saturating", "digits")]
+    data = (f.parent / json.loads(f.read_text())["meta"]["run_id"] /
+            "generator.safetensors").read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    assert header["__metadata__"]["format"] == "ganbench-generator/1"
+    assert b"\x80\x04" not in data[:8 + n]  # no pickle protocol marker in the header
+    assert all(v["dtype"] in ("F32", "I64") for k, v in header.items() if k != "__metadata__")
+
+
+def test_run_names_the_report_command(sweep):
+    assert f"ganbench report {sweep['out']} --out {sweep['out']}/report" in sweep["stderr"]
+
+
+# ------------------------------------------------------------------ pictures are G(z)
+
+
+@pytest.mark.parametrize("variant", ["non-saturating", "cgan"])
+def test_grid_pixels_equal_g_of_eval_noise(sweep, variant):
+    import torch
+
+    from ganbench import pictures
+
+    kept = _kept(sweep, variant, "digits")
+    spec = kept.record["eval_spec"]
+    g = torch.Generator().manual_seed(spec["seed"])
+    z = torch.randn(spec["n_samples"], kept.z_dim, generator=g)
+    y = None
+    if kept.conditional:
+        g = torch.Generator().manual_seed(spec["seed"] + 1)
+        y = torch.randint(kept.num_classes, (spec["n_samples"],), generator=g)
+    with torch.no_grad():
+        x = kept.generator(z, y) if y is not None else kept.generator(z)
+    expected = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    pic, layout = _last_picture(sweep["runs"][(variant, "digits")])
+    assert layout["kind"] == "grid" and layout["cols"] == 8
+    assert layout["rows"] == (10 if kept.conditional else 8)
+    for i, k in enumerate(layout["cells"]):
+        if k is None:
+            continue
+        r, c = divmod(i, layout["cols"])
+        assert np.array_equal(pictures.grid_cell(pic, layout, r, c), expected[k, 0]), (r, c)
+        if kept.conditional:  # one row per class
+            assert int(y[k]) == r
+
+
+def test_scatter_draws_samples_and_mode_circles(sweep):
+    from ganbench import pictures
+    from ganbench_plugins.datasets import RING8
+
+    pic, layout = _last_picture(sweep["runs"][("non-saturating", "ring8")])
+    assert layout["kind"] == "scatter" and layout["points"] == 300
+    assert pic.ndim == 2 and set(np.unique(pic)) <= {0, 1, 2}
+    assert (pic == 2).sum() > 8 * 10  # eight red 3σ circles
+    # each circle is drawn around its mode centre
+    win, side = layout["window"], layout["side"]
+    for cx, cy in RING8.centers:
+        px = round((cx - win[0]) / (win[1] - win[0]) * (side - 1))
+        py = round((win[3] - cy) / (win[3] - win[2]) * (side - 1))
+        assert (pic[py - 6:py + 7, px - 6:px + 7] == 2).sum() >= 8
+    assert np.array_equal(pictures.rgb(pic, layout)[pic == 1][0], pictures.SAMPLE_RGB)
+
+
+# ------------------------------------------------------------------ commands
+
+
+@pytest.mark.parametrize("variant,dataset", [("non-saturating", "digits"), ("cgan", "digits"),
+                                             ("non-saturating", "ring8")])
+def test_sample_reproduces_last_evaluation_picture_bitwise(sweep, tmp_path, variant, dataset):
+    from ganbench import pictures
+
+    f = sweep["runs"][(variant, dataset)]
+    out = tmp_path / "s.png"
+    r = run_cli("sample", str(f), "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    got, info = pictures.read_png(out)
+    want, _ = _last_picture(f)
+    assert got.dtype == want.dtype == np.uint8 and np.array_equal(got, want)
+    assert info["source"] == "sample"
+
+
+def test_sample_by_run_id_class_and_seed(sweep, tmp_path):
+    from ganbench import pictures
+
+    f = sweep["runs"][("cgan", "digits")]
+    run_id = f.stem
+    out = tmp_path / "c.png"
+    r = run_cli("sample", run_id, "--results", str(sweep["out"]), "--class", "3", "--seed", "5",
+                "--n", "16", "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    pic, layout = pictures.read_png(out)
+    assert layout["rows"] * layout["cols"] >= 16 and layout["cls"] == 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["sample", "nope.json"], "no run file 'nope.json'"),
+    (["sample", "nope", "--results", "{out}"], "no run 'nope' in"),
+    (["sample", "{cgan}", "--class", "10"], "--class 10 is out of range"),
+    (["sample", "{calib}"], "is a calibration row"),
+    (["arithmetic", "{ring8}", "1-2+3"], "holds points"),
+    (["arithmetic", "{cgan}", "1-2+3"], "needs an unconditional generator"),
+    (["arithmetic", "{ns}", "1-2+x"], "is not like 7-1+4"),
+    (["arithmetic", "{ns}", "1-2+12"], "class 12 in '1-2+12' is out of range"),
+    (["interpolate", "{ns}", "--steps", "1"], "--steps must be at least 2"),
+    (["sample", "{ns}", "--n", "5000"], "the run's evaluation noise has 300 latents"),
+    (["report", "{out}/nonexistent"], "no results at"),
+])
+def test_bad_input_is_one_line_and_exit_2(sweep, tmp_path, args, message):
+    names = {"out": str(sweep["out"]),
+             "cgan": str(sweep["runs"][("cgan", "digits")]),
+             "ns": str(sweep["runs"][("non-saturating", "digits")]),
+             "ring8": str(sweep["runs"][("non-saturating", "ring8")]),
+             "calib": str(sweep["runs"][("calib-real", "digits")])}
+    args = [a.format(**names) for a in args] + ["--out", str(tmp_path / "x.png")]
+    r = run_cli(*args, env=ENV)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("variant,dataset", [("non-saturating", "digits"), ("cgan", "digits"),
+                                             ("non-saturating", "ring8")])
+def test_interpolation_endpoints_equal_g_at_endpoint_latents(sweep, variant, dataset):
+    import torch
+
+    from ganbench import latent, pictures
+
+    kept = _kept(sweep, variant, dataset)
+    pic, layout, z, samples = latent.interpolate(kept, pairs=2, steps=5, seed=3)
+    ends = torch.randn(4, kept.z_dim, generator=torch.Generator().manual_seed(3))
+    assert z.shape == (4, 5, kept.z_dim)
+    for row in range(4):  # rows: lerp, slerp of pair 0, then of pair 1
+        p = row // 2
+        assert torch.equal(z[row, 0], ends[2 * p]) and torch.equal(z[row, -1], ends[2 * p + 1])
+        for col, e in ((0, ends[2 * p]), (4, ends[2 * p + 1])):
+            args = (e[None],) if not kept.conditional else (e[None], torch.tensor([p]))
+            with torch.no_grad():
+                alone = kept.generator(*args)[0]
+            got = samples[row * 5 + col]
+            assert torch.allclose(got, alone, atol=1e-5, rtol=0)
+            if kept.kind == "images":
+                cell = pictures.grid_cell(pic, layout, row, col)
+                assert np.array_equal(cell, pictures.to_uint8(got[None])[0, 0])
+    # slerp keeps the latents' norm in the middle; lerp shrinks it
+    assert z[1, 2].norm() > z[0, 2].norm()
+
+
+def test_interpolate_cli_writes_rows(sweep, tmp_path):
+    from ganbench import pictures
+
+    out = tmp_path / "i.png"
+    r = run_cli("interpolate", str(sweep["runs"][("non-saturating", "digits")]), "--pairs", "3",
+                "--steps", "6", "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    pic, layout = pictures.read_png(out)
+    assert (layout["rows"], layout["cols"]) == (6, 6)
+
+
+def test_arithmetic_reports_what_the_classifier_says(sweep, tmp_path):
+    from ganbench import latent
+
+    kept = _kept(sweep, "non-saturating", "digits")
+    net = latent.classifier(kept)
+    import torch
+
+    x = latent.decode(kept, torch.randn(400, kept.z_dim, generator=torch.Generator()
+                                        .manual_seed(0)))
+    counts = np.bincount(latent.class_probabilities(net, x).argmax(1).numpy(), minlength=10)
+    a, b = [int(c) for c in np.argsort(-counts)[:2]]  # classes this G draws most
+    out = tmp_path / "a.png"
+    r = run_cli("arithmetic", str(sweep["runs"][("non-saturating", "digits")]), f"{a}-{b}+{b}",
+                "--pool", "400", "--exemplars", "2", "--json", "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [t["class"] for t in res["terms"]] == [a, b, b]
+    assert sum(res["result_classes"].values()) == 8
+    assert 0 <= res["result_decodes_as"] < 10
+    # a - b + b is a's mean latent: it decodes as what a's mean latent decodes as
+    assert res["result_decodes_as"] == res["terms"][0]["mean_decodes_as"]
+    from ganbench import pictures
+
+    pic, layout = pictures.read_png(out)
+    assert layout["rows"] == 4 and layout["expression"] == f"{a}-{b}+{b}"
+
+
+# ------------------------------------------------------------------ TensorBoard
+
+
+def test_tensorboard_holds_every_metric_row_and_the_pictures(sweep):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    f = sweep["runs"][("non-saturating", "digits")]
+    data = json.loads(f.read_text())
+    acc = EventAccumulator(str(sweep["tb"] / data["meta"]["run_id"]),
+                           size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    rows = data["rows"]
+    assert set(tags["scalars"]) == {r["metric"] for r in rows}
+    for r in rows:
+        events = {e.step: e.value for e in acc.Scalars(r["metric"])}
+        assert events[r["step"]] == pytest.approx(r["value"], rel=1e-6, abs=1e-6)
+    images = acc.Images("samples")
+    assert [e.step for e in images] == sorted({r["step"] for r in rows})
+    assert images[-1].width > 0 and images[-1].encoded_image_string[:4] == b"\x89PNG"
+
+
+# ------------------------------------------------------------------ resume, symlinks
+
+
+def test_start_removes_stale_files_and_refuses_symlinks(tmp_path):
+    from ganbench import artifacts
+    from ganbench.errors import UsageError
+
+    rid = "v__d__s0__abc"
+    d = tmp_path / rid / "samples"
+    d.mkdir(parents=True)
+    for s in (0, 10, 20):
+        (d / artifacts.picture_name(s)).write_bytes(b"x")
+    (tmp_path / rid / "generator.safetensors").write_bytes(b"x")
+    (tmp_path / rid / artifacts.generator_name(20)).write_bytes(b"x")
+    (tmp_path / rid / "notes.txt").write_text("kept")
+    a = artifacts.RunArtifacts(tmp_path, rid, pictures=False)
+    a.start(10)  # resumed from step 10: points after it are drawn again
+    assert sorted(p.name for p in d.iterdir()) == ["step00000000.png", "step00000010.png"]
+    assert not (tmp_path / rid / "generator.safetensors").exists()
+    assert not (tmp_path / rid / artifacts.generator_name(20)).exists()
+    a.start(None)  # from scratch
+    assert list(d.iterdir()) == [] and (tmp_path / rid / "notes.txt").exists()
+    a.close()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, tmp_path / "v__d__s1__abc")
+    with pytest.raises(UsageError, match="symlink"):
+        artifacts.RunArtifacts(tmp_path, "v__d__s1__abc").start(None)
+    (tmp_path / rid / "samples" / "step00000030.png").symlink_to(elsewhere / "x")
+    with pytest.raises(UsageError, match="symlink"):
+        artifacts.atomic_write(tmp_path / rid / "samples" / "step00000030.png", b"x")
+    assert not (elsewhere / "x").exists()
+
+
+def test_damaged_generator_file_is_one_line(sweep, tmp_path):
+    f = sweep["runs"][("non-saturating", "ring8")]
+    copy = tmp_path / "runs"
+    shutil.copytree(f.parent / f.stem, copy / f.stem)
+    shutil.copy(f, copy / f.name)
+    (copy / f.stem / "generator.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
+    r = run_cli("sample", str(copy / f.name), "--out", str(tmp_path / "x.png"), env=ENV)
+    assert r.returncode == 2 and "is not a ganbench generator file" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_resumed_run_draws_each_point_once_and_as_uninterrupted(reg, tmp_path):
+    """Interrupted after its second checkpoint, a run resumes; it ends with one picture per
+    evaluation point, bitwise those of an uninterrupted run, and its generator kept."""
+    import torch
+
+    from ganbench import artifacts
+    from ganbench.budget import Budget
+    from ganbench.checkpoint import Checkpointer, checkpoint_path
+    from ganbench.plan import plan
+    from ganbench.runner import train
+
+    torch.set_num_threads(1)
+    job = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[0],
+               budget=Budget.parse("60steps"), evals=4, eval_samples=200)[0]
+
+    def run(out, stop_after=None):
+        calls = {"n": 0}
+
+        def progress(frac):
+            calls["n"] += 1
+            if stop_after is not None and calls["n"] > stop_after:
+                raise _Stop()
+
+        ck = Checkpointer(checkpoint_path(out, job.run_id), job.run_id)
+        return train(job, reg, device="cpu", checkpoint=ck, progress=progress,
+                     artifacts=artifacts.RunArtifacts(out, job.run_id))
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(a)
+    with pytest.raises(_Stop):
+        run(b, stop_after=2)  # two segments and their checkpoints, then the third stops
+    partial = [s for s, _ in artifacts.pictures(b, job.run_id)]
+    assert partial == [0, 15, 30]
+    (b / job.run_id / "samples" / artifacts.picture_name(45)).write_bytes(b"stale")
+    res = run(b)
+    assert res.info["resumed_from_step"] == 30
+    got = [(s, p.read_bytes()) for s, p in artifacts.pictures(b, job.run_id)]
+    want = [(s, p.read_bytes()) for s, p in artifacts.pictures(a, job.run_id)]
+    assert [s for s, _ in got] == [0, 15, 30, 45, 60]
+    assert got == want
+    ra, sa = artifacts.read_generator(a / job.run_id / "generator.safetensors")
+    rb, sb = artifacts.read_generator(b / job.run_id / "generator.safetensors")
+    assert ra == rb and sa.keys() == sb.keys()  # (safetensors orders metadata keys freely)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# ------------------------------------------------------------------ the report
+
+
+def _report(sweep, tmp_path):
+    out = tmp_path / "report"
+    r = run_cli("report", str(sweep["out"]), "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    return out / "index.html"
+
+
+def test_report_is_offline_and_complete(sweep, tmp_path):
+    import re
+
+    index = _report(sweep, tmp_path)
+    page = index.read_text()
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    srcs = re.findall(r"src='([^']+)'", page)
+    assert srcs
+    from urllib.parse import unquote
+
+    for s in srcs:
+        assert (index.parent / unquote(s)).is_file(), s
+    for text in ("digits", "ring8", "Final metrics", "Calibration rows", "calib-real",
+                 "calib-noise", "Anytime quality", "Stability", "Final samples",
+                 "Samples over time", "Environment", "EvalSpec", "non-saturating", "cgan"):
+        assert text in page, text
+    assert page.count("class='pic'") >= 4 * 4  # 4 runs x (final + 3 points over time)
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None or shutil.which("chromedriver") is None,
+                    reason="needs Chromium and chromedriver from the OS packages (Debian: "
+                    "apt-get install chromium chromium-driver; .ci/run installs them)")
+def test_report_in_headless_chromium(sweep, tmp_path):
+    pytest.importorskip("selenium", reason="needs selenium (pip install -e '.[dev]')")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    index = _report(sweep, tmp_path)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = _chromium()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1400,2400", "--allow-file-access-from-files"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        driver.get(index.as_uri())
+        driver.execute_script("return document.readyState")
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, "
+            "i.naturalWidth, i.naturalHeight]);")
+        assert len(images) >= 16
+        broken = [i for i in images if not (i[1] and i[2] > 0 and i[3] > 0)]
+        assert not broken, broken
+        shot = os.environ.get("GANBENCH_SCREENSHOT") or str(tmp_path / "report.png")
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1400, min(int(height) + 100, 12000))
+        assert driver.save_screenshot(shot)
+        assert Path(shot).stat().st_size > 10_000
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert not errors, errors
+        assert "ganbench report" in driver.title
+    finally:
+        driver.quit()
+
+
+def test_keep_generators_all_reproduces_every_evaluation_point(tmp_path):
+    from ganbench import artifacts, pictures
+
+    out = tmp_path / "runs"
+    r = run_cli("run", "--variant", "non-saturating", "--dataset", "grid25", "--budget",
+                "1500img", "--evals", "2", "--eval-samples", "200", "--out", str(out),
+                "--no-calibration", "--keep-generators", "all", "-q", env=ENV)
+    assert r.returncode == 0, r.stderr
+    f = next(out.glob("*.json"))
+    found = artifacts.pictures(out, f.stem)
+    assert len(found) == 3
+    for step, path in found:
+        assert (out / f.stem / artifacts.generator_name(step)).is_file()
+        png = tmp_path / f"s{step}.png"
+        r = run_cli("sample", f.stem, "--results", str(out), "--step", str(step), "--out",
+                    str(png), env=ENV)
+        assert r.returncode == 0, r.stderr
+        assert np.array_equal(pictures.read_png(png)[0], pictures.read_png(path)[0]), step
+    r = run_cli("sample", str(f), "--step", "7", "--out", str(tmp_path / "x.png"), env=ENV)
+    assert r.returncode == 2 and "kept no generator of step 7 (kept: 0, " in r.stderr
