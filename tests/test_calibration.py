@@ -1,5 +1,6 @@
 """Calibration rows: held-out real data and uniform noise under a run's own EvalSpec."""
 
+import dataclasses
 import math
 
 import pytest
@@ -59,7 +60,12 @@ def test_calibration_shares_the_runs_eval_spec_and_ignores_variant_seed_and_budg
     other = plan(reg, variants=["vanilla-minimax"], datasets=["ring8"], budget=None,
                  seeds=(3,), eval_samples=500)[0]
     assert calibration.calibration_job(other, "real").run_id == a.run_id
-    assert len(calibration.plan_calibration([job, other])) == 2
+    # nor on the variant's regularisers, step hooks or G-EMA (wgan-gp, wgan, ...)
+    terms = [plan(reg, variants=[v], datasets=["ring8"], budget=None, seeds=(0,),
+                  eval_samples=500)[0] for v in ("wgan-gp", "wgan", "r1")]
+    terms.append(dataclasses.replace(terms[0], g_ema=0.999))
+    assert {calibration.calibration_job(t, "real").run_id for t in terms} == {a.run_id}
+    assert len(calibration.plan_calibration([job, other, *terms])) == 2
     with pytest.raises(ValueError):
         calibration.calibration_job(job, "bogus")
 
