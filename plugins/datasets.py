@@ -18,7 +18,8 @@ import math
 from ganbench import hookimpl
 from ganbench.specs import DataRequest, DatasetSpec, DataSpec, DataTensors, Modes
 
-MIXTURE_STD = 0.02
+MIXTURE_STD = 0.02  # ring8
+GRID_STD = 0.05  # grid25 (PacGAN's)
 TRAIN_POINTS = 50_000
 TEST_POINTS = 10_000
 DATA_SEED = 1234
@@ -32,7 +33,7 @@ RING8 = Modes(
 )
 GRID25 = Modes(
     centers=tuple((float(i), float(j)) for i in (-4, -2, 0, 2, 4) for j in (-4, -2, 0, 2, 4)),
-    std=MIXTURE_STD,
+    std=GRID_STD,
 )
 
 
@@ -83,7 +84,7 @@ DATASETS = [
     DatasetSpec("ring8", DataSpec("points", (2,), 8), mixture_loader(RING8),
                 "8 Gaussians on a circle of radius 2, std 0.02 (VEEGAN 2-D ring)", modes=RING8),
     DatasetSpec("grid25", DataSpec("points", (2,), 25), mixture_loader(GRID25),
-                "25 Gaussians on a 5x5 grid, spacing 2, std 0.02 (VEEGAN 2-D grid)", modes=GRID25),
+                "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN 2-D grid)", modes=GRID25),
     DatasetSpec("gaussian", DataSpec("points", (3,)), load_gaussian,
                 "N(0, Σ) in 3-D with a fixed non-diagonal Σ (a linear G can match it)"),
     DatasetSpec("digits", DataSpec("images", (1, 8, 8), 10), load_digits,

@@ -29,10 +29,11 @@ from ganbench.specs import SuiteEntry, SuiteSpec
 
 QUICK_DATASETS = {  # dataset -> (budget, eval samples)
     "ring8": ("256kimg", 2500),
-    "grid25": ("256kimg", 2500),
+    "grid25": ("512kimg", 2500),  # 25 modes need the most steps
     "gaussian": ("64kimg", 2500),
     "digits": ("128kimg", 1437),
 }
+QUICK_EVALS = 4
 
 
 def quick_entries(reg):
@@ -41,7 +42,7 @@ def quick_entries(reg):
         model = reg.models.get(v.model)
         for ds_name, (budget, n) in QUICK_DATASETS.items():
             if ds_name in reg.datasets and model.check(reg.datasets.get(ds_name).spec) is None:
-                entries.append(SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=8,
+                entries.append(SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=QUICK_EVALS,
                                           eval_samples=n))
     return entries
 
