@@ -27,12 +27,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from ganbench.errors import UsageError
+from ganbench.safepath import atomic_write as _atomic_write
 from ganbench.safepath import safe_child
 
 GENERATOR_FORMAT = "ganbench-generator/1"
@@ -93,23 +93,9 @@ def pictures(out_dir: Union[str, Path], run_id: str) -> list[tuple[int, Path]]:
 
 
 def atomic_write(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same directory, fsync,
-    rename); a symlink at ``path`` is refused, not followed."""
-    _refuse_symlink(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Write ``data`` to ``path`` atomically (``safepath.atomic_write``); a symlink at ``path``
+    is refused, not followed."""
+    return _atomic_write(_refuse_symlink(path), data)
 
 
 # ------------------------------------------------------------------------------ generators

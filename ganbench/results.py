@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from ganbench.errors import UsageError
+from ganbench.safepath import atomic_write
 
 FORMAT = "ganbench-run/1"
 META_COLUMNS = [
@@ -64,20 +65,7 @@ def write_run(out_dir: Union[str, Path], meta: dict[str, Any], rows: list[dict[s
     path = run_path(out_dir, meta["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps({"format": FORMAT, "meta": meta, "rows": rows}, allow_nan=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{meta['run_id']}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return atomic_write(path, payload.encode())
 
 
 MAX_RUN_BYTES = 64 * 2**20  # a run file is a few hundred kB; never read without bound

@@ -7,7 +7,9 @@ the checkpoints and the locks build goes through :func:`safe_child` as well.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Union
 
@@ -46,4 +48,25 @@ def state_dir_path(out_dir: Union[str, Path], run_id: str, suffix: str) -> Path:
     path = safe_child(state, run_id, suffix)
     if path.is_symlink():
         raise UsageError(f"'{path}' is a symlink: ganbench will not follow it; remove it")
+    return path
+
+
+def atomic_write(path: Union[str, Path], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, fsync,
+    rename. A reader never sees a half-written file, and a crash leaves at most a stray
+    temporary (``.NAME.*.tmp``)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return path
