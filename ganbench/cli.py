@@ -167,6 +167,10 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      "fitting 100 columns)")
     out.add_argument("--json", action="store_true",
                      help="end-of-run summary as JSON records, every metric")
+    from ganbench import executors, study
+
+    executors.add_arguments(r)
+    study.add_sweep_parser(sub, r)
 
     ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
                         description="List what the loaded plugins registered.")
@@ -241,7 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands: dict = {}
     try:
-        known = {"run", "list", "plugins", "results", "compare", "check"}
+        known = {"run", "sweep", "list", "plugins", "results", "compare", "check"}
         first = next((a for a in argv if not a.startswith("-")), None)
         from ganbench.plugins import registries
 
@@ -257,7 +261,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
+        from ganbench.study import cmd_sweep
+
+        handler = {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list, "plugins": cmd_plugins,
                    "results": cmd_results, "compare": cmd_compare,
                    "check": cmd_check}.get(args.command)
         if handler is None:
@@ -278,14 +284,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_run(args) -> int:
-    from ganbench import results, sweep
+    from ganbench import executors
     from ganbench.budget import Budget, parse_seeds
     from ganbench.plan import Overrides, plan
     from ganbench.plugins import registries
     from ganbench.validate import check_run_args
 
     check_run_args(args)
+    executors.check_arguments(args)
     reg = registries()
+    reg.executors.get(args.executor)
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
@@ -296,10 +304,15 @@ def cmd_run(args) -> int:
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples, eval_options=_eval_options(args),
                 data_options={"resize": args.resize} if args.resize else None)
-    from ganbench.fastpath import from_args
-    from ganbench.runner import resolve_device
+    return execute_plan(args, reg, jobs)
 
-    device = resolve_device(args.device)
+
+def execute_plan(args, reg, jobs) -> int:
+    """Train planned ``jobs`` on the chosen executor, then calibrate and print the summary."""
+    from ganbench import launch, results, sweep
+    from ganbench.fastpath import from_args
+
+    device = launch.planning_device(args)
     jobs, fast = from_args(args, jobs, device)
     if args.dry_run:
         for j in jobs:
@@ -314,11 +327,7 @@ def cmd_run(args) -> int:
     log(f"ganbench: {len(jobs)} run(s) on {device}; results in {out}"
         + (f"; {skipped} already done there (--force to train them again)" if skipped else ""))
     t_start = time.perf_counter()
-    outcomes = sweep.run_jobs(
-        todo, out, force=args.force, log=log, meta=lambda job: run_meta(job, device),
-        run_one=lambda job, i, n, ckpt: _run_one(job, reg, out, device, data_root,
-                                                 args.download, i, n, log, args.quiet, ckpt,
-                                                 fast=fast))
+    outcomes = launch.execute(args, reg, todo, device, fast, out, log)
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -398,37 +407,6 @@ def brief_summary(summary) -> str:
         blocks.append("\n".join(lines))
     blocks.append("(every metric: ganbench run ... --long or --json, or ganbench results)")
     return "\n\n".join(blocks)
-
-
-def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
-             fast=None):
-    from ganbench import results
-    from ganbench.runner import train
-
-    bar = _Progress(f"[{i}/{n}] {job.label}", quiet)
-    started = time.time()
-    try:
-        res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update, checkpoint=checkpoint, fast=fast)
-    finally:
-        bar.close()
-    meta = run_meta(job, device)
-    meta.update(status=res.status, started=started, finished=time.time(),
-                images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
-                eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
-    if fast is not None:
-        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision,
-                            "fused": fast.use_fused(device)}
-    results.write_run(out, meta, res.rows)
-    checkpoint.discard()
-    final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
-    shown = ", ".join(f"{k}={final[k]:.4g}" for k in
-                      ("fid", "frechet_data", "modes_covered", "high_quality_pct") if k in final)
-    resumed = res.info.get("resumed_from_step")
-    log(f"[{i}/{n}] {job.label}: {res.status}, {res.steps} steps, {res.wall_s:.1f}s train + "
-        f"{res.eval_s:.1f}s eval" + (f"; {shown}" if shown else "")
-        + (f" (resumed from step {resumed})" if resumed is not None else ""))
-    return res
 
 
 def run_meta(job, device) -> dict[str, Any]:
