@@ -99,7 +99,7 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
     counts = {"done": 0, "failed": 0}
 
     def status_line() -> str:
-        return (f"ganbench: jobs: {counts['done']} done, {len(running)} running, "
+        return (f"ganbench: jobs: {counts['done']} done, {len(running)} running or queued, "
                 f"{counts['failed']} failed, {n - counts['done'] - len(running)} to go")
 
     try:
