@@ -175,7 +175,8 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
                         description="List what the loaded plugins registered.")
     ls.add_argument("kind", nargs="?", choices=["variants", "models", "losses", "regularizers",
-                                                "step_hooks", "datasets", "metrics", "suites"],
+                                                "step_hooks", "datasets", "metrics", "suites",
+                                                "executors", "search_spaces"],
                     help="only this kind (default: all)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -199,6 +200,7 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                     help="only these metrics")
     rs.add_argument("--export", metavar="FILE",
                     help="write every row to FILE (.csv or .parquet) as well")
+    study.add_results_arguments(rs)
     rs.add_argument("--anytime", nargs="?", const="main", metavar="METRIC",
                     help="stability and anytime quality of METRIC (default: the main metric, "
                     "fid > frechet_data > reverse_kl): final value, area under its curve over "
@@ -307,8 +309,9 @@ def cmd_run(args) -> int:
     return execute_plan(args, reg, jobs)
 
 
-def execute_plan(args, reg, jobs) -> int:
-    """Train planned ``jobs`` on the chosen executor, then calibrate and print the summary."""
+def execute_plan(args, reg, jobs, show=None) -> int:
+    """Train planned ``jobs`` on the chosen executor, then calibrate and print the summary
+    (``show(df)`` prints it instead, e.g. a study's)."""
     from ganbench import launch, results, sweep
     from ganbench.fastpath import from_args
 
@@ -337,7 +340,9 @@ def execute_plan(args, reg, jobs) -> int:
     df = results.load([results.run_path(out, j.run_id) for j in shown
                        if results.run_path(out, j.run_id).exists()])
     summary = results.summarize(df)
-    if args.json:
+    if show is not None and not df.empty:
+        show(df)
+    elif args.json:
         print(summary.to_json(orient="records", indent=1))
     elif args.long:
         print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
@@ -485,6 +490,8 @@ def _describe(kind: str, obj) -> dict[str, Any]:
                  modes=len(obj.modes.centers) if obj.modes else None)
     elif kind == "metrics":
         d.update(default=obj.default)
+    elif kind == "search_spaces":
+        d.update(params={k: str(v) for k, v in obj.params.items()}, reference=obj.reference)
     return d
 
 
@@ -493,7 +500,8 @@ def cmd_list(args) -> int:
 
     reg = registries()
     kinds = [args.kind] if args.kind else ["variants", "models", "losses", "regularizers",
-                                            "step_hooks", "datasets", "metrics", "suites"]
+                                            "step_hooks", "datasets", "metrics", "suites",
+                                            "executors", "search_spaces"]
     data = {}
     for kind in kinds:
         registry = getattr(reg, kind)
@@ -579,6 +587,10 @@ def cmd_results(args) -> int:
         df = df[df["metric"].isin(args.metric)]
     if args.export:
         _export(df, args.export)
+    if args.study:
+        from ganbench.study import cmd_results_study
+
+        return cmd_results_study(args, df)
     if args.anytime:
         from ganbench import anytime
 
