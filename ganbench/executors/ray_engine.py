@@ -39,6 +39,7 @@ class RayExecutor(Executor):
         import ray
 
         self.ray = ray
+        _check_reachable(address)
         try:
             if address == "local":
                 ray.init(include_dashboard=False, log_to_driver=not quiet,
@@ -97,6 +98,20 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         self.ray.shutdown()  # disconnects this driver; the cluster keeps running
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT nobody listens on makes ray.init retry for minutes: fail in seconds."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # auto, local: Ray answers at once
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise UsageError(f"no Ray cluster at '{address}' ({exc.strerror or exc}): start one "
+                         "with `ray start --head`, or give its --ray-address") from None
 
 
 def build(args) -> RayExecutor:
