@@ -171,7 +171,7 @@ def test_processes_two_workers_give_the_local_rows(reference, tmp_path):
     metas = [results.read_run(p)["meta"] for p in out.glob("*.json")]
     assert {m["executor"] for m in metas} == {"processes"} and {m["threads"] for m in metas} == {1}
     no_leftovers(out)
-    r = run_cli("run", *BASE, "--seeds", "0-3", "--out", str(out), "--executor", "processes",
+    r = run_cli("run", *BASE[:-1], "--seeds", "0-3", "--out", str(out), "--executor", "processes",
                 "--jobs", "2", env=ENV)  # rerun: everything is done
     assert r.returncode == 0 and "4 already done there" in r.stderr
 
@@ -340,7 +340,7 @@ def _slurm_answers() -> str:
     if r.returncode != 0 or not any(s.strip() in ("idle", "mix", "alloc")
                                     for s in r.stdout.split()):
         return ("slurm-wlm is installed but no slurmctld/slurmd with an idle node answers "
-                f"(sinfo: {(r.stderr or r.stdout).strip()[:150]}); starting one needs munged, "
+                f"(sinfo: {(r.stderr or r.stdout).strip().splitlines()[-1][:120] if (r.stderr or r.stdout).strip() else r.returncode}); starting one needs munged, "
                 "slurmctld and slurmd with a slurm.conf, which this test does not do")
     return ""
 
