@@ -170,11 +170,16 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      "fitting 100 columns)")
     out.add_argument("--json", action="store_true",
                      help="end-of-run summary as JSON records, every metric")
+    from ganbench import executors, study
+
+    executors.add_arguments(r)
+    study.add_sweep_parser(sub, r)
 
     ls = sub.add_parser("list", help="list variants, models, losses, datasets, metrics, suites",
                         description="List what the loaded plugins registered.")
     ls.add_argument("kind", nargs="?", choices=["variants", "models", "losses", "regularizers",
-                                                "step_hooks", "datasets", "metrics", "suites"],
+                                                "step_hooks", "datasets", "metrics", "suites",
+                                                "executors", "search_spaces"],
                     help="only this kind (default: all)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -198,6 +203,7 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                     help="only these metrics")
     rs.add_argument("--export", metavar="FILE",
                     help="write every row to FILE (.csv or .parquet) as well")
+    study.add_results_arguments(rs)
     rs.add_argument("--anytime", nargs="?", const="main", metavar="METRIC",
                     help="stability and anytime quality of METRIC (default: the main metric, "
                     "fid > frechet_data > reverse_kl): final value, area under its curve over "
@@ -269,7 +275,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         from ganbench.viz_cli import HANDLERS as VIZ
 
-        known = {"run", "list", "plugins", "results", "compare", "check", "new-plugin",
+        known = {"run", "sweep", "list", "plugins", "results", "compare", "check", "new-plugin",
                  "check-plugin", *VIZ}
         first = next((a for a in argv if not a.startswith("-")), None)
         from ganbench.plugins import registries
@@ -286,7 +292,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        handler = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins,
+        from ganbench.study import cmd_sweep
+
+        handler = {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list, "plugins": cmd_plugins,
                    "results": cmd_results, "compare": cmd_compare,
                    "check": cmd_check, "new-plugin": cmd_new_plugin,
                    "check-plugin": cmd_check_plugin, **VIZ}.get(args.command)
@@ -308,14 +316,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_run(args) -> int:
-    from ganbench import results, sweep, viz_cli
+    from ganbench import executors
     from ganbench.budget import Budget, parse_seeds
     from ganbench.plan import Overrides, plan
     from ganbench.plugins import registries
     from ganbench.validate import check_run_args
 
     check_run_args(args)
+    executors.check_arguments(args)
     reg = registries()
+    reg.executors.get(args.executor)
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
@@ -326,10 +336,16 @@ def cmd_run(args) -> int:
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples, eval_options=_eval_options(args),
                 data_options={"resize": args.resize} if args.resize else None)
-    from ganbench.fastpath import from_args
-    from ganbench.runner import resolve_device
+    return execute_plan(args, reg, jobs)
 
-    device = resolve_device(args.device)
+
+def execute_plan(args, reg, jobs, show=None) -> int:
+    """Train planned ``jobs`` on the chosen executor, then calibrate and print the summary
+    (``show(df)`` prints it instead, e.g. a study's)."""
+    from ganbench import launch, results, sweep
+    from ganbench.fastpath import from_args
+
+    device = launch.planning_device(args)
     jobs, fast = from_args(args, jobs, device)
     if args.dry_run:
         for j in jobs:
@@ -344,12 +360,7 @@ def cmd_run(args) -> int:
     log(f"ganbench: {len(jobs)} run(s) on {device}; results in {out}"
         + (f"; {skipped} already done there (--force to train them again)" if skipped else ""))
     t_start = time.perf_counter()
-    outcomes = sweep.run_jobs(
-        todo, out, force=args.force, log=log, meta=lambda job: run_meta(job, device),
-        run_one=lambda job, i, n, ckpt: _run_one(job, reg, out, device, data_root,
-                                                 args.download, i, n, log, args.quiet, ckpt,
-                                                 fast=fast,
-                                                 artifacts=viz_cli.artifacts_for(args, out, job)))
+    outcomes = launch.execute(args, reg, todo, device, fast, out, log)
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -359,7 +370,9 @@ def cmd_run(args) -> int:
     df = results.load([results.run_path(out, j.run_id) for j in shown
                        if results.run_path(out, j.run_id).exists()])
     summary = results.summarize(df)
-    if args.json:
+    if show is not None and not df.empty:
+        show(df)
+    elif args.json:
         print(summary.to_json(orient="records", indent=1))
     elif args.long:
         print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
@@ -435,40 +448,6 @@ def brief_summary(summary) -> str:
         blocks.append("\n".join(lines))
     blocks.append("(every metric: ganbench run ... --long or --json, or ganbench results)")
     return "\n\n".join(blocks)
-
-
-def _run_one(job, reg, out, device, data_root, download, i, n, log, quiet, checkpoint,
-             fast=None, artifacts=None):
-    from ganbench import results
-    from ganbench.runner import train
-
-    bar = _Progress(f"[{i}/{n}] {job.label}", quiet)
-    started = time.time()
-    try:
-        res = train(job, reg, device=str(device), data_root=data_root, download=download,
-                    progress=bar.update, checkpoint=checkpoint, fast=fast,
-                    artifacts=artifacts)
-    finally:
-        bar.close()
-        if artifacts is not None:
-            artifacts.close()  # after a failure too: its writer thread and TensorBoard file
-    meta = run_meta(job, device)
-    meta.update(status=res.status, started=started, finished=time.time(),
-                images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
-                eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
-    if fast is not None:
-        meta["fastpath"] = {**fast.to_dict(), "precision": job.precision,
-                            "fused": fast.use_fused(device)}
-    results.write_run(out, meta, res.rows)
-    checkpoint.discard()
-    final = {r["metric"]: r["value"] for r in res.rows if r["step"] == res.steps}
-    shown = ", ".join(f"{k}={final[k]:.4g}" for k in
-                      ("fid", "frechet_data", "modes_covered", "high_quality_pct") if k in final)
-    resumed = res.info.get("resumed_from_step")
-    log(f"[{i}/{n}] {job.label}: {res.status}, {res.steps} steps, {res.wall_s:.1f}s train + "
-        f"{res.eval_s:.1f}s eval" + (f"; {shown}" if shown else "")
-        + (f" (resumed from step {resumed})" if resumed is not None else ""))
-    return res
 
 
 def run_meta(job, device) -> dict[str, Any]:
@@ -547,6 +526,8 @@ def _describe(kind: str, obj) -> dict[str, Any]:
                  modes=len(obj.modes.centers) if obj.modes else None)
     elif kind == "metrics":
         d.update(default=obj.default)
+    elif kind == "search_spaces":
+        d.update(params={k: str(v) for k, v in obj.params.items()}, reference=obj.reference)
     return d
 
 
@@ -555,7 +536,8 @@ def cmd_list(args) -> int:
 
     reg = registries()
     kinds = [args.kind] if args.kind else ["variants", "models", "losses", "regularizers",
-                                            "step_hooks", "datasets", "metrics", "suites"]
+                                            "step_hooks", "datasets", "metrics", "suites",
+                                            "executors", "search_spaces"]
     data = {}
     for kind in kinds:
         registry = getattr(reg, kind)
@@ -641,6 +623,10 @@ def cmd_results(args) -> int:
         df = df[df["metric"].isin(args.metric)]
     if args.export:
         _export(df, args.export)
+    if args.study:
+        from ganbench.study import cmd_results_study
+
+        return cmd_results_study(args, df)
     if args.anytime:
         from ganbench import anytime
 

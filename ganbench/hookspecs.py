@@ -64,6 +64,19 @@ def ganbench_register_suites(register):
 
 
 @hookspec
+def ganbench_register_executors(register):
+    """Add places jobs train: ``register(ExecutorSpec(name, build, description))``;
+    ``build(args)`` returns a ``ganbench.executors.Executor`` (``ganbench run --executor
+    NAME``)."""
+
+
+@hookspec
+def ganbench_register_search_spaces(register):
+    """Register hyperparameter search spaces for ``ganbench sweep --space NAME``:
+    ``register(SearchSpaceSpec(...))``."""
+
+
+@hookspec
 def ganbench_register_commands(register):
     """Add CLI sub-commands: ``register(name, help, configure, handler)``.
 

@@ -39,12 +39,18 @@ class JobSpec:
     regularizers: tuple[str, ...] = ()  # canonical ``--reg`` specs (ganbench.terms)
     step_hooks: tuple[str, ...] = ()
     g_ema: Optional[float] = None  # EMA decay of G; evaluation then samples the EMA copy
+    # a trial of a hyperparameter study (``ganbench sweep``): space, space_seed, trial, params
+    study: tuple[tuple[str, Any], ...] = ()
 
     def config(self) -> dict[str, Any]:
         """Everything that defines the run's numbers (not where it runs or is written)."""
         d = dataclasses.asdict(self)
         if self.precision == "fp32":
             del d["precision"]  # the default: run ids of fp32 runs are unchanged
+        if self.study:
+            d["study"] = {k: (dict(v) if k == "params" else v) for k, v in self.study}
+        else:
+            del d["study"]
         for name in ("regularizers", "step_hooks", "g_ema"):  # likewise, when unused
             if not d[name]:
                 del d[name]

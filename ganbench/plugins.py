@@ -38,6 +38,8 @@ BUILTIN_MODULES = (
     "ganbench_plugins.suites",
     "ganbench_plugins.fidelity",
     "ganbench_plugins.memory",
+    "ganbench_plugins.executors",
+    "ganbench_plugins.spaces",
 )
 
 
@@ -175,6 +177,8 @@ class Registries:
     datasets: Registry
     metrics: Registry
     suites: Registry
+    executors: Registry
+    search_spaces: Registry
     plugins: list[PluginInfo]
     commands: dict[str, tuple[str, Callable, Callable, str]]
     pm: pluggy.PluginManager

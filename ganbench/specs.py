@@ -331,6 +331,31 @@ class SuiteSpec:
         return tuple(entries)
 
 
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where jobs train: ``build(args) -> Executor`` (see ``ganbench.executors.Executor``).
+    ``args`` is the ``ganbench run``/``sweep`` namespace; a plugin executor reads its own
+    settings from ``args.executor_options`` (``--executor-option KEY=VALUE``, a dict)."""
+
+    name: str
+    build: Callable[[Any], Any]
+    description: str
+
+
+@dataclass(frozen=True)
+class SearchSpaceSpec:
+    """A hyperparameter search space for ``ganbench sweep``: ``params`` maps a parameter
+    (``lr``, ``lr_g``, ``lr_d``, ``beta1``, ``beta2``, ``k``, ``batch_size``, ``z_dim``,
+    ``reg_weight``) to a distribution (``ganbench.study.LogUniform/Uniform/Choice``).
+    Parameters that do not apply to a variant (betas under RMSprop, ``reg_weight`` without a
+    regulariser) are left out of its trials."""
+
+    name: str
+    params: Mapping[str, Any]
+    description: str
+    reference: str = ""
+
+
 REGISTRY_TYPES: dict[str, type] = {
     "models": ModelSpec,
     "losses": LossSpec,
@@ -340,4 +365,6 @@ REGISTRY_TYPES: dict[str, type] = {
     "datasets": DatasetSpec,
     "metrics": MetricSpec,
     "suites": SuiteSpec,
+    "executors": ExecutorSpec,
+    "search_spaces": SearchSpaceSpec,
 }

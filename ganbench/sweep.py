@@ -1,4 +1,5 @@
-"""Running a list of jobs into one output directory, safely.
+"""What a sweep's jobs came to, shared by every executor (``ganbench.executors.dispatch``
+runs the jobs; this module holds the finished-run check, the outcomes and their report).
 
 * **Resume**: a run whose result file says ``completed`` or ``diverged`` is skipped; any other
   run (never started, interrupted, or ``failed`` before) is trained, continuing from its last
@@ -14,19 +15,13 @@
 
 from __future__ import annotations
 
-import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ganbench import results
-from ganbench.checkpoint import Checkpointer, checkpoint_path
-from ganbench.errors import GanbenchError
-from ganbench.runlock import RunLock
 
 FINISHED = ("completed", "diverged")
-POLL_S = 0.5
 
 
 @dataclass
@@ -46,80 +41,6 @@ def finished_status(out: Path, run_id: str) -> Optional[str]:
     except ValueError:
         return None  # unreadable: train it again (the new file replaces it atomically)
     return status if status in FINISHED else None
-
-
-def run_jobs(
-    jobs: list,
-    out: Path,
-    *,
-    run_one: Callable[[Any, int, int, Checkpointer], Any],
-    meta: Callable[[Any], dict[str, Any]],
-    force: bool = False,
-    log: Callable[[str], None] = lambda msg: None,
-    warn: Optional[Callable[[str], None]] = None,
-) -> list[Outcome]:
-    """Train each job once, under its lock; ``run_one(job, i, n, checkpointer)`` trains one job
-    and writes its file, returning the runner's result. Returns one Outcome per job trained
-    here (jobs another process finished meanwhile are left out)."""
-    outcomes: list[Outcome] = []
-    pending, n, i = list(jobs), len(jobs), 0
-    told: set[str] = set()
-    while pending:
-        busy = []
-        for job in pending:
-            lock = RunLock(out, job.run_id)
-            if not lock.acquire():
-                busy.append(job)
-                if job.run_id not in told:
-                    told.add(job.run_id)
-                    log(f"ganbench: {job.label} is being trained by another process "
-                        f"({lock.owner() or 'unknown'}); waiting for it")
-                continue
-            try:
-                recheck = job.run_id in told or not force  # finished since the plan?
-                if recheck and finished_status(out, job.run_id):
-                    n -= 1  # another process finished it meanwhile
-                    continue
-                i += 1
-                ckpt = Checkpointer(checkpoint_path(out, job.run_id), job.run_id, warn=warn)
-                if force:
-                    ckpt.discard()
-                elif ckpt.path.exists():
-                    log(f"[{i}/{n}] {job.label}: resuming from its last checkpoint")
-                outcomes.append(_guarded(job, i, n, ckpt, out, run_one, meta))
-            finally:
-                lock.release()
-        if busy:
-            time.sleep(POLL_S)
-        pending = busy
-    return outcomes
-
-
-def _guarded(job, i, n, ckpt, out, run_one, meta) -> Outcome:
-    started = time.time()
-    try:
-        res = run_one(job, i, n, ckpt)
-    except GanbenchError as exc:
-        if exc.exit_code == 2:  # bad input: stop the command, one line, exit 2
-            raise
-        return _record_failure(job, ckpt, out, meta, exc, started)
-    except Exception as exc:  # a plugin raising while building, training or evaluating
-        return _record_failure(job, ckpt, out, meta, exc, started)
-    if res.status == "diverged":
-        at = res.info.get("diverged_at_step")
-        return Outcome(job, "diverged", f"non-finite losses or parameters at step {at}; "
-                                        "rows up to then are kept")
-    return Outcome(job, res.status)
-
-
-def _record_failure(job, ckpt, out, meta, exc: BaseException, started: float) -> Outcome:
-    error = f"{type(exc).__name__}: {exc}".strip()
-    m = meta(job)
-    m.update(status="failed", error=error, traceback=traceback.format_exc()[-8000:],
-             started=started, finished=time.time(), steps=ckpt.steps)
-    path = results.write_run(out, m, ckpt.rows)
-    first = error.splitlines()[0] if error else type(exc).__name__
-    return Outcome(job, "failed", f"{first[:300]} (details in {path})")
 
 
 def report(outcomes: list[Outcome]) -> list[str]:

@@ -1,7 +1,8 @@
 """The commands that look at what runs made: ``sample``, ``interpolate``, ``arithmetic``,
 ``report``; and the ``run`` options ``--keep-generators`` and ``--tensorboard``.
 
-``ganbench.cli`` calls :func:`add_run_options`, :func:`add_commands` and :func:`artifacts_for`;
+``ganbench.cli`` calls :func:`add_run_options` and :func:`add_commands` (the run options reach
+each job through ``ganbench.work.WorkerOptions``);
 the handlers are in :data:`HANDLERS`.
 """
 
@@ -28,13 +29,6 @@ def add_run_options(group) -> None:
     group.add_argument("--tensorboard", metavar="DIR",
                        help="also log every metric row as a scalar and each evaluation's "
                        "sample picture to TensorBoard event files in DIR/RUN_ID")
-
-
-def artifacts_for(args, out, job):
-    from ganbench.artifacts import RunArtifacts
-
-    return RunArtifacts(out, job.run_id, keep=args.keep_generators,
-                        tensorboard=args.tensorboard)
 
 
 def _run_arguments(p) -> None:

@@ -129,7 +129,7 @@ def test_list_json_and_text():
     r = run_cli("list", "--json")
     data = json.loads(r.stdout)
     assert set(data) == {"variants", "models", "losses", "regularizers", "step_hooks",
-                         "datasets", "metrics", "suites"}
+                         "datasets", "metrics", "suites", "executors", "search_spaces"}
     v = {x["name"]: x for x in data["variants"]}
     assert v["dcgan"]["hparams"]["lr_g"] == 2e-4 and v["dcgan"]["hparams"]["betas"] == [0.5, 0.999]
     r = run_cli("list", "losses")

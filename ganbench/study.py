@@ -1,0 +1,340 @@
+"""The hyperparameter-robustness study (Lucic et al. 2018, "Are GANs Created Equal?").
+
+``ganbench sweep --variant V[,V] --dataset D --trials N --space NAME`` samples N hyperparameter
+settings per variant from a registered search space (``SearchSpaceSpec``), seeded by
+(space, ``--space-seed``, variant, trial), so trial t is the same setting whatever N is and
+wherever it runs; each setting is recorded in its run (``meta.config.study``: space, seed,
+trial, the sampled parameters) and is part of the run id. The jobs run on any executor.
+
+``ganbench results --study`` shows per variant × dataset the distribution of the final main
+metric over the trials (fid > frechet_data > reverse_kl) and the expected best value after k
+trials, k = 1..N: the expectation of the best of k settings drawn at random from the N tried
+(Lucic et al.'s Figure 4; computed exactly from the order statistics, as in Dodge et al. 2019,
+"Show Your Work"), with a 95% bootstrap band (the N trials resampled with replacement). A
+trial without a finite final value (failed or diverged) counts as the worst value its variant
+reached: a wasted trial, never a good one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from ganbench.errors import UsageError
+
+DEFAULT_SPACE = "lucic2018"
+BOOTSTRAP = 2000
+PARAMS = ("lr", "lr_g", "lr_d", "beta1", "beta2", "k", "batch_size", "z_dim", "reg_weight")
+
+
+# ------------------------------------------------------------------------ distributions
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+
+    def sample(self, rng) -> float:
+        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+
+    def __str__(self) -> str:
+        return f"log-uniform [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+    def sample(self, rng) -> float:
+        return float(rng.uniform(self.low, self.high))  # [low, high)
+
+    def __str__(self) -> str:
+        return f"uniform [{self.low:g}, {self.high:g})"
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple
+
+    def sample(self, rng) -> Any:
+        v = self.values[int(rng.integers(len(self.values)))]
+        return v.item() if hasattr(v, "item") else v
+
+    def __str__(self) -> str:
+        return "one of {" + ", ".join(map(str, self.values)) + "}"
+
+
+# ------------------------------------------------------------------------------ sampling
+
+
+def _rng(space: str, space_seed: int, variant: str, trial: int):
+    import numpy as np
+
+    digest = hashlib.sha256(f"{space}\0{space_seed}\0{variant}\0{trial}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def applicable(space, job) -> dict[str, Any]:
+    """The parameters of ``space`` that apply to ``job``'s recipe."""
+    out = {}
+    for name, dist in space.params.items():
+        if name in ("beta1", "beta2") and job.hparams.optimizer not in ("adam", "adamw"):
+            continue  # RMSprop has no betas; SGD's momentum is not Adam's beta1
+        if name == "reg_weight" and not job.regularizers:
+            continue
+        out[name] = dist
+    return out
+
+
+def sample(space, space_seed: int, job, trial: int) -> dict[str, Any]:
+    rng = _rng(space.name, space_seed, job.variant, trial)
+    return {name: dist.sample(rng) for name, dist in sorted(applicable(space, job).items())}
+
+
+def apply(reg, job, params: dict[str, Any], study: tuple) -> Any:
+    """``job`` with the sampled ``params`` applied (and the study recorded)."""
+    from ganbench.plan import check_hparams
+    from ganbench.terms import parse_reg
+
+    h = job.hparams
+    changes: dict[str, Any] = {}
+    if "lr" in params:
+        changes["lr_g"] = changes["lr_d"] = params["lr"]
+    for name in ("lr_g", "lr_d", "k", "batch_size", "z_dim"):
+        if name in params:
+            changes[name] = params[name]
+    if "beta1" in params or "beta2" in params:
+        changes["betas"] = (params.get("beta1", h.betas[0]), params.get("beta2", h.betas[1]))
+    h = dataclasses.replace(h, **changes)
+    check_hparams(h, f"variant '{job.variant}' (search space trial)")
+    regs = job.regularizers
+    if "reg_weight" in params and regs:
+        first = parse_reg(reg, regs[0])
+        regs = (dataclasses.replace(first, weight=float(params["reg_weight"])).text(),) + regs[1:]
+    return dataclasses.replace(job, hparams=h, regularizers=regs, study=study)
+
+
+def plan_study(reg, base_jobs: Sequence, space_name: str, trials: int, space_seed: int) -> list:
+    space = reg.search_spaces.get(space_name)
+    jobs = []
+    for job in base_jobs:
+        for t in range(trials):
+            params = sample(space, space_seed, job, t)
+            study = (("space", space.name), ("space_seed", space_seed), ("trial", t),
+                     ("params", tuple(sorted(params.items()))))
+            jobs.append(apply(reg, job, params, study))
+    return jobs
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def add_sweep_parser(sub, run_parser) -> None:
+    """``ganbench sweep``: every ``run`` option, plus the study's."""
+    sw = sub.add_parser(
+        "sweep", parents=[run_parser], conflict_handler="resolve",
+        help="hyperparameter-robustness study: N sampled settings per variant",
+        description="Sample --trials hyperparameter settings per variant from a search space "
+        "(seeded; recorded in every run), train them on any executor, and show the "
+        "distribution of the final main metric and the expected best after k trials "
+        "(Lucic et al. 2018, Figure 4). Every option of 'ganbench run' applies; --seeds "
+        "defaults to 0 (one training seed per setting).",
+        epilog="example:\n  ganbench sweep --variant non-saturating,wgan-gp --dataset ring8 "
+        "--trials 20 --budget 2000steps --executor processes --jobs 2 --out results/study\n"
+        "  ganbench results results/study --study",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = sw.add_argument_group("study")
+    from ganbench.cli import _positive_int
+
+    g.add_argument("--trials", type=_positive_int, required=True, metavar="N",
+                   help="hyperparameter settings per variant")
+    g.add_argument("--space", default=DEFAULT_SPACE, metavar="NAME",
+                   help=f"search space (default {DEFAULT_SPACE}; ganbench list search_spaces)")
+    g.add_argument("--space-seed", type=int, default=0, metavar="S",
+                   help="seed of the sampling (default 0): the same seed gives the same "
+                   "settings")
+
+
+def add_results_arguments(rs) -> None:
+    rs.add_argument("--study", nargs="?", const="main", metavar="METRIC",
+                    help="hyperparameter study (ganbench sweep): per variant the distribution "
+                    "of the final METRIC (default: the main metric) over the trials and the "
+                    "expected best after k trials with a 95%% bootstrap band")
+
+
+def cmd_sweep(args) -> int:
+    from ganbench import executors
+    from ganbench.budget import Budget, parse_seeds
+    from ganbench.cli import _eval_options, execute_plan
+    from ganbench.plan import Overrides, plan
+    from ganbench.plugins import registries
+    from ganbench.validate import check_run_args
+
+    check_run_args(args)
+    executors.check_arguments(args)
+    if args.all:
+        raise UsageError("sweep takes --variant and --dataset, not --all")
+    reg = registries()
+    reg.executors.get(args.executor)
+    reg.search_spaces.get(args.space)
+    budget = Budget.parse(args.budget) if args.budget is not None else None
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
+    overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
+                          betas=args.betas, k=args.k, batch_size=args.batch_size,
+                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema)
+    base = plan(reg, suite=args.suite, variants=args.variant, model=args.model, loss=args.loss,
+                datasets=args.dataset, budget=budget, seeds=seeds, overrides=overrides,
+                evals=args.evals, eval_every=args.eval_every, eval_samples=args.eval_samples,
+                eval_options=_eval_options(args),
+                data_options={"resize": args.resize} if args.resize else None)
+    jobs = plan_study(reg, base, args.space, args.trials, args.space_seed)
+    return execute_plan(args, reg, jobs, show=lambda df: print(format_study(summarize(df))))
+
+
+def cmd_results_study(args, df) -> int:
+    metric = None if args.study == "main" else args.study
+    s = summarize(df, metric)
+    if args.json:
+        print(json.dumps(s, indent=1))
+    elif args.csv:
+        import pandas as pd
+
+        print(pd.DataFrame(curve_records(s)).to_csv(index=False), end="")
+    else:
+        print(format_study(s))
+    return 0
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def expected_best_weights(n: int, k: int):
+    """w such that sorted_values @ w is E[min of k draws with replacement from n values]
+    (values sorted ascending): P(min is the i-th smallest) = ((n-i+1)^k - (n-i)^k) / n^k."""
+    import numpy as np
+
+    i = np.arange(1, n + 1, dtype=float)
+    return ((n - i + 1) ** k - (n - i) ** k) / float(n) ** k
+
+
+def expected_best(values: Sequence[float], boot: int = BOOTSTRAP, seed: int = 0,
+                  alpha: float = 0.05) -> list[dict[str, float]]:
+    """For k = 1..n: the expected best (lowest) of k trials and its bootstrap band."""
+    import numpy as np
+
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    resampled = np.sort(x[rng.integers(0, n, size=(boot, n))], axis=1)
+    out = []
+    for k in range(1, n + 1):
+        w = expected_best_weights(n, k)
+        est = resampled @ w
+        out.append({"k": k, "expected_best": float(x @ w),
+                    "ci_low": float(np.quantile(est, alpha / 2)),
+                    "ci_high": float(np.quantile(est, 1 - alpha / 2))})
+    return out
+
+
+def trials_table(df, metric: Optional[str] = None):
+    """One row per study trial: variant, dataset, space, trial, params, status, final value
+    (mean over training seeds of the trial)."""
+    import pandas as pd
+
+    from ganbench.anytime import main_metric
+
+    rows = []
+    for run_id, g in df.groupby("run_id", sort=False):
+        recipe = json.loads(g["recipe_json"].iloc[0] or "{}")
+        study = recipe.get("study")
+        if not study:
+            continue
+        m = metric or main_metric(g["metric"].unique())
+        gm = g[g["metric"] == m]
+        final = gm[gm["step"] == gm["step"].max()]["value"] if not gm.empty else pd.Series([])
+        value = float(final.iloc[0]) if len(final) else math.nan
+        hib = gm["higher_is_better"].iloc[0] if not gm.empty else False
+        status = g["status"].iloc[0]
+        if status != "completed":
+            value = math.nan
+        rows.append({"variant": g["variant"].iloc[0], "dataset": g["dataset"].iloc[0],
+                     "space": study["space"], "space_seed": study["space_seed"],
+                     "trial": study["trial"], "params": json.dumps(study["params"],
+                                                                    sort_keys=True),
+                     "seed": g["seed"].iloc[0], "status": status, "metric": m,
+                     "higher_is_better": bool(hib) if hib == hib and hib is not None else False,
+                     "value": value})
+    t = pd.DataFrame(rows)
+    if t.empty:
+        return t
+    keys = ["variant", "dataset", "space", "space_seed", "trial", "params", "metric",
+            "higher_is_better"]
+    return t.groupby(keys, as_index=False, dropna=False).agg(
+        value=("value", lambda v: float(v.mean()) if v.notna().all() else math.nan),
+        seeds=("seed", "nunique"), failed=("status", lambda s: int((s != "completed").any())))
+
+
+def summarize(df, metric: Optional[str] = None) -> list[dict[str, Any]]:
+    """Per variant × dataset × space: the distribution of the final metric over trials and
+    the expected-best curve (see the module docstring)."""
+    import numpy as np
+
+    t = trials_table(df, metric)
+    if t.empty:
+        raise UsageError("no study runs here (they come from 'ganbench sweep')")
+    out = []
+    for (variant, dataset, space, metric_name), g in t.groupby(
+            ["variant", "dataset", "space", "metric"], sort=True):
+        sign = -1.0 if g["higher_is_better"].iloc[0] else 1.0
+        vals = g["value"].to_numpy(dtype=float)
+        finite = vals[np.isfinite(vals)]
+        worst = (finite.max() if sign > 0 else finite.min()) if len(finite) else math.nan
+        scored = np.where(np.isfinite(vals), vals, worst)
+        q = (np.quantile(finite, [0, 0.25, 0.5, 0.75, 1]) if len(finite)
+             else [math.nan] * 5)
+        curve = (expected_best(sign * scored) if len(finite) else [])
+        for c in curve:
+            c["expected_best"] *= sign
+            lo, hi = sorted((sign * c["ci_low"], sign * c["ci_high"]))
+            c["ci_low"], c["ci_high"] = lo, hi
+        best = g.loc[g["value"].idxmin() if sign > 0 else g["value"].idxmax()] \
+            if len(finite) else None
+        out.append({"variant": variant, "dataset": dataset, "space": space,
+                    "metric": metric_name, "trials": int(len(g)),
+                    "failed": int((~np.isfinite(vals)).sum()),
+                    "min": float(q[0]), "q25": float(q[1]), "median": float(q[2]),
+                    "q75": float(q[3]), "max": float(q[4]),
+                    "best_trial": int(best["trial"]) if best is not None else None,
+                    "best_params": json.loads(best["params"]) if best is not None else None,
+                    "expected_best": curve})
+    return out
+
+
+def curve_records(summary) -> list[dict[str, Any]]:
+    return [{k: s[k] for k in ("variant", "dataset", "space", "metric")} | c
+            for s in summary for c in s["expected_best"]]
+
+
+def format_study(summary) -> str:
+    lines = []
+    for s in summary:
+        lines.append(f"{s['variant']} on {s['dataset']} ({s['space']}, {s['trials']} trials, "
+                     f"{s['failed']} failed or diverged): final {s['metric']} min {s['min']:.4g}"
+                     f", quartiles {s['q25']:.4g} / {s['median']:.4g} / {s['q75']:.4g}, max "
+                     f"{s['max']:.4g}")
+        if s["best_params"] is not None:
+            shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in s["best_params"].items())
+            lines.append(f"  best: trial {s['best_trial']} ({shown})")
+        lines.append(f"  expected best {s['metric']} after k trials [95% bootstrap band]:")
+        for c in s["expected_best"]:
+            lines.append(f"    k={c['k']:<3d} {c['expected_best']:.4g} "
+                         f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]")
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""The built-in executors: local, processes, ray, slurm (see ganbench.executors)."""
+
+from ganbench import hookimpl
+from ganbench.specs import ExecutorSpec
+
+
+def _local(args):
+    from ganbench.executors.local import build
+
+    return build(args)
+
+
+def _processes(args):
+    from ganbench.executors.processes import build
+
+    return build(args)
+
+
+def _ray(args):
+    from ganbench.executors.ray_engine import build
+
+    return build(args)
+
+
+def _slurm(args):
+    from ganbench.executors.slurm import build
+
+    return build(args)
+
+
+@hookimpl
+def ganbench_register_executors(register):
+    register(ExecutorSpec("local", _local, "one job after another in this process"))
+    register(ExecutorSpec("processes", _processes,
+                          "--jobs worker processes on this machine (one GPU each when there "
+                          "are several; CPU threads split between them)"))
+    register(ExecutorSpec("ray", _ray, "each job a Ray task on a cluster (--ray-address); "
+                          "pip install 'ganbench[ray]'"))
+    register(ExecutorSpec("slurm", _slurm, "each job a Slurm job (or an array) through "
+                          "submitit; pip install 'ganbench[slurm]'"))
