@@ -140,7 +140,10 @@ class GateResult:
             lines.extend(f"  {c}" for c in changes)
         if self.not_gated:
             lines.append("")
-            lines.append("not in the baseline, not gated: " + ", ".join(self.not_gated))
+            shown = ", ".join(self.not_gated[:4])
+            more = len(self.not_gated) - 4
+            lines.append(f"not in the baseline, not gated: {shown}"
+                         + (f" and {more} more (--json lists them)" if more > 0 else ""))
         lines.append("")
         lines.extend(textwrap.wrap(
             f"worse by: candidate mean - baseline mean in the metric's bad direction (final "
