@@ -110,7 +110,7 @@ class GateResult:
     def to_json(self) -> str:
         return json.dumps({"passed": self.passed, "alpha": self.alpha,
                            "margin": str(self.margin), "rows": [r.as_dict() for r in self.rows],
-                           "not_gated": self.not_gated}, indent=1, default=_nan_null)
+                           "not_gated": self.not_gated}, indent=1)
 
     def explain(self) -> str:
         """A one-screen explanation: verdict, the table, what it means."""
@@ -153,10 +153,6 @@ class GateResult:
             f"with one seed on a side, the other side's spread stands in "
             f"for its own (prediction interval); missing: the candidate has no finite value.", 100))
         return "\n".join(lines)
-
-
-def _nan_null(x):
-    return None
 
 
 def _n(x: float) -> str:

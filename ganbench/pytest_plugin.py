@@ -116,7 +116,11 @@ def pytest_configure(config) -> None:
 
         torch.set_num_threads(threads)
     storage = getattr(config.option, "benchmark_storage", None)
-    if storage in (DEFAULT_STORAGE, "./.benchmarks", ".benchmarks"):
+    # the key needs torch (GPU name, versions): only a run that saves or compares pays for it,
+    # not every pytest start in an environment where ganbench is installed
+    uses_storage = any(getattr(config.option, name, None) for name in
+                       ("benchmark_save", "benchmark_autosave", "benchmark_compare"))
+    if uses_storage and storage in (DEFAULT_STORAGE, "./.benchmarks", ".benchmarks"):
         config.option.benchmark_storage = f"{DEFAULT_STORAGE}/{machine_key()}"
 
 
@@ -235,6 +239,8 @@ def ganbench_train_step(benchmark, ganbench_registries, ganbench_device):
 def ganbench_evaluation(benchmark, ganbench_registries, ganbench_device):
     """``measure(variant, dataset, eval_samples=None, rounds=3) -> {"samples_per_s": ...}``."""
 
+    from ganbench.overhead import sync
+
     def measure(variant: str, dataset: str, *, eval_samples: Optional[int] = None,
                 rounds: int = 3) -> dict[str, Any]:
         reg, device = ganbench_registries, ganbench_device
@@ -243,8 +249,6 @@ def ganbench_evaluation(benchmark, ganbench_registries, ganbench_device):
 
         def one() -> None:
             evaluate()
-            from ganbench.overhead import sync
-
             sync(device)
 
         benchmark.pedantic(one, rounds=rounds, iterations=1, warmup_rounds=1)
