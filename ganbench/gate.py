@@ -38,7 +38,7 @@ from typing import Any, Optional, Sequence, Union
 
 from ganbench.errors import UsageError
 from ganbench.results import MACHINE_METRICS, _flatten, final_values
-from ganbench.stats import ALPHA, _finite
+from ganbench.stats import ALPHA, _finite, welch_se2_dof
 
 PASS, FAIL, MISSING = "ok", "WORSE", "missing"
 
@@ -194,9 +194,7 @@ def one_sided(worse: float, margin: float, a: Sequence[float], b: Sequence[float
         return math.fsum((v - m) ** 2 for v in x) / (len(x) - 1)
 
     if na >= 2 and nb >= 2:
-        va, vb = var(a) / na, var(b) / nb
-        se2 = va + vb
-        dof = se2 ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se2 > 0 else math.inf
+        se2, dof = welch_se2_dof(list(a), list(b))
     elif na >= 2 or nb >= 2:
         x = a if na >= 2 else b
         se2 = var(x) * (1 / len(x) + 1)
@@ -258,21 +256,23 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
         watched = default_metrics(base)
     rows: list[Row] = []
     cgroups = {k: g for k, g in cand.groupby(["variant", "dataset"], sort=False)}
+    bkeys = set()
     for (variant, dataset), gb in base.groupby(["variant", "dataset"], sort=True):
-        for side, g in (("baseline", gb), ("candidate", cgroups.get((variant, dataset)))):
+        bkeys.add((variant, dataset))
+        gc = cgroups.get((variant, dataset))
+        for side, g in (("baseline", gb), ("candidate", gc)):
             if g is not None and g["recipe"].nunique() > 1:
                 raise UsageError(f"the {side} pools {g['recipe'].nunique()} recipes of {variant}"
                                  f" on {dataset}; gate one recipe at a time")
-        gc = cgroups.get((variant, dataset))
         changes = ""
         if gc is not None:
-            specs_b = set(gb["eval_spec"].fillna("")), set(gc["eval_spec"].fillna(""))
+            spec_b, spec_c = set(gb["eval_spec"].fillna("")), set(gc["eval_spec"].fillna(""))
             diff = _recipe_diff(gb["recipe_json"].iloc[0], gc["recipe_json"].iloc[0])
-            if specs_b[0] != specs_b[1] or len(specs_b[0]) > 1:
+            if spec_b != spec_c or len(spec_b) > 1:
                 raise UsageError(
                     f"{variant} on {dataset}: baseline and candidate were evaluated under "
-                    f"different EvalSpecs ({','.join(sorted(specs_b[0]))} vs "
-                    f"{','.join(sorted(specs_b[1]))}); their numbers are not comparable. "
+                    f"different EvalSpecs ({','.join(sorted(spec_b))} vs "
+                    f"{','.join(sorted(spec_c))}); their numbers are not comparable. "
                     f"Recipe fields that differ: {', '.join(diff) or 'none recorded'}")
             changes = ", ".join(diff)
         for metric in watched.get(dataset, []):
@@ -283,7 +283,6 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
             hib = _hib(mb["higher_is_better"].iloc[0])
             mc = gc[gc["metric"] == metric] if gc is not None else gb.iloc[0:0]
             b = _finite(pd.to_numeric(mc["value"], errors="coerce"))
-            nan = float("nan")
             if not a:
                 continue  # nothing to gate against
             mean_a = math.fsum(a) / len(a)
@@ -292,6 +291,7 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                 raise UsageError(f"metric '{metric}' has no direction (better is neither "
                                  "higher nor lower); gate a quality metric")
             if not b:
+                nan = float("nan")
                 rows.append(Row(variant, dataset, metric, hib, mean_a, len(a), nan, 0, nan,
                                 m_abs, nan, nan, MISSING, recipe_changes=changes))
                 continue
@@ -306,6 +306,5 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
     for r, adj in zip(tested, holm([r.p_value for r in tested])):
         r.p_holm = adj
         r.verdict = FAIL if adj < alpha else PASS
-    bkeys = set(base.groupby(["variant", "dataset"]).groups)
     extra = sorted(f"{v} on {d}" for v, d in cgroups if (v, d) not in bkeys)
     return GateResult(rows, alpha, margin, extra)

@@ -62,6 +62,18 @@ def mean_ci(values: Iterable[float], alpha: float = ALPHA) -> MeanCI:
     return MeanCI(mean, std, n, mean - half, mean + half)
 
 
+def welch_se2_dof(xa: list[float], xb: list[float]) -> tuple[float, float]:
+    """Squared standard error of the difference of means of two samples (at least two values
+    each) and its Welch–Satterthwaite degrees of freedom (inf when the error is 0)."""
+    ma, mb = math.fsum(xa) / len(xa), math.fsum(xb) / len(xb)
+    va = math.fsum((v - ma) ** 2 for v in xa) / (len(xa) - 1) / len(xa)
+    vb = math.fsum((v - mb) ** 2 for v in xb) / (len(xb) - 1) / len(xb)
+    se2 = va + vb
+    if se2 == 0:
+        return 0.0, math.inf
+    return se2, se2 ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
+
+
 def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch:
     """Delta of means B − A, its (1 − alpha) Welch t-interval and Welch's two-sided p-value."""
     from scipy import stats
@@ -74,12 +86,9 @@ def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch
     delta = mb - ma
     if len(xa) < 2 or len(xb) < 2:
         return Welch(delta, nan, nan, nan)
-    va = math.fsum((v - ma) ** 2 for v in xa) / (len(xa) - 1) / len(xa)
-    vb = math.fsum((v - mb) ** 2 for v in xb) / (len(xb) - 1) / len(xb)
-    se2 = va + vb
+    se2, dof = welch_se2_dof(xa, xb)
     if se2 == 0:  # identical values on both sides: the difference is exact
         return Welch(delta, delta, delta, 1.0 if delta == 0 else 0.0)
-    dof = se2 ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
     half = stats.t.ppf(1 - alpha / 2, dof) * math.sqrt(se2)
     p = float(stats.ttest_ind(xb, xa, equal_var=False).pvalue)
     return Welch(delta, delta - half, delta + half, p)
