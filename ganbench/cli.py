@@ -325,7 +325,8 @@ def cmd_run(args) -> int:
     check_run_args(args)
     executors.check_arguments(args)
     reg = registries()
-    reg.executors.get(args.executor)
+    if args.executor != executors.AUTO:
+        reg.executors.get(args.executor)
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,

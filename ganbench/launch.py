@@ -8,7 +8,7 @@ from typing import Callable
 
 from ganbench.work import Task, WorkerOptions
 
-IN_PROCESS = ("local", "processes")  # the driver's device is the workers' device
+IN_PROCESS = ("auto", "local", "processes")  # the driver's device is the workers' device
 
 
 def planning_device(args):
@@ -31,6 +31,7 @@ def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str],
     """Train ``jobs`` on the executor ``args`` names; returns their Outcomes."""
     from ganbench import executors
 
+    executors.choose(args, device, len(jobs))
     ex = executors.build(reg, args)
     ckdir = Path(os.path.abspath(args.checkpoint_dir)) if args.checkpoint_dir else out
     opts = WorkerOptions(

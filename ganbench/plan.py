@@ -257,7 +257,7 @@ def plan(
             if run_all and not (model or loss):
                 raise UsageError(f"suite '{suite_name}': {reason} ('{entry.dataset}')")
             raise UsageError(f"variant '{v.name}' cannot run on '{entry.dataset}': {reason}")
-        h = overrides.apply(v.hparams)
+        h = overrides.apply(_suite_hparams(v, entry, suite_name) if run_all else v.hparams)
         check_hparams(h, f"variant '{v.name}'")
         terms = _terms(reg, v, overrides)
         b = budget or Budget.parse(entry.budget)
@@ -278,6 +278,18 @@ def plan(
         seen: set[str] = set()
         jobs = [j for j in jobs if not (j.run_id in seen or seen.add(j.run_id))]
     return jobs
+
+
+def _suite_hparams(v: VariantSpec, entry: SuiteEntry, suite_name: str) -> Hyperparams:
+    """The variant's hyperparameters with the suite entry's changes (a suite's own recipe)."""
+    changes = dict(entry.hparams or {})
+    names = {f.name for f in dataclasses.fields(Hyperparams)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise UsageError(f"suite '{suite_name}', entry {v.name} on {entry.dataset}: unknown "
+                         f"hyperparameter(s) {', '.join(unknown)} (known: "
+                         f"{', '.join(sorted(names))})")
+    return dataclasses.replace(v.hparams, **changes) if changes else v.hparams
 
 
 def _terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, Any]:

@@ -315,6 +315,9 @@ class SuiteEntry:
     eval_samples: int = 2000
     metrics: Optional[tuple[str, ...]] = None  # None: every default metric that applies
     data_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"resize": 32}
+    # changes to the variant's Hyperparams in this suite, e.g. {"lr_g": 1e-3, "lr_d": 1e-3};
+    # recorded in every run (its recipe), applied only when the suite runs (``--all``)
+    hparams: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

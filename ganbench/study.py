@@ -182,7 +182,8 @@ def cmd_sweep(args) -> int:
     if args.all:
         raise UsageError("sweep takes --variant and --dataset, not --all")
     reg = registries()
-    reg.executors.get(args.executor)
+    if args.executor != executors.AUTO:
+        reg.executors.get(args.executor)
     reg.search_spaces.get(args.space)
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]

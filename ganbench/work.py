@@ -202,7 +202,7 @@ def meta_of(job, o: WorkerOptions) -> dict[str, Any]:
     from ganbench.cli import run_meta
 
     meta = run_meta(job, _device_name(o))
-    meta.update(executor=o.executor, host=socket.gethostname(),
+    meta.update(executor=o.executor, host=socket.gethostname(), pid=os.getpid(),
                 threads=o.threads or _torch_threads())
     return meta
 

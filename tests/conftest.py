@@ -14,6 +14,8 @@ def builtins_only(monkeypatch):
     from ganbench import plugins
 
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "")
+    # each test picks its executor; the default (auto) is tested in test_executors.py
+    monkeypatch.setenv("GANBENCH_EXECUTOR", "local")
     monkeypatch.delenv("GANBENCH_DISABLE_PLUGINS", raising=False)
     plugins.reset()
     yield

@@ -140,6 +140,51 @@ def test_no_ray_cluster_is_one_line_exit_2(tmp_path):
     assert f"no Ray cluster at '127.0.0.1:{port}'" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("device, cores, gpus, threads, jobs, n, want", [
+    ("cpu", 2, 0, None, None, 42, ("processes", 2)),  # the quick suite on this machine
+    ("cpu", 16, 0, None, None, 5, ("processes", 5)),  # never more workers than jobs
+    ("cpu", 16, 0, 4, None, 42, ("processes", 4)),  # --threads 4: 16 cores / 4
+    ("cpu", 2, 0, None, None, 1, ("local", None)),
+    ("cpu", 1, 0, None, None, 42, ("local", None)),
+    ("cpu", 2, 0, 2, None, 42, ("local", None)),
+    ("cpu", 2, 0, None, 3, 42, ("processes", 3)),  # --jobs asks for processes
+    ("cuda", 16, 1, None, None, 42, ("local", None)),  # one GPU: one job at a time
+    ("cuda", 16, 4, None, None, 42, ("processes", 4)),  # one worker per GPU
+])
+def test_auto_executor(device, cores, gpus, threads, jobs, n, want, monkeypatch):
+    from argparse import Namespace
+
+    import torch
+
+    from ganbench import executors
+    from ganbench.executors import processes
+
+    monkeypatch.setattr(processes, "cpu_count", lambda: cores)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    args = Namespace(executor="auto", jobs=jobs, threads=threads)
+    assert executors.choose(args, torch.device(device), n) == want[0]
+    assert (args.executor, args.jobs if want[0] == "processes" else None) == want
+
+
+def test_auto_is_the_default_executor(monkeypatch, tmp_path):
+    """Without GANBENCH_EXECUTOR, several CPU jobs train in single-thread worker processes, one
+    per core (a worker trains one job after another)."""
+    from ganbench.executors.processes import cpu_count
+
+    if cpu_count() < 2:
+        pytest.skip("auto picks processes only on a machine with 2+ cores")
+    monkeypatch.delenv("GANBENCH_EXECUTOR")
+    out = tmp_path / "runs"
+    r = run_cli("run", *BASE[:-1], "--seeds", "0-2", "--out", str(out),
+                env={**ENV, "GANBENCH_EXECUTOR": None})
+    assert r.returncode == 0, r.stderr
+    workers = min(cpu_count(), 3)
+    assert f"executor processes ({workers} workers, {cpu_count() // workers} CPU" in r.stderr
+    metas = [results.read_run(p)["meta"] for p in out.glob("*.json")]
+    assert len(metas) == 3 and {m["executor"] for m in metas} == {"processes"}
+    assert len({m["pid"] for m in metas}) == workers
+
+
 def test_processes_split_threads_between_workers(monkeypatch):
     from argparse import Namespace
 
@@ -170,6 +215,7 @@ def test_processes_two_workers_give_the_local_rows(reference, tmp_path):
     pd.testing.assert_frame_equal(comparable(out), reference)
     metas = [results.read_run(p)["meta"] for p in out.glob("*.json")]
     assert {m["executor"] for m in metas} == {"processes"} and {m["threads"] for m in metas} == {1}
+    assert len({m["pid"] for m in metas}) == 2  # 4 jobs on 2 workers: each trains 2
     no_leftovers(out)
     r = run_cli("run", *BASE[:-1], "--seeds", "0-3", "--out", str(out), "--executor", "processes",
                 "--jobs", "2", env=ENV)  # rerun: everything is done

@@ -220,3 +220,33 @@ def test_broken_third_party_plugin_fails_with_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == ("ganbench: error: plugin 'broken' (broken_plugin) failed to "
                                 "import: missing dependency foo")
+
+
+def test_suite_entry_hparams_apply_to_the_suite_only(reg):
+    """The quick suite trains wgan / wgan-gp with learning rates for its budget; asking for the
+    variant by name keeps the paper's recipe, so the two never share a recipe (or a run id)."""
+    from ganbench.plan import plan
+
+    quick = {(j.variant, j.dataset): j for j in plan(reg, run_all=True)}
+    assert {d for (_v, d) in quick} == {"ring8", "grid25", "digits"}
+    wgan, gp, ns = quick["wgan", "ring8"], quick["wgan-gp", "digits"], quick["non-saturating",
+                                                                            "ring8"]
+    assert (wgan.hparams.lr_g, wgan.hparams.lr_d, wgan.hparams.optimizer, wgan.hparams.k) == (
+        1e-3, 1e-3, "rmsprop", 5)
+    assert (gp.hparams.lr_g, gp.hparams.betas, gp.hparams.k) == (5e-4, (0.0, 0.9), 5)
+    assert ns.hparams == reg.variants.get("non-saturating").hparams
+    (alone,) = plan(reg, variants=["wgan"], datasets=["ring8"])
+    assert alone.hparams == reg.variants.get("wgan").hparams and alone.hparams.lr_g == 5e-5
+    assert alone.run_id != wgan.run_id and alone.budget == wgan.budget
+
+
+def test_suite_entry_with_an_unknown_hparam_is_one_line(reg):
+    from ganbench.errors import UsageError
+    from ganbench.plan import plan
+    from ganbench.specs import SuiteEntry, SuiteSpec
+
+    reg.suites.add(SuiteSpec("typo", [SuiteEntry("wgan", "ring8", "1kimg",
+                                                 hparams={"lr": 1e-3})], "a typo"), "test")
+    with pytest.raises(UsageError, match=r"suite 'typo', entry wgan on ring8: unknown "
+                                         r"hyperparameter\(s\) lr \(known: .*lr_d, lr_g"):
+        plan(reg, suite="typo", run_all=True)

@@ -1,10 +1,12 @@
 """``processes``: ``--jobs N`` worker processes on this machine.
 
-Each job trains in a fresh process (``multiprocessing`` spawn), so a crash, an out-of-memory
-kill or a leaked CUDA context stays in its job, and the driver knows exactly which job a dead
-worker held (it is recorded ``failed``, or re-run from its checkpoint up to ``--retries``
-times). On a machine with several GPUs (``--device auto`` or ``cuda``) worker slot k sees one
-GPU, ``CUDA_VISIBLE_DEVICES=k mod #GPUs``; the CPU's cores are split between the workers
+Each worker is a process of its own (``multiprocessing`` spawn) that trains one job after
+another, so Python, torch and the plugins are imported once per worker, not once per job. A
+crash, an out-of-memory kill or a hung CUDA context stays in its worker: the driver knows
+exactly which job a dead worker held (it is recorded ``failed``, or re-run from its checkpoint
+up to ``--retries`` times), and the next job gets a fresh worker in that slot. On a machine with
+several GPUs (``--device auto`` or ``cuda``) worker slot k sees one GPU,
+``CUDA_VISIBLE_DEVICES=k mod #GPUs``; the CPU's cores are split between the workers
 (``torch.set_num_threads`` and ``OMP_NUM_THREADS`` = cores // N, at least 1), so N workers on N
 cores do not oversubscribe them.
 """
@@ -29,20 +31,31 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _child(conn, env: dict, blob: bytes) -> None:
+def _worker(conn, env: dict) -> None:
+    """A worker's loop: receive a pickled task, train it, send its payload; None stops it."""
     for k, v in env.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    try:
-        from ganbench.work import execute
+    from ganbench.work import execute
 
-        payload = execute(pickle.loads(blob))
-    except KeyboardInterrupt:
+    try:
+        while True:
+            blob = conn.recv()
+            if blob is None:
+                break
+            conn.send(execute(pickle.loads(blob)))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
         os._exit(130)
-    conn.send(payload)
     conn.close()
+
+
+@dataclasses.dataclass
+class _Worker:
+    proc: object
+    conn: object
+    job: Optional[tuple] = None  # (handle, task) while it trains one
 
 
 class ProcessExecutor(Executor):
@@ -55,7 +68,7 @@ class ProcessExecutor(Executor):
         self.slots = jobs
         self.threads = threads
         self.gpus = gpus  # per slot: a CUDA_VISIBLE_DEVICES value, or None (leave it)
-        self.procs: dict[Hashable, tuple] = {}  # handle -> process, connection, slot, task
+        self.workers: dict[int, _Worker] = {}  # slot -> its live worker
         self._next = 0
 
     def describe(self) -> str:
@@ -63,58 +76,88 @@ class ProcessExecutor(Executor):
                if any(g is not None for g in self.gpus) else "")
         return f"processes ({self.slots} workers, {self.threads} CPU thread(s) each{gpu})"
 
-    def submit(self, task: Task) -> Hashable:
-        used = {p[2] for p in self.procs.values()}
-        slot = next(s for s in range(self.slots) if s not in used)
+    def _start(self, slot: int) -> _Worker:
         env: dict = {"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
-        options = dataclasses.replace(task.options, threads=self.threads)
         if self.gpus[slot] is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot]
-            options = dataclasses.replace(options, device="cuda")
-        task = dataclasses.replace(task, options=options)
-        parent, child = self.ctx.Pipe(duplex=False)
-        proc = self.ctx.Process(target=_child, args=(child, env, pickle.dumps(task)),
-                                name=f"ganbench-{task.job.run_id}", daemon=False)
+        parent, child = self.ctx.Pipe(duplex=True)
+        proc = self.ctx.Process(target=_worker, args=(child, env),
+                                name=f"ganbench-worker-{slot}", daemon=False)
         proc.start()
         child.close()
+        self.workers[slot] = _Worker(proc, parent)
+        return self.workers[slot]
+
+    def submit(self, task: Task) -> Hashable:
+        slot = next(s for s in range(self.slots)
+                    if s not in self.workers or self.workers[s].job is None)
+        worker = self.workers.get(slot) or self._start(slot)
+        options = dataclasses.replace(task.options, threads=self.threads)
+        if self.gpus[slot] is not None:
+            options = dataclasses.replace(options, device="cuda")
+        task = dataclasses.replace(task, options=options)
         self._next += 1
         handle = (self._next, task.job.run_id)
-        self.procs[handle] = (proc, parent, slot, task)
+        try:
+            worker.conn.send(pickle.dumps(task))
+        except (BrokenPipeError, OSError):  # it died while idle: start a fresh one
+            self._drop(slot)
+            worker = self._start(slot)
+            worker.conn.send(pickle.dumps(task))
+        worker.job = (handle, task)
         return handle
+
+    def _drop(self, slot: int) -> None:
+        worker = self.workers.pop(slot)
+        worker.conn.close()
+        if worker.proc.is_alive():
+            worker.proc.kill()
+        worker.proc.join()
 
     def wait(self, timeout: Optional[float]) -> list[tuple[Hashable, Payload]]:
         from multiprocessing.connection import wait as mp_wait
 
         watch = {}
-        for h, (proc, conn, _slot, _task) in self.procs.items():
-            watch[conn] = h
-            watch[proc.sentinel] = h
+        for slot, w in self.workers.items():
+            if w.job is not None:
+                watch[w.conn] = slot
+                watch[w.proc.sentinel] = slot
         done = []
-        for h in dict.fromkeys(watch[o] for o in mp_wait(list(watch), timeout)):
-            proc, conn, _slot, task = self.procs.pop(h)
+        for slot in dict.fromkeys(watch[o] for o in mp_wait(list(watch), timeout)):
+            worker = self.workers[slot]
+            handle, task = worker.job
             payload = None
             try:
-                if conn.poll():
-                    payload = conn.recv()
+                if worker.conn.poll():
+                    payload = worker.conn.recv()
             except (EOFError, OSError):
                 payload = None
-            conn.close()
-            proc.join(None if payload is None else 60)
-            if payload is None:
-                payload = died(task, _exit_reason(proc.exitcode))
-            done.append((h, payload))
+            if payload is None:  # the worker died with the job: its slot gets a fresh one
+                worker.proc.join(10)
+                payload = died(task, _exit_reason(worker.proc.exitcode))
+                self._drop(slot)
+            else:
+                worker.job = None
+            done.append((handle, payload))
         return done
 
     def cancel(self) -> None:
-        for proc, conn, _slot, _task in self.procs.values():
-            proc.terminate()
-        for proc, conn, _slot, _task in self.procs.values():
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-            conn.close()
-        self.procs.clear()
+        for w in self.workers.values():
+            w.proc.terminate()
+        for slot in list(self.workers):
+            w = self.workers[slot]
+            w.proc.join(10)
+            self._drop(slot)
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            try:
+                w.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for slot in list(self.workers):
+            self.workers[slot].proc.join(30)
+            self._drop(slot)
 
 
 def _exit_reason(code: Optional[int]) -> str:
