@@ -3,12 +3,19 @@
 It reads only run files and the files beside them (``ganbench.artifacts``), so it can be made
 on another machine than the one that trained. ``DIR/index.html`` links only files inside
 ``DIR`` (figures drawn with matplotlib's Agg backend, and copies of the runs' sample pictures);
-no script, no web font, no CDN. Per dataset: quality vs training seconds and vs images seen for
-each variant (mean over seeds, band: ± one std, at each evaluation point; calibration rows as
-dashed levels), the final metrics with their 95% t-intervals (``results.summarize``), the
-anytime table (``anytime.summarize``), the calibration rows, stability curves (D/G losses, D
-outputs, G's gradient norm), each variant's final pictures side by side and, per variant, its
-pictures over time. At the end: the environment (device, versions, EvalSpecs).
+no script, no web font, no CDN. Per dataset: a section per search space of the study runs of
+``ganbench sweep`` (``study.summarize``: the expected best after k trials with its bootstrap
+band, every trial's final value, the numbers and each trial's settings); quality vs training
+seconds and vs images seen for each variant (mean over runs, band: ± one std, at each
+evaluation point; calibration rows as black dashed/dotted levels), the final metrics with
+their 95% t-intervals (``results.summarize``), the anytime table (``anytime.summarize``), the
+calibration rows, stability curves (D/G losses, D outputs, G's gradient norm), each variant's
+final pictures side by side and, per variant, its pictures over time. At the end: the
+environment (device, versions, EvalSpecs).
+
+A variant keeps one colour, line style and marker in every figure of a report (:func:`_styles`)
+and every figure has one legend, below its axes (:func:`_save`), so that 13 and more variants
+neither cover the curves nor share a look.
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ QUALITY = ("fid", "frechet_data", "reverse_kl", "modes_covered", "high_quality_p
 QUALITY_PER_DATASET = 3
 STABILITY = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
 CALIB_PREFIX = "calib-"
+DISTANCES = ("fid", "frechet_data", "reverse_kl", "kid")  # lower is better, >= 0 (kid: about)
+LOG_SPREAD = 30.0
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+DPI = 90
+LEGEND_COLUMN_IN = 2.3  # inches per legend column
+LEGEND_ROW_IN = 0.2
+STUDY_K = (1, 5)  # the study table's columns of the expected best, and k = N
 
 CSS = """
 body{font-family:sans-serif;margin:1.5em;max-width:1400px;color:#222}
@@ -97,8 +112,16 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
     datasets = sorted(df["dataset"].dropna().unique())
     body.append("<p>Datasets: " + ", ".join(f"<a href='#ds-{_e(d)}'>{_e(d)}</a>"
                                              for d in datasets) + "</p>")
+    studies = {ds: _studies(df[df["dataset"] == ds]) for ds in datasets}
+    if any(studies.values()):
+        body.append("<p>Hyperparameter studies: " + ", ".join(
+            f"<a href='#{_e(_study_id(ds, space))}'>{_e(space)} on {_e(ds)}</a>"
+            for ds in datasets for space, _, _ in studies[ds]) + "</p>")
+    styles = _styles(v for v in df["variant"].dropna().astype(str).unique()
+                     if not v.startswith(CALIB_PREFIX))
     for ds in datasets:
-        body.append(_dataset_section(ds, df[df["dataset"] == ds], runs, out, img))
+        body.append(_dataset_section(ds, df[df["dataset"] == ds], studies[ds], runs, styles,
+                                     img))
     body.append(_environment(runs))
     body.append(f"<p class='note'>report made in {time.perf_counter() - t0:.1f}s</p>")
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -140,61 +163,160 @@ def _calibration_levels(d, metric: str) -> dict[str, float]:
             for v, g in c.groupby("variant")}
 
 
-def _figure_quality(d, calib, metric: str, path: Path) -> bool:
+def _styles(variants) -> dict[str, dict[str, Any]]:
+    """One look per variant for every figure of a report (whatever the dataset or section):
+    the ten tab10 colours, then the same colours again with another line style and marker,
+    so that 13 or more variants stay apart."""
+    from matplotlib import colormaps
+
+    tab10 = colormaps["tab10"]
+    out = {}
+    for i, v in enumerate(sorted(set(variants))):
+        cycle, c = divmod(i, 10)
+        out[v] = {"color": tab10(c), "ls": LINESTYLES[cycle % len(LINESTYLES)],
+                  "marker": MARKERS[cycle % len(MARKERS)]}
+    return out
+
+
+def _calibration_lines(ax, calib, metric: str) -> None:
+    for variant, level in sorted(_calibration_levels(calib, metric).items()):
+        ax.axhline(level, lw=1.2, color="black", ls=(0, (5, 3)) if "real" in variant else ":",
+                   label=variant)
+
+
+def _figure(width: float, height: float):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 3.4), dpi=90)
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _save(fig, axes, path: Path):
+    """One legend for the whole figure, below the axes (never over a curve), in as many
+    columns as the width holds; the figure grows by its rows. Returns ``fig``."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, h)
+    if entries:
+        w, h = fig.get_size_inches()
+        cols = max(1, min(len(entries), int(w // LEGEND_COLUMN_IN)))
+        rows = -(-len(entries) // cols)
+        fig.set_size_inches(w, h + LEGEND_ROW_IN * rows + 0.1)
+        fig.legend(list(entries.values()), list(entries), loc="outside lower center",
+                   ncols=cols, fontsize=8, frameon=False)
+    fig.savefig(path)
+    return fig
+
+
+def _log_if_spread(ax, metric: str) -> None:
+    """A log y axis for a distance whose curves span more than :data:`LOG_SPREAD` (the first
+    evaluation of an untrained G would flatten every later difference to the floor); the
+    calibration levels do not decide it."""
+    if metric not in DISTANCES:
+        return
+    ys = [y for line in ax.get_lines() if not line.get_label().startswith(CALIB_PREFIX)
+          for y in line.get_ydata() if y == y]
+    if ys and min(ys) > 0 and max(ys) / min(ys) > LOG_SPREAD:
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{metric} (log scale)")
+
+
+def _figure_quality(d, calib, metric: str, styles, path: Path):
+    """The figure (saved to ``path``), or None when ``d`` has no ``metric``."""
+    fig = _figure(10, 3.2)
     axes = fig.subplots(1, 2)
     drawn = False
     for ax, (x, label) in zip(axes, (("wall_s", "training seconds"),
                                      ("images_seen", "images seen"))):
-        for i, (variant, a) in enumerate(_curves(d, metric, x).items()):
-            color = f"C{i % 10}"
-            ax.plot(a["x"], a["mean"], marker="o", ms=3, color=color,
-                    label=f"{variant} ({int(a['n'].max())} seed(s))")
-            if (a["n"] > 1).any():
-                ax.fill_between(a["x"], a["mean"] - a["std"].fillna(0),
-                                a["mean"] + a["std"].fillna(0), color=color, alpha=0.2)
-            drawn = True
-        for j, (variant, level) in enumerate(sorted(_calibration_levels(calib, metric).items())):
-            ax.axhline(level, ls="--", lw=1, color="green" if "real" in variant else "grey",
-                       label=variant)
-        ax.set_xlabel(label)
         ax.set_ylabel(metric)
+        for variant, a in _curves(d, metric, x).items():
+            st = styles[variant]
+            n = int(a["n"].max())
+            ax.plot(a["x"], a["mean"], marker=st["marker"], ms=3, color=st["color"],
+                    ls=st["ls"], label=f"{variant} ({n} run{'s' if n > 1 else ''})")
+            _band(ax, a, st["color"])
+            drawn = True
+        _calibration_lines(ax, calib, metric)
+        _log_if_spread(ax, metric)
+        ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     if not drawn:
-        return False
-    axes[1].legend(fontsize=7, loc="best")
+        return None
     fig.suptitle(f"{metric} over training")
-    fig.tight_layout()
-    fig.savefig(path)
-    return True
+    return _save(fig, axes, path)
 
 
-def _figure_stability(d, metrics: list[str], path: Path) -> bool:
-    from matplotlib.figure import Figure
+def _band(ax, a, color) -> None:
+    if (a["n"] > 1).any():
+        ax.fill_between(a["x"], a["mean"] - a["std"].fillna(0),
+                        a["mean"] + a["std"].fillna(0), color=color, alpha=0.2, lw=0)
+
+
+def _figure_stability(d, metrics: list[str], styles, path: Path):
     from matplotlib.ticker import MaxNLocator
 
     if not metrics:
-        return False
-    fig = Figure(figsize=(3.2 * len(metrics), 3.0), dpi=90)
+        return None
+    fig = _figure(3.2 * len(metrics), 2.8)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
-        for i, (variant, a) in enumerate(_curves(d, metric, "images_seen").items()):
-            color = f"C{i % 10}"
-            ax.plot(a["x"], a["mean"], color=color, label=variant)
-            if (a["n"] > 1).any():
-                ax.fill_between(a["x"], a["mean"] - a["std"].fillna(0),
-                                a["mean"] + a["std"].fillna(0), color=color, alpha=0.2)
+        for variant, a in _curves(d, metric, "images_seen").items():
+            st = styles[variant]
+            ax.plot(a["x"], a["mean"], color=st["color"], ls=st["ls"], marker=st["marker"],
+                    ms=2.5, label=variant)
+            _band(ax, a, st["color"])
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("images seen", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    return True
+    return _save(fig, axes, path)
+
+
+def _figure_study(rows, trials, calib, styles, path: Path):
+    """Lucic et al.'s Figure 4 for one (dataset, search space): the expected best of k trials
+    with its bootstrap band per variant (left), every trial's final value per variant over a
+    box of its quartiles (right; failed or diverged trials counted under the name)."""
+    import numpy as np
+
+    metric = rows[0]["metric"]
+    fig = _figure(10, 3.6)
+    ax, dist = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    for s in rows:
+        st = styles[s["variant"]]
+        c = s["expected_best"]
+        k = [p["k"] for p in c]
+        ax.plot(k, [p["expected_best"] for p in c], color=st["color"], ls=st["ls"],
+                marker=st["marker"], ms=3, label=f"{s['variant']} ({s['trials']} trials)")
+        ax.fill_between(k, [p["ci_low"] for p in c], [p["ci_high"] for p in c],
+                        color=st["color"], alpha=0.15, lw=0)
+    _calibration_lines(ax, calib, metric)
+    _log_if_spread(ax, metric)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("trials k (hyperparameter settings tried)")
+    ax.set_ylabel(f"expected best {metric}")
+    ax.set_title("expected best after k trials (band: 95% bootstrap)", fontsize=9)
+    ax.grid(alpha=0.3)
+    names, values = [], []
+    for i, s in enumerate(rows):
+        t = trials[trials["variant"] == s["variant"]]["value"].to_numpy(dtype=float)
+        values.append(t[np.isfinite(t)])
+        names.append(s["variant"] + (f"\n({s['failed']} failed)" if s["failed"] else ""))
+    dist.boxplot([v if len(v) else [np.nan] for v in values], positions=range(len(rows)),
+                 widths=0.5, showfliers=False, medianprops={"color": "black"})
+    for i, (s, v) in enumerate(zip(rows, values)):
+        jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(len(v))
+        dist.plot(i + jitter, v, ls="none", marker=styles[s["variant"]]["marker"], ms=4,
+                  color=styles[s["variant"]]["color"], alpha=0.8)
+    _calibration_lines(dist, calib, metric)
+    _log_if_spread(dist, metric)
+    dist.set_xticks(range(len(rows)), names, rotation=30 if len(rows) > 4 else 0,
+                    ha="right" if len(rows) > 4 else "center", fontsize=8)
+    dist.set_ylabel(f"final {metric}")
+    dist.set_title("final value of every trial", fontsize=9)
+    dist.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"hyperparameter study {rows[0]['space']} on {rows[0]['dataset']}")
+    return _save(fig, [ax], path)
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -209,10 +331,14 @@ def _num(x) -> str:
         return str(x)
 
 
-def _table(columns: list[str], rows: list[list[Any]], left: int = 1) -> str:
-    head = "".join(f"<th class='{'l' if i < left else ''}'>{_e(c)}</th>"
-                   for i, c in enumerate(columns))
-    body = "".join("<tr>" + "".join(f"<td class='{'l' if i < left else ''}'>{_e(v)}</td>"
+def _table(columns: list[str], rows: list[list[Any]], left: int = 1,
+           text: tuple[int, ...] = ()) -> str:
+    """Columns before ``left`` and those in ``text`` are aligned left, the others right."""
+    def cls(i):
+        return "l" if i < left or i in text else ""
+
+    head = "".join(f"<th class='{cls(i)}'>{_e(c)}</th>" for i, c in enumerate(columns))
+    body = "".join("<tr>" + "".join(f"<td class='{cls(i)}'>{_e(v)}</td>"
                                     for i, v in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -312,17 +438,21 @@ def _pictures_section(d, runs, img) -> str:
 # ---------------------------------------------------------------------------------- sections
 
 
-def _dataset_section(ds: str, d, runs, out: Path, img: Path) -> str:
+def _dataset_section(ds: str, d, studies, runs, styles, img: Path) -> str:
     from ganbench import anytime, results
 
     calib = d[d["variant"].astype(str).str.startswith(CALIB_PREFIX)]
     trained = d[~d["variant"].astype(str).str.startswith(CALIB_PREFIX)]
     metrics = set(trained["metric"])
     parts = [f"<h2 id='ds-{_e(ds)}'>{_e(ds)}</h2>"]
+    for space, rows, trials in studies:
+        parts.append(_study_section(ds, space, rows, trials, calib, styles, img))
     slug = quote(ds, safe="")
+    if studies:
+        parts.append("<h3>Quality over training (every run)</h3>")
     for metric in [m for m in QUALITY if m in metrics][:QUALITY_PER_DATASET]:
         name = f"{slug}--{metric}.png"
-        if _figure_quality(trained, calib, metric, img / name):
+        if _figure_quality(trained, calib, metric, styles, img / name) is not None:
             parts.append(f"<img class='fig' src='img/{quote(name)}' alt='{_e(metric)} vs "
                          f"training time and images seen on {_e(ds)}'>")
     summary = results.summarize(d)
@@ -340,12 +470,100 @@ def _dataset_section(ds: str, d, runs, out: Path, img: Path) -> str:
     parts.append(_df_table(anytime.summarize(trained)))
     stab = [m for m in STABILITY if m in metrics]
     name = f"{slug}--stability.png"
-    if _figure_stability(trained, stab, img / name):
+    if _figure_stability(trained, stab, styles, img / name) is not None:
         parts.append("<h3>Stability</h3>"
                      f"<img class='fig' src='img/{quote(name)}' alt='training statistics on "
                      f"{_e(ds)}'>")
     parts.append(_pictures_section(trained, runs, img))
     return "\n".join(parts)
+
+
+def _band_text(c: dict) -> str:
+    return f"{_num(c['expected_best'])} [{_num(c['ci_low'])}, {_num(c['ci_high'])}]"
+
+
+def _params_text(params: Optional[dict]) -> str:
+    if not params:
+        return ""
+    return ", ".join(f"{k}={_num(v)}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items())
+
+
+def _study_table(rows) -> str:
+    """Per variant: the distribution of the final value, the best trial and its settings,
+    and the expected best (with its band) at k = 1, 5 and N — ``study.summarize``'s numbers."""
+    ks = [k for k in STUDY_K if any(s["trials"] >= k for s in rows)]
+    table = []
+    for s in rows:
+        by_k = {c["k"]: c for c in s["expected_best"]}
+        cells = [s["variant"], s["trials"], s["failed"], _num(s["min"]), _num(s["median"]),
+                 _num(s["max"])]
+        cells += [_band_text(by_k[k]) if k in by_k else "" for k in ks]
+        n = len(s["expected_best"])
+        cells.append(_band_text(by_k[n]) if n else "")
+        cells += ["" if s["best_trial"] is None else s["best_trial"],
+                  _params_text(s["best_params"])]
+        table.append(cells)
+    cols = (["variant", "trials", "failed", "min", "median", "max"]
+            + [f"k={k}" for k in ks] + ["k=N", "best trial", "best trial's settings"])
+    return _table(cols, table, left=1, text=(len(cols) - 1,))
+
+
+def _trials_table(trials) -> str:
+    import json
+
+    params = [json.loads(p) for p in trials["params"]]
+    names = sorted({k for p in params for k in p})
+    rows = [[t.variant, t.trial, _num(t.value), "failed or diverged" if t.failed else "",
+             *[_num(p[n]) if isinstance(p.get(n), float) else p.get(n, "") for n in names]]
+            for t, p in zip(trials.itertuples(index=False), params)]
+    return _table(["variant", "trial", trials["metric"].iloc[0], "status"] + names, rows,
+                  left=1)
+
+
+def _studies(d) -> list[tuple[str, list[dict], Any]]:
+    """``(space, study.summarize rows, study.trials_table rows)`` per search space of the
+    study runs in ``d`` (one dataset); empty without study runs."""
+    from ganbench import study
+
+    trials = study.trials_table(d)
+    if trials.empty:
+        return []
+    summary = study.summarize(d)
+    best_first = not bool(trials["higher_is_better"].iloc[0])
+    return [(space, [s for s in summary if s["space"] == space],
+             trials[trials["space"] == space].sort_values(
+                 ["variant", "value", "trial"], ascending=[True, best_first, True]))
+            for space in sorted(trials["space"].unique())]
+
+
+def _study_section(ds: str, space: str, rows, trials, calib, styles, img: Path) -> str:
+    slug = quote(f"{ds}--study-{space}", safe="")
+    name = f"{slug}.png"
+    _figure_study(rows, trials, calib, styles, img / name)
+    metric = rows[0]["metric"]
+    n = max(s["trials"] for s in rows)
+    return "\n".join([
+        f"<h3 id='{_e(_study_id(ds, space))}'>Hyperparameter study: search space "
+        f"{_e(space)}, {n} trial(s) per variant</h3>",
+        "<p class='note'>Each trial is one hyperparameter setting sampled from the space "
+        f"(ganbench sweep). Expected best: the expected best final {_e(metric)} of k "
+        "settings drawn at random from the N tried (Lucic et al. 2018, Figure 4), band: 95% "
+        "bootstrap over the trials. A failed or diverged trial counts as its variant's worst "
+        "value there; the quartiles are over the finished trials. Black lines: calibration "
+        "rows (dashed real data, dotted noise).</p>",
+        f"<img class='fig' src='img/{quote(name)}' alt='expected best {_e(metric)} after k "
+        f"trials and the final {_e(metric)} of every trial, {_e(space)} on {_e(ds)}'>",
+        f"<h4>Final {_e(metric)} over the trials, and the expected best after k trials "
+        "[95% bootstrap band]</h4>",
+        _study_table(rows),
+        f"<details><summary>Every trial's settings and final {_e(metric)} ({len(trials)} "
+        "trials, best first per variant)</summary>",
+        _trials_table(trials), "</details>"])
+
+
+def _study_id(ds: str, space: str) -> str:
+    return f"study-{ds}-{space}"
 
 
 def _environment(runs) -> str:

@@ -251,12 +251,14 @@ def trials_table(df, metric: Optional[str] = None):
 
     from ganbench.anytime import main_metric
 
+    from ganbench.calibration import STATUS as CALIBRATION
+
     rows = []
     for run_id, g in df.groupby("run_id", sort=False):
         recipe = json.loads(g["recipe_json"].iloc[0] or "{}")
         study = recipe.get("study")
-        if not study:
-            continue
+        if not study or g["status"].iloc[0] == CALIBRATION:
+            continue  # calibration rows carry their trial's recipe but are no trial
         m = metric or main_metric(g["metric"].unique())
         gm = g[g["metric"] == m]
         final = gm[gm["step"] == gm["step"].max()]["value"] if not gm.empty else pd.Series([])

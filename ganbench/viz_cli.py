@@ -120,11 +120,15 @@ def add_commands(sub) -> None:
     a.add_argument("--json", action="store_true", help="the classifier's verdicts as JSON")
 
     r = sub.add_parser("report", help="a static HTML report of results directories",
-                       description="Write DIR/index.html: per dataset quality vs training time "
+                       description="Write DIR/index.html: per dataset the hyperparameter "
+                       "studies of 'ganbench sweep' (expected best after k trials with its "
+                       "bootstrap band, every trial's final value, the numbers of 'ganbench "
+                       "results --study' and each trial's settings), quality vs training time "
                        "and images seen, final metrics with 95% intervals, the anytime table, "
                        "calibration rows, stability curves and sample pictures (final, and "
                        "over time); the environment and EvalSpecs. Offline: no script, no CDN; "
-                       "figures and pictures are files beside index.html.",
+                       "figures and pictures are files beside index.html. One colour and line "
+                       "style per variant in every figure; legends below the axes.",
                        formatter_class=fmt,
                        epilog="example:\n  ganbench report results/runs --out results/report")
     r.add_argument("paths", nargs="+", metavar="RESULTS",

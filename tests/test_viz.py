@@ -393,9 +393,9 @@ def test_resumed_run_draws_each_point_once_and_as_uninterrupted(reg, tmp_path):
 # ------------------------------------------------------------------ the report
 
 
-def _report(sweep, tmp_path):
+def _report(runs, tmp_path):
     out = tmp_path / "report"
-    r = run_cli("report", str(sweep["out"]), "--out", str(out), env=ENV)
+    r = run_cli("report", str(runs), "--out", str(out), env=ENV)
     assert r.returncode == 0, r.stderr
     return out / "index.html"
 
@@ -403,8 +403,10 @@ def _report(sweep, tmp_path):
 def test_report_is_offline_and_complete(sweep, tmp_path):
     import re
 
-    index = _report(sweep, tmp_path)
+    index = _report(sweep["out"], tmp_path)
     page = index.read_text()
+    assert "Hyperparameter study" not in page  # no study runs here
+    assert not list((index.parent / "img").glob("*study*"))
     assert "http://" not in page and "https://" not in page and "<script" not in page
     srcs = re.findall(r"src='([^']+)'", page)
     assert srcs
@@ -427,15 +429,19 @@ def _chromium():
     return None
 
 
-@pytest.mark.skipif(_chromium() is None or shutil.which("chromedriver") is None,
-                    reason="needs Chromium and chromedriver from the OS packages (Debian: "
-                    "apt-get install chromium chromium-driver; .ci/run installs them)")
-def test_report_in_headless_chromium(sweep, tmp_path):
+needs_chromium = pytest.mark.skipif(
+    _chromium() is None or shutil.which("chromedriver") is None,
+    reason="needs Chromium and chromedriver from the OS packages (Debian: apt-get install "
+    "chromium chromium-driver; .ci/run installs them)")
+
+
+def _open_in_chromium(index: Path, shot: str, min_images: int) -> None:
+    """Load ``index`` in headless Chromium: every image loads, no console error, a full-page
+    screenshot in ``shot``."""
     pytest.importorskip("selenium", reason="needs selenium (pip install -e '.[dev]')")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    index = _report(sweep, tmp_path)
     opts = webdriver.ChromeOptions()
     opts.binary_location = _chromium()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -449,10 +455,9 @@ def test_report_in_headless_chromium(sweep, tmp_path):
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, "
             "i.naturalWidth, i.naturalHeight]);")
-        assert len(images) >= 16
+        assert len(images) >= min_images
         broken = [i for i in images if not (i[1] and i[2] > 0 and i[3] > 0)]
         assert not broken, broken
-        shot = os.environ.get("GANBENCH_SCREENSHOT") or str(tmp_path / "report.png")
         height = driver.execute_script("return document.body.scrollHeight")
         driver.set_window_size(1400, min(int(height) + 100, 12000))
         assert driver.save_screenshot(shot)
@@ -462,6 +467,126 @@ def test_report_in_headless_chromium(sweep, tmp_path):
         assert "ganbench report" in driver.title
     finally:
         driver.quit()
+
+
+@needs_chromium
+def test_report_in_headless_chromium(sweep, tmp_path):
+    index = _report(sweep["out"], tmp_path)
+    _open_in_chromium(index, os.environ.get("GANBENCH_SCREENSHOT") or
+                      str(tmp_path / "report.png"), min_images=16)
+
+
+def test_report_figures_keep_legends_off_the_axes_and_one_look_per_variant(tmp_path):
+    """14 variants (more than the ten colours): each keeps one distinct look in every figure,
+    and the one legend of a figure lies outside every axes."""
+    import pandas as pd
+
+    from ganbench import report
+
+    variants = [f"variant-{i:02d}" for i in range(14)]
+    rows = [{"run_id": f"{v}__s0", "variant": v, "metric": m, "step": s, "value": 1.0 + i + s,
+             "wall_s": s * 1.5, "images_seen": s * 64}
+            for i, v in enumerate(variants) for m in ("fid", "d_loss") for s in range(4)]
+    d = pd.DataFrame(rows)
+    styles = report._styles(reversed(variants))
+    looks = {(st["color"], st["ls"], st["marker"]) for st in styles.values()}
+    assert len(looks) == 14 and report._styles(variants[3:]) != styles  # sorted, per report
+    for fig in (report._figure_quality(d, d.iloc[:0], "fid", styles, tmp_path / "q.png"),
+                report._figure_stability(d, ["d_loss"], styles, tmp_path / "s.png")):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # the layout as saved
+        renderer = canvas.get_renderer()
+        (legend,) = fig.legends
+        box = legend.get_window_extent(renderer)
+        assert len(legend.get_texts()) == 14
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), ax.get_title()
+        for ax in fig.axes:  # the curves of a variant look the same in both figures
+            for line in ax.get_lines():
+                v = line.get_label().split(" (")[0]
+                assert (line.get_color(), line.get_linestyle()) == (
+                    styles[v]["color"], styles[v]["ls"])
+
+
+# ------------------------------------------------------------------ the report of a study
+
+
+@pytest.fixture(scope="module")
+def study_runs(tmp_path_factory):
+    """A real hyperparameter study (ganbench sweep): two variants x 3 trials on ring8, with
+    the calibration rows (which carry their trial's recipe but are no trial)."""
+    out = tmp_path_factory.mktemp("study") / "runs"
+    r = run_cli("sweep", "--variant", "non-saturating,lsgan", "--dataset", "ring8", "--trials",
+                "3", "--budget", "40steps", "--evals", "1", "--eval-samples", "200", "-q",
+                "--threads", "1", "--device", "cpu", "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _cells(table_html: str) -> list[list[str]]:
+    import html
+    import re
+
+    return [[html.unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table_html)]
+
+
+def test_report_study_section_shows_study_py_numbers(study_runs, tmp_path):
+    from ganbench import results, study
+    from ganbench.results import _num
+
+    index = _report(study_runs, tmp_path)
+    page = index.read_text()
+    assert "<h3 id='study-ring8-lucic2018'>Hyperparameter study" in page
+    assert "href='#study-ring8-lucic2018'" in page
+    summary = study.summarize(results.load(sorted(study_runs.glob("*.json"))))
+    assert sorted(s["variant"] for s in summary) == ["lsgan", "non-saturating"]  # no calib-
+    start = page.index("<table>", page.index("expected best after k trials [95% bootstrap"))
+    head, *rows = _cells(page[start:page.index("</table>", start) + 8])
+    assert head == ["variant", "trials", "failed", "min", "median", "max", "k=1", "k=N",
+                    "best trial", "best trial's settings"]  # k=5: more trials than N = 3
+
+    def band(c):
+        return f"{_num(c['expected_best'])} [{_num(c['ci_low'])}, {_num(c['ci_high'])}]"
+
+    assert len(rows) == len(summary)
+    for row, s in zip(rows, summary):
+        c = dict(zip(head, row))
+        assert c["variant"] == s["variant"] and c["trials"] == "3"
+        assert c["failed"] == str(s["failed"])
+        assert [c[k] for k in ("min", "median", "max")] == [_num(s[k]) for k in
+                                                            ("min", "median", "max")]
+        assert c["k=1"] == band(s["expected_best"][0])
+        assert c["k=N"] == band(s["expected_best"][2])
+        assert c["best trial"] == str(s["best_trial"])
+        for k, v in s["best_params"].items():
+            assert f"{k}={_num(v) if isinstance(v, float) else v}" in c["best trial's settings"]
+    # every trial's settings, in a <details>: 2 variants x 3 trials
+    details = page[page.index("<details>"):page.index("</details>")]
+    head, *trials = _cells(details[details.index("<table>"):])
+    assert len(trials) == 6 and {"lr", "batch_size", "k"} <= set(head)
+
+
+def test_report_study_figure_is_a_png(study_runs, tmp_path):
+    from PIL import Image
+
+    index = _report(study_runs, tmp_path)
+    png = index.parent / "img" / "ring8--study-lucic2018.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as im:
+        im.verify()
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.width >= 800 and im.height >= 300
+    assert "src='img/ring8--study-lucic2018.png'" in index.read_text()
+
+
+@needs_chromium
+def test_study_report_in_headless_chromium(study_runs, tmp_path):
+    index = _report(study_runs, tmp_path)
+    _open_in_chromium(index, os.environ.get("GANBENCH_STUDY_SCREENSHOT") or
+                      str(tmp_path / "study.png"), min_images=5)
 
 
 def test_keep_generators_all_reproduces_every_evaluation_point(tmp_path):
