@@ -204,7 +204,17 @@ def meta_of(job, o: WorkerOptions) -> dict[str, Any]:
     meta = run_meta(job, _device_name(o))
     meta.update(executor=o.executor, host=socket.gethostname(), pid=os.getpid(),
                 threads=o.threads or _torch_threads())
+    scheduled = slurm_job_id()
+    if scheduled:
+        meta["slurm_job_id"] = scheduled
     return meta
+
+
+def slurm_job_id() -> Optional[str]:
+    """The Slurm job this worker runs in (``JOBID_TASK`` for a job array's task), or None
+    outside Slurm."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID") or None
 
 
 def _device_name(o: WorkerOptions) -> str:

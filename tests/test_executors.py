@@ -2,7 +2,10 @@
 keep the exactly-once and resume semantics, and the errors are one line with exit code 2.
 
 The Ray tests start a real single-node cluster on loopback (``ray start --head --block``) and
-stop it after (about 60-90 s in all on 2 cores); they skip when Ray is not installed.
+stop it after (about 60-90 s in all on 2 cores); they skip when Ray is not installed. The
+Slurm tests start a real single-node Slurm (tests/slurm_cluster.py) and stop it after (about
+120 s in all); they skip, with the reason, without root or the Debian packages slurm-wlm and
+munge.
 """
 
 import importlib.util
@@ -21,6 +24,7 @@ import pytest
 from ganbench import cli, results
 from ganbench.safepath import STATE_DIR
 
+import slurm_cluster
 from conftest import install_plugin, run_cli
 
 BASE = ["--variant", "non-saturating", "--dataset", "ring8", "--budget", "20steps",
@@ -372,34 +376,132 @@ def test_slurm_through_submitit_local_executor_gives_the_local_rows(reference, t
     no_leftovers(out)
 
 
-def _slurm_answers() -> str:
-    """Why no real Slurm can be used here ('' when one answers)."""
+def test_slurm_job_out_of_squeue_without_a_result_died_after_a_grace(monkeypatch):
+    """Without accounting submitit never learns that a job died; the executor tells it from
+    squeue: out of the queue (an array's tasks one by one) for GONE_GRACE_S, no result."""
+    import types
+
+    from ganbench.executors import slurm
+
+    class Job:  # a submitit job with no state (sacct answers nothing) and no result file
+        state = "UNKNOWN"
+
+        def __init__(self, job_id):
+            self.job_id = job_id
+
+        def done(self):
+            return False
+
+    ex = slurm.SlurmExecutor.__new__(slurm.SlurmExecutor)
+    ex.ex, ex._missing, ex._asked = types.SimpleNamespace(cluster="slurm"), {}, -1e9
+    ex.jobs = {1: (Job("7"), None), 2: (Job("8_1"), None), 3: (Job("8_2"), None)}
+    clock, queue = [1000.0], {"rc": 0, "out": "8_1\n8_2\n9"}
+    monkeypatch.setattr(slurm, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(slurm.subprocess, "run", lambda *a, **k: types.SimpleNamespace(
+        returncode=queue["rc"], stdout=queue["out"]))
+
+    def later(s):
+        clock[0] += s
+        return ex._gone()
+
+    assert later(0) == set()  # 7 is out of the queue from now on
+    assert later(1) == set()  # squeue is not asked again before SQUEUE_EVERY_S
+    queue["out"] = "8_1"
+    assert later(slurm.SQUEUE_EVERY_S) == set()  # 8_2 too, neither for GONE_GRACE_S yet
+    queue["rc"] = 1  # slurmctld not answering: nothing is told
+    assert later(slurm.GONE_GRACE_S) == set()
+    queue["rc"] = 0
+    assert later(0.5 * slurm.GONE_GRACE_S) == {"7", "8_2"}
+    assert "8_1" not in ex._missing
+
+
+@pytest.fixture(scope="module")
+def slurm_env():
+    """A real, throw-away single-node Slurm cluster on this machine (tests/slurm_cluster.py:
+    munged, slurmctld and slurmd in a temporary directory, 2-5 s to start), stopped after the
+    module; yields the environment its clients need (SLURM_CONF). Skips with the reason when it
+    cannot be started (Debian packages slurm-wlm and munge missing, not root, a daemon that
+    does not come up)."""
     if not HAVE_SUBMITIT:
-        return "submitit is not installed (pip install -e '.[slurm]')"
-    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
-        return "no Slurm client here (Debian: apt-get install slurm-wlm munge)"
+        pytest.skip("submitit is not installed (pip install -e '.[slurm]')")
     try:
-        r = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
-                           timeout=15)
-    except subprocess.TimeoutExpired:
-        return "sinfo timed out: no slurmctld answers"
-    if r.returncode != 0 or not any(s.strip() in ("idle", "mix", "alloc")
-                                    for s in r.stdout.split()):
-        return ("slurm-wlm is installed but no slurmctld/slurmd with an idle node answers "
-                f"(sinfo: {(r.stderr or r.stdout).strip().splitlines()[-1][:120] if (r.stderr or r.stdout).strip() else r.returncode}); starting one needs munged, "
-                "slurmctld and slurmd with a slurm.conf, which this test does not do")
-    return ""
+        with slurm_cluster.single_node() as env:
+            yield env
+    except slurm_cluster.Unavailable as exc:
+        pytest.skip(f"no single-node Slurm cluster could be started here: {exc}"[:1500])
+
+
+def slurm_run(slurm_env, reference, out, seeds, *extra, env=ENV):
+    """``ganbench run`` of seeds SEEDS on the real cluster, partition debug; checks it gives
+    the local executor's rows, each run trained in a Slurm job; returns (the jobs' ids, the
+    run's stderr)."""
+    import pandas as pd
+
+    r = run_cli("run", *BASE[:-1], "--seeds", seeds, "--out", str(out), "--executor", "slurm",
+                "--slurm-cluster", "slurm", "--slurm-partition", "debug", "--slurm-time", "5",
+                *extra, env={**env, **slurm_env}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "slurm (submitit cluster 'slurm'" in r.stderr and "slurm_partition=debug" in r.stderr
+    assert "sacct" not in r.stderr and "accounting" not in r.stderr, r.stderr  # no noise
+    got = comparable(out)
+    want = reference[reference["run_id"].isin(set(got["run_id"]))].reset_index(drop=True)
+    assert got["run_id"].nunique() == len(seeds.split(","))
+    pd.testing.assert_frame_equal(got, want)
+    metas = [results.read_run(p)["meta"] for p in out.glob("*.json")]
+    assert {m["executor"] for m in metas} == {"slurm"} and {m["threads"] for m in metas} == {1}
+    ids = sorted(m["slurm_job_id"] for m in metas)  # recorded by the worker from SLURM_JOB_ID
+    assert len(set(ids)) == len(metas), ids
+    folder = out / ".submitit"  # submitit's job scripts and logs, by Slurm job id
+    for job_id in ids:
+        assert (folder / f"{job_id}_0_log.out").exists(), sorted(folder.iterdir())
+        script = (folder / f"{job_id.split('_')[0]}_submission.sh").read_text()
+        assert "#SBATCH --partition=debug" in script and "#SBATCH --time=5" in script, script
+    no_leftovers(out)
+    return ids, r.stderr
 
 
 @pytest.mark.slow
-def test_slurm_real_cluster(reference, tmp_path):
-    import pandas as pd
+def test_slurm_real_cluster_one_job_per_run(slurm_env, reference, tmp_path):
+    """Two runs, two Slurm jobs (about 20 s here on 2 cores, the cluster's start aside)."""
+    ids, _ = slurm_run(slurm_env, reference, tmp_path / "runs", "0,1")
+    assert all(i.isdigit() for i in ids), ids  # plain jobs, not an array's tasks
 
-    reason = _slurm_answers()
-    if reason:
-        pytest.skip(reason)
+
+@pytest.mark.slow
+def test_slurm_real_cluster_job_array(slurm_env, reference, tmp_path):
+    """Two runs as one Slurm job array of two tasks, at most one running (about 30 s here)."""
+    ids, _ = slurm_run(slurm_env, reference, tmp_path / "runs", "2,3", "--slurm-array",
+                       "--jobs", "1")
+    assert len({i.split("_")[0] for i in ids}) == 1 and \
+        sorted(i.split("_")[1] for i in ids) == ["0", "1"], ids
+
+
+@pytest.mark.slow
+def test_slurm_real_cluster_killed_job_is_resubmitted_from_its_checkpoint(
+        slurm_env, reference, killer_site, tmp_path):
+    """Seed 1's job is SIGKILLed at its last evaluation. The cluster has no accounting (sacct
+    answers nothing, submitit's state stays UNKNOWN): the executor sees the job leave squeue
+    without a result, and it is resubmitted and resumes from its step-10 checkpoint (about
+    45 s here)."""
+    site, mark = killer_site
+    mark.unlink(missing_ok=True)
     out = tmp_path / "runs"
-    r = run_cli("run", *BASE, "--seeds", "0-3", "--out", str(out), "--executor", "slurm",
-                "--slurm-cluster", "slurm", "--slurm-time", "10", env=ENV, timeout=900)
-    assert r.returncode == 0, r.stderr
-    pd.testing.assert_frame_equal(comparable(out), reference)
+    _ids, stderr = slurm_run(slurm_env, reference, out, "0,1", env=killer_env(site))
+    assert "left the queue without a result" in stderr and "retrying (1 of 2)" in stderr
+    check_killed_run(out, reference, mark, stderr)
+
+
+@pytest.mark.parametrize("option, said", [
+    (["--slurm-partition", "nosuch"], "invalid partition"),
+    (["--gpus-per-job", "1"], "gres"),  # the node has no GPU
+    (["--slurm-mem-gb", "1000"], "node configuration is not available"),
+])
+def test_slurm_real_cluster_refusal_is_one_line_exit_2(option, said, slurm_env, tmp_path):
+    """sbatch refuses what the cluster cannot give (the options reach it): one line, exit
+    code 2, nothing trained (3-5 s each)."""
+    r = run_cli("run", *BASE, "--out", str(tmp_path / "o"), "--executor", "slurm",
+                "--slurm-cluster", "slurm", *option, env={**ENV, **slurm_env}, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Slurm refused the job(s)" in r.stderr and said in r.stderr.lower(), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not list((tmp_path / "o").glob("*.json"))
