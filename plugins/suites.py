@@ -20,6 +20,26 @@ with the label metrics, plus ``frechet-data`` (Frechet distance in pixel space, 
 the training statistics and throughput. ``frechet-data`` does not apply to CIFAR-10
 (3 x 32 x 32 = 3072 dims > 1024); its FID uses torch-fidelity's ``inception-v3-compat``, whose
 weights must be downloadable or given with ``--fid-weights``.
+
+``pacgan``: PacGAN's synthetic protocol (Lin et al. 2018, section 4.1, Table 1; their code,
+github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments``): ``pacgan-paper-gan`` and
+``pacgan-paper-pac2`` (their architecture and optimiser, see plugins/variants.py) on
+``pacgan-grid`` (25 modes, spacing 2, std 0.05) and ``pacgan-ring`` (8 modes, radius 1, std
+0.01); their budget, 400 epochs of 100,000 packs at 100 packs per step = 400,000 steps (G steps,
+one D step each) for every packing degree; 10 evaluations of 2,500 samples (their
+``num_log_figure_sample``); seeds 0-9 (their 10 runs). Metrics: modes covered and % high quality
+(within 3 std of the nearest centre, their ``dis_thre``). GPU-sized (4.0M real points per GAN run,
+8.0M per PacGAN2 run); on a CPU give ``--budget`` and ``--seeds`` (results/README.md: 8,000 steps,
+3 seeds).
+
+``lucic``: the losses compared by Lucic et al. 2018 (Are GANs Created Equal?) on one
+architecture: ``lucic-mm``, ``lucic-ns``, ``lucic-lsgan``, ``lucic-wgan``, ``lucic-wgan-gp``,
+``lucic-dragan`` (DCGAN, each with the default hyperparameters of their code, see
+plugins/variants.py) on MNIST and Fashion-MNIST at 32 x 32, their budget of 20 epochs (1200kimg:
+20 x 60,000 real images seen by D, whatever the number of D steps per G step, as their
+``training_steps`` count D steps), seeds 0-4, and the literature suites' evaluation (10
+evaluations of 10,000 samples, FID in the domain extractor's space). Their VAE and BEGAN have no
+ganbench loss and are left out. 60 runs; GPU-sized.
 """
 
 from __future__ import annotations
@@ -75,6 +95,49 @@ SUITES = [
               "4 built-in variants on CIFAR-10, 2000kimg (40 epochs) each, seeds 0-2; "
               "FID with inception-v3-compat (needs its weights); GPU-sized"),
 ]
+
+
+PACGAN_VARIANTS = ("pacgan-paper-gan", "pacgan-paper-pac2")
+PACGAN_DATASETS = ("pacgan-grid", "pacgan-ring")
+PACGAN_BUDGET = "400ksteps"  # 400 epochs x 100,000 packs / 100 packs per step
+PACGAN_SEEDS = tuple(range(10))
+PACGAN_EVAL_SAMPLES = 2500
+
+
+def pacgan_entries() -> tuple[SuiteEntry, ...]:
+    """PacGAN's Table 1 protocol: per dataset, GAN then PacGAN2, 10 seeds, 2,500 samples."""
+    return tuple(SuiteEntry(v, ds, PACGAN_BUDGET, seeds=PACGAN_SEEDS, evals=10,
+                            eval_samples=PACGAN_EVAL_SAMPLES)
+                 for ds in PACGAN_DATASETS for v in PACGAN_VARIANTS)
+
+
+SUITES.append(
+    SuiteSpec("pacgan", pacgan_entries(),
+              "PacGAN's synthetic protocol: GAN vs PacGAN2 with their architecture (G 4x400 BN, "
+              "D 3x200 maxout-5, z_dim 2) on pacgan-grid and pacgan-ring, 400ksteps (their 400 "
+              "epochs), seeds 0-9, 2,500 samples; GPU-sized, use --budget/--seeds on a CPU"))
+
+
+LUCIC_VARIANTS = ("lucic-mm", "lucic-ns", "lucic-lsgan", "lucic-wgan", "lucic-wgan-gp",
+                  "lucic-dragan")
+LUCIC_DATASETS = ("mnist", "fashion-mnist")
+LUCIC_BUDGET = "1200kimg"  # 20 epochs of 60,000
+LUCIC_SEEDS = (0, 1, 2, 3, 4)
+
+
+def lucic_entries() -> tuple[SuiteEntry, ...]:
+    """Lucic et al.'s losses on DCGAN: each dataset, 20 epochs, 5 seeds, 32 x 32."""
+    return tuple(SuiteEntry(v, ds, LUCIC_BUDGET, seeds=LUCIC_SEEDS, evals=10,
+                            eval_samples=LITERATURE_EVAL_SAMPLES,
+                            data_options={"resize": IMAGE_SIDE})
+                 for ds in LUCIC_DATASETS for v in LUCIC_VARIANTS)
+
+
+SUITES.append(
+    SuiteSpec("lucic", lucic_entries(),
+              "Lucic et al. 2018's losses (MM, NS, LSGAN, WGAN, WGAN-GP, DRAGAN) on DCGAN with "
+              "their defaults, MNIST and Fashion-MNIST at 32x32, 1200kimg (20 epochs), seeds "
+              "0-4, FID on 10k samples; GPU-sized"))
 
 
 @hookimpl
