@@ -97,26 +97,20 @@ SUITES = [
 ]
 
 
+def cross_entries(variants, datasets, budget: str, seeds: tuple[int, ...], eval_samples: int,
+                  data_options=None) -> tuple[SuiteEntry, ...]:
+    """Every variant on every dataset (per dataset, the variants in order), one budget, seeds
+    and evaluation protocol (10 evaluations after step 0) for all."""
+    return tuple(SuiteEntry(v, ds, budget, seeds=seeds, evals=10, eval_samples=eval_samples,
+                            data_options=dict(data_options or {}))
+                 for ds in datasets for v in variants)
+
+
 PACGAN_VARIANTS = ("pacgan-paper-gan", "pacgan-paper-pac2")
 PACGAN_DATASETS = ("pacgan-grid", "pacgan-ring")
 PACGAN_BUDGET = "400ksteps"  # 400 epochs x 100,000 packs / 100 packs per step
-PACGAN_SEEDS = tuple(range(10))
-PACGAN_EVAL_SAMPLES = 2500
-
-
-def pacgan_entries() -> tuple[SuiteEntry, ...]:
-    """PacGAN's Table 1 protocol: per dataset, GAN then PacGAN2, 10 seeds, 2,500 samples."""
-    return tuple(SuiteEntry(v, ds, PACGAN_BUDGET, seeds=PACGAN_SEEDS, evals=10,
-                            eval_samples=PACGAN_EVAL_SAMPLES)
-                 for ds in PACGAN_DATASETS for v in PACGAN_VARIANTS)
-
-
-SUITES.append(
-    SuiteSpec("pacgan", pacgan_entries(),
-              "PacGAN's synthetic protocol: GAN vs PacGAN2 with their architecture (G 4x400 BN, "
-              "D 3x200 maxout-5, z_dim 2) on pacgan-grid and pacgan-ring, 400ksteps (their 400 "
-              "epochs), seeds 0-9, 2,500 samples; GPU-sized, use --budget/--seeds on a CPU"))
-
+PACGAN_SEEDS = tuple(range(10))  # their 10 runs
+PACGAN_EVAL_SAMPLES = 2500  # their num_log_figure_sample
 
 LUCIC_VARIANTS = ("lucic-mm", "lucic-ns", "lucic-lsgan", "lucic-wgan", "lucic-wgan-gp",
                   "lucic-dragan")
@@ -124,20 +118,18 @@ LUCIC_DATASETS = ("mnist", "fashion-mnist")
 LUCIC_BUDGET = "1200kimg"  # 20 epochs of 60,000
 LUCIC_SEEDS = (0, 1, 2, 3, 4)
 
-
-def lucic_entries() -> tuple[SuiteEntry, ...]:
-    """Lucic et al.'s losses on DCGAN: each dataset, 20 epochs, 5 seeds, 32 x 32."""
-    return tuple(SuiteEntry(v, ds, LUCIC_BUDGET, seeds=LUCIC_SEEDS, evals=10,
-                            eval_samples=LITERATURE_EVAL_SAMPLES,
-                            data_options={"resize": IMAGE_SIDE})
-                 for ds in LUCIC_DATASETS for v in LUCIC_VARIANTS)
-
-
-SUITES.append(
-    SuiteSpec("lucic", lucic_entries(),
+SUITES += [
+    SuiteSpec("pacgan", cross_entries(PACGAN_VARIANTS, PACGAN_DATASETS, PACGAN_BUDGET,
+                                      PACGAN_SEEDS, PACGAN_EVAL_SAMPLES),
+              "PacGAN's synthetic protocol: GAN vs PacGAN2 with their architecture (G 4x400 BN, "
+              "D 3x200 maxout-5, z_dim 2) on pacgan-grid and pacgan-ring, 400ksteps (their 400 "
+              "epochs), seeds 0-9, 2,500 samples; GPU-sized, use --budget/--seeds on a CPU"),
+    SuiteSpec("lucic", cross_entries(LUCIC_VARIANTS, LUCIC_DATASETS, LUCIC_BUDGET, LUCIC_SEEDS,
+                                     LITERATURE_EVAL_SAMPLES, {"resize": IMAGE_SIDE}),
               "Lucic et al. 2018's losses (MM, NS, LSGAN, WGAN, WGAN-GP, DRAGAN) on DCGAN with "
               "their defaults, MNIST and Fashion-MNIST at 32x32, 1200kimg (20 epochs), seeds "
-              "0-4, FID on 10k samples; GPU-sized"))
+              "0-4, FID on 10k samples; GPU-sized"),
+]
 
 
 @hookimpl
