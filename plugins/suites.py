@@ -28,9 +28,10 @@ github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments``): ``pacgan-paper-gan``
 0.01); their budget, 400 epochs of 100,000 packs at 100 packs per step = 400,000 steps (G steps,
 one D step each) for every packing degree; 10 evaluations of 2,500 samples (their
 ``num_log_figure_sample``); seeds 0-9 (their 10 runs). Metrics: modes covered and % high quality
-(within 3 std of the nearest centre, their ``dis_thre``). GPU-sized (4.0M real points per GAN run,
-8.0M per PacGAN2 run); on a CPU give ``--budget`` and ``--seeds`` (results/README.md: 8,000 steps,
-3 seeds).
+(within 3 std of the nearest centre, their ``dis_thre``). GPU-sized (40M real points per GAN run,
+80M per PacGAN2 run); on a CPU give ``--budget`` and ``--seeds`` (results/README.md: 3,000 steps,
+seeds 0-4). Their PacGAN3 and PacGAN4 rows are left out (``pacgan_paper_variant(3)`` builds
+them; each registered variant also joins ``quick``).
 
 ``lucic``: the losses compared by Lucic et al. 2018 (Are GANs Created Equal?) on one
 architecture: ``lucic-mm``, ``lucic-ns``, ``lucic-lsgan``, ``lucic-wgan``, ``lucic-wgan-gp``,
