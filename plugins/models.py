@@ -8,7 +8,7 @@ from ganbench import hookimpl
 from ganbench.specs import DataSpec, ModelSpec
 
 MLP_OPTIONS = {"g_hidden": (256, 256), "d_hidden": (256, 256), "d_activation": "leakyrelu",
-               "d_norm": "none", "pack": 1}
+               "d_norm": "none", "pack": 1, "g_norm": "none", "maxout_pieces": 2, "init_std": 0.0}
 DCGAN_OPTIONS = {"width": 64, "d_norm": "batch"}
 EMBED_DIM = 16
 
@@ -25,27 +25,43 @@ def _opts(defaults: dict, options: dict, model: str) -> dict:
     return {**defaults, **options}
 
 
+def _check_mlp_options(o: dict, conditional: bool) -> None:
+    from ganbench.errors import UsageError
+
+    if o["d_activation"] not in ("leakyrelu", "maxout", "relu"):
+        raise UsageError("d_activation must be leakyrelu, maxout or relu")
+    if o["d_norm"] not in ("none", "spectral"):
+        raise UsageError("d_norm must be none or spectral")
+    if o["g_norm"] not in ("none", "batch"):
+        raise UsageError(f"g_norm must be none or batch, got {o['g_norm']!r}")
+    for name, lo, hi in (("pack", 1, 16), ("maxout_pieces", 2, 16)):
+        v = o[name]
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise UsageError(f"{name} must be an integer from {lo} to {hi}, got {v!r}")
+    if o["maxout_pieces"] != MLP_OPTIONS["maxout_pieces"] and o["d_activation"] != "maxout":
+        raise UsageError("maxout_pieces applies only with d_activation maxout, "
+                         f"not {o['d_activation']}")
+    std = o["init_std"]
+    if not isinstance(std, (int, float)) or isinstance(std, bool) or not 0 <= std < 1:
+        raise UsageError(f"init_std must be a number in [0, 1) (0: torch's default init), "
+                         f"got {std!r}")
+    if o["pack"] > 1 and conditional:
+        raise UsageError("pack > 1 (PacGAN) is for unconditional models")
+
+
 def build_mlp(data: DataSpec, z_dim: int, conditional: bool = False, **options):
     from ganbench_plugins import nets
 
     o = _opts(MLP_OPTIONS, options, "cmlp" if conditional else "mlp")
-    if o["d_activation"] not in ("leakyrelu", "maxout", "relu"):
-        from ganbench.errors import UsageError
-
-        raise UsageError("d_activation must be leakyrelu, maxout or relu")
-    from ganbench.errors import UsageError
-
-    if o["d_norm"] not in ("none", "spectral"):
-        raise UsageError("d_norm must be none or spectral")
-    pack = o["pack"]
-    if not isinstance(pack, int) or isinstance(pack, bool) or not 1 <= pack <= 16:
-        raise UsageError(f"pack must be an integer from 1 to 16, got {pack!r}")
-    if pack > 1 and conditional:
-        raise UsageError("pack > 1 (PacGAN) is for unconditional models")
+    _check_mlp_options(o, conditional)
     nc, ed = (data.num_classes, EMBED_DIM) if conditional else (0, 0)
     images = data.kind == "images"
-    g = nets.MLPGenerator(z_dim, data.shape, o["g_hidden"], images, nc, ed)
-    d = nets.MLPDiscriminator(data.shape, o["d_hidden"], o["d_activation"], nc, ed, pack=pack)
+    g = nets.MLPGenerator(z_dim, data.shape, o["g_hidden"], images, nc, ed, norm=o["g_norm"])
+    d = nets.MLPDiscriminator(data.shape, o["d_hidden"], o["d_activation"], nc, ed,
+                              pack=o["pack"], pieces=o["maxout_pieces"])
+    if o["init_std"]:
+        nets.normal_init(g, o["init_std"])
+        nets.normal_init(d, o["init_std"])
     if o["d_norm"] == "spectral":
         nets.spectral_norm_all(d)
     return g, d
@@ -64,15 +80,15 @@ def build_dcgan(data: DataSpec, z_dim: int, conditional: bool = False, **options
     from ganbench_plugins import nets
 
     o = _opts(DCGAN_OPTIONS, options, "cdcgan" if conditional else "dcgan")
-    if o["d_norm"] not in ("batch", "spectral"):
+    if o["d_norm"] not in ("batch", "spectral", "none"):
         from ganbench.errors import UsageError
 
-        raise UsageError("d_norm must be batch or spectral")
+        raise UsageError("d_norm must be batch, spectral or none")
     c, size, _ = data.shape
     nc = data.num_classes if conditional else 0
     spectral = o["d_norm"] == "spectral"
     g = nets.DCGANGenerator(z_dim, c, size, int(o["width"]), nc, EMBED_DIM if nc else 0)
-    d = nets.DCGANDiscriminator(c, size, int(o["width"]), nc, batch_norm=not spectral)
+    d = nets.DCGANDiscriminator(c, size, int(o["width"]), nc, batch_norm=o["d_norm"] == "batch")
     nets.dcgan_init(g)
     nets.dcgan_init(d)
     if spectral:
@@ -115,7 +131,9 @@ MODELS = [
         build=build_mlp,
         description="fully connected G (ReLU) and D (LeakyReLU or maxout), after Goodfellow et al. "
                     "2014; d_norm spectral: spectral norm on every D layer; pack m: D sees m "
-                    "samples concatenated (PacGAN)",
+                    "samples concatenated (PacGAN); g_norm batch: BatchNorm after each hidden "
+                    "G layer; maxout_pieces k: pieces of each maxout unit; init_std s: weights "
+                    "N(0, s), biases 0 (0: torch's default)",
         options=MLP_OPTIONS,
     ),
     ModelSpec(
@@ -138,7 +156,7 @@ MODELS = [
         build=build_dcgan,
         description="Radford et al. 2015: strided convs, BatchNorm, ReLU/Tanh G, LeakyReLU D, "
                     "N(0, 0.02) init; square images 8-64; d_norm spectral: spectral norm on "
-                    "every D layer instead of BatchNorm",
+                    "every D layer instead of BatchNorm; d_norm none: neither (WGAN-GP)",
         supports=dcgan_supports,
         options=DCGAN_OPTIONS,
     ),

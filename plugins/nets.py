@@ -9,19 +9,39 @@ import torch
 from torch import nn
 
 
-def _mlp(sizes: Sequence[int], act: str, out_act: Optional[nn.Module] = None) -> nn.Sequential:
+def _mlp(sizes: Sequence[int], act: str, out_act: Optional[nn.Module] = None,
+         pieces: int = 2, norm: str = "none") -> nn.Sequential:
+    """Linear layers with ``act`` between them. ``norm="batch"``: each hidden Linear (without
+    a bias, which BatchNorm's shift makes redundant) is followed by BatchNorm1d before ``act``,
+    as PacGAN's generator (population statistics updated with momentum 0.05)."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         last = i == len(sizes) - 2
         if act == "maxout" and not last:
-            layers.append(Maxout(sizes[i], sizes[i + 1], pieces=2))
+            layers.append(Maxout(sizes[i], sizes[i + 1], pieces=pieces))
             continue
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        batch_norm = norm == "batch" and not last
+        layers.append(nn.Linear(sizes[i], sizes[i + 1], bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(sizes[i + 1], momentum=BN_MOMENTUM))
         if not last:
             layers.append(nn.ReLU() if act == "relu" else nn.LeakyReLU(0.2))
     if out_act is not None:
         layers.append(out_act)
     return nn.Sequential(*layers)
+
+
+BN_MOMENTUM = 0.05  # PacGAN's population update: p <- 0.95 p + 0.05 batch statistic
+
+
+def normal_init(module: nn.Module, std: float) -> None:
+    """Weights of every Linear from N(0, std), biases 0 (PacGAN: std 0.02); BatchNorm keeps
+    torch's scale 1, shift 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class Maxout(nn.Module):
@@ -39,12 +59,13 @@ class Maxout(nn.Module):
 
 class MLPGenerator(nn.Module):
     def __init__(self, z_dim: int, shape: tuple[int, ...], hidden: Sequence[int], images: bool,
-                 num_classes: int = 0, embed_dim: int = 0):
+                 num_classes: int = 0, embed_dim: int = 0, norm: str = "none"):
         super().__init__()
         self.shape = tuple(shape)
         out = math.prod(shape)
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
-        self.net = _mlp([z_dim + embed_dim, *hidden, out], "relu", nn.Tanh() if images else None)
+        self.net = _mlp([z_dim + embed_dim, *hidden, out], "relu", nn.Tanh() if images else None,
+                        norm=norm)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.embed is not None:
@@ -57,11 +78,11 @@ class MLPDiscriminator(nn.Module):
     samples is read as N/m packs of m consecutive samples concatenated, one output per pack."""
 
     def __init__(self, shape: tuple[int, ...], hidden: Sequence[int], act: str,
-                 num_classes: int = 0, embed_dim: int = 0, pack: int = 1):
+                 num_classes: int = 0, embed_dim: int = 0, pack: int = 1, pieces: int = 2):
         super().__init__()
         self.pack = pack
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
-        self.net = _mlp([pack * math.prod(shape) + embed_dim, *hidden, 1], act)
+        self.net = _mlp([pack * math.prod(shape) + embed_dim, *hidden, 1], act, pieces=pieces)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = x.flatten(1)

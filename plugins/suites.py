@@ -31,6 +31,27 @@ with the label metrics, plus ``frechet-data`` (Frechet distance in pixel space, 
 the training statistics and throughput. ``frechet-data`` does not apply to CIFAR-10
 (3 x 32 x 32 = 3072 dims > 1024); its FID uses torch-fidelity's ``inception-v3-compat``, whose
 weights must be downloadable or given with ``--fid-weights``.
+
+``pacgan``: PacGAN's synthetic protocol (Lin et al. 2018, section 4.1, Table 1; their code,
+github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments``): ``pacgan-paper-gan`` and
+``pacgan-paper-pac2`` (their architecture and optimiser, see plugins/variants.py) on
+``pacgan-grid`` (25 modes, spacing 2, std 0.05) and ``pacgan-ring`` (8 modes, radius 1, std
+0.01); their budget, 400 epochs of 100,000 packs at 100 packs per step = 400,000 steps (G steps,
+one D step each) for every packing degree; 10 evaluations of 2,500 samples (their
+``num_log_figure_sample``); seeds 0-9 (their 10 runs). Metrics: modes covered and % high quality
+(within 3 std of the nearest centre, their ``dis_thre``). GPU-sized (40M real points per GAN run,
+80M per PacGAN2 run); on a CPU give ``--budget`` and ``--seeds`` (results/README.md: 3,000 steps,
+seeds 0-4). Their PacGAN3 and PacGAN4 rows are left out (``pacgan_paper_variant(3)`` builds
+them; each registered variant also joins ``quick``).
+
+``lucic``: the losses compared by Lucic et al. 2018 (Are GANs Created Equal?) on one
+architecture: ``lucic-mm``, ``lucic-ns``, ``lucic-lsgan``, ``lucic-wgan``, ``lucic-wgan-gp``,
+``lucic-dragan`` (DCGAN, each with the default hyperparameters of their code, see
+plugins/variants.py) on MNIST and Fashion-MNIST at 32 x 32, their budget of 20 epochs (1200kimg:
+20 x 60,000 real images seen by D, whatever the number of D steps per G step, as their
+``training_steps`` count D steps), seeds 0-4, and the literature suites' evaluation (10
+evaluations of 10,000 samples, FID in the domain extractor's space). Their VAE and BEGAN have no
+ganbench loss and are left out. 60 runs; GPU-sized.
 """
 
 from __future__ import annotations
@@ -89,6 +110,41 @@ SUITES = [
     SuiteSpec("cifar10", literature_entries("cifar10", "2000kimg"),
               "4 built-in variants on CIFAR-10, 2000kimg (40 epochs) each, seeds 0-2; "
               "FID with inception-v3-compat (needs its weights); GPU-sized"),
+]
+
+
+def cross_entries(variants, datasets, budget: str, seeds: tuple[int, ...], eval_samples: int,
+                  data_options=None) -> tuple[SuiteEntry, ...]:
+    """Every variant on every dataset (per dataset, the variants in order), one budget, seeds
+    and evaluation protocol (10 evaluations after step 0) for all."""
+    return tuple(SuiteEntry(v, ds, budget, seeds=seeds, evals=10, eval_samples=eval_samples,
+                            data_options=dict(data_options or {}))
+                 for ds in datasets for v in variants)
+
+
+PACGAN_VARIANTS = ("pacgan-paper-gan", "pacgan-paper-pac2")
+PACGAN_DATASETS = ("pacgan-grid", "pacgan-ring")
+PACGAN_BUDGET = "400ksteps"  # 400 epochs x 100,000 packs / 100 packs per step
+PACGAN_SEEDS = tuple(range(10))  # their 10 runs
+PACGAN_EVAL_SAMPLES = 2500  # their num_log_figure_sample
+
+LUCIC_VARIANTS = ("lucic-mm", "lucic-ns", "lucic-lsgan", "lucic-wgan", "lucic-wgan-gp",
+                  "lucic-dragan")
+LUCIC_DATASETS = ("mnist", "fashion-mnist")
+LUCIC_BUDGET = "1200kimg"  # 20 epochs of 60,000
+LUCIC_SEEDS = (0, 1, 2, 3, 4)
+
+SUITES += [
+    SuiteSpec("pacgan", cross_entries(PACGAN_VARIANTS, PACGAN_DATASETS, PACGAN_BUDGET,
+                                      PACGAN_SEEDS, PACGAN_EVAL_SAMPLES),
+              "PacGAN's synthetic protocol: GAN vs PacGAN2 with their architecture (G 4x400 BN, "
+              "D 3x200 maxout-5, z_dim 2) on pacgan-grid and pacgan-ring, 400ksteps (their 400 "
+              "epochs), seeds 0-9, 2,500 samples; GPU-sized, use --budget/--seeds on a CPU"),
+    SuiteSpec("lucic", cross_entries(LUCIC_VARIANTS, LUCIC_DATASETS, LUCIC_BUDGET, LUCIC_SEEDS,
+                                     LITERATURE_EVAL_SAMPLES, {"resize": IMAGE_SIDE}),
+              "Lucic et al. 2018's losses (MM, NS, LSGAN, WGAN, WGAN-GP, DRAGAN) on DCGAN with "
+              "their defaults, MNIST and Fashion-MNIST at 32x32, 1200kimg (20 epochs), seeds "
+              "0-4, FID on 10k samples; GPU-sized"),
 ]
 
 

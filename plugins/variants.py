@@ -35,6 +35,27 @@ rest take their paper's optimisation recipe: WGAN (Arjovsky et al. 2017, Algorit
 n_critic 5, Adam 1e-4, β (0, 0.9), batch 64); SN-GAN (Miyato et al. 2018: spectral norm on
 every D layer and no BatchNorm in D, hinge loss, Adam 2e-4, β (0.5, 0.999), n_dis 1: their
 Table 1 setting C); AC-GAN (Odena et al. 2017: Adam 2e-4, β1 0.5, batch 100).
+
+Suite-specific variants (a suite entry names a variant, so a paper's own architecture and
+optimiser are registered as variants of their own; they also join ``quick``, which takes every
+registered variant):
+
+* ``pacgan-paper-gan``, ``pacgan-paper-pac2``: PacGAN's synthetic-data recipe (Lin et al.
+  2018, section 4.1 / appendix, and ``synthetic_data_experiments/2DGrid_GAN&PacGAN`` of
+  github.com/fjxmlzn/PacGAN): G 4 x 400 ReLU with BatchNorm (no hidden biases), z_dim 2,
+  z ~ N(0, I); D 3 x 200 maxout with 5 pieces; weights N(0, 0.02), biases 0; non-saturating
+  loss; Adam 1e-4, β1 0.8; 100 packs per step (so batch 100 m samples: PacGAN2 trains on 200
+  samples, 100 packs of 2), one D step per G step.
+* ``lucic-mm``, ``lucic-ns``, ``lucic-lsgan``, ``lucic-wgan``, ``lucic-wgan-gp``,
+  ``lucic-dragan``: the losses of Lucic et al. 2018 (Are GANs Created Equal?) on one
+  architecture, ganbench's ``dcgan``, each with the default hyperparameters of their code
+  (github.com/google/compare_gan, ``compare_gan/src/params.py``, "the ones used in the paper";
+  ``generate_tasks_lib.RepeatExp``): batch 64, z_dim 64, Adam (TF's β2 0.999) for every loss;
+  MM and NS GAN lr 5e-5, β1 0; LSGAN 2e-4, β1 0.5; WGAN 5e-5, β1 0.5, 5 D steps per G step,
+  clipping 0.01; WGAN-GP 1e-4, β1 0.5, 5 D steps, λ 10, no BatchNorm in D (their default for
+  it); DRAGAN 1e-4, β1 0.5, 1 D step, λ 10, BatchNorm in D. Theirs differ from ganbench's in
+  architecture (InfoGAN's G and D on 28 x 28, sigmoid output) and latent (U(-1, 1)); see the
+  ``lucic`` suite.
 """
 
 from __future__ import annotations
@@ -54,6 +75,26 @@ WGAN_GP_HPARAMS = Hyperparams(optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.0
 SNGAN_HPARAMS = DCGAN_HPARAMS
 ACGAN_HPARAMS = Hyperparams(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), k=1,
                             batch_size=100, z_dim=100)
+
+PACGAN_PACKS = 100  # packs per step (PacGAN's batch_size)
+PACGAN_MODEL = {"g_hidden": (400, 400, 400, 400), "g_norm": "batch", "d_hidden": (200, 200, 200),
+                "d_activation": "maxout", "maxout_pieces": 5, "init_std": 0.02}
+PACGAN_REFERENCE = ("Lin, Khetan, Fanti & Oh 2018, PacGAN: The power of two samples in generative "
+                    "adversarial networks, section 4.1; code: github.com/fjxmlzn/PacGAN, "
+                    "synthetic_data_experiments")
+
+
+def pacgan_paper_variant(pack: int) -> VariantSpec:
+    """PacGAN's synthetic-data recipe with D on ``pack`` samples (1: their GAN baseline)."""
+    h = Hyperparams(optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.8, 0.999), k=1,
+                    batch_size=PACGAN_PACKS * pack, z_dim=2)
+    name, what = ("gan", "GAN") if pack == 1 else (f"pac{pack}", f"PacGAN{pack}")
+    return VariantSpec(f"pacgan-paper-{name}", "mlp", "non-saturating",
+                       f"{what} with PacGAN's synthetic-data architecture (G 4x400 BatchNorm, "
+                       "D 3x200 maxout-5) and optimiser (Adam 1e-4, beta1 0.8, 100 packs)",
+                       h, model_options={**PACGAN_MODEL, "pack": pack},
+                       reference=PACGAN_REFERENCE)
+
 
 VARIANTS = [
     VariantSpec("vanilla-minimax", "mlp", "minimax",
@@ -105,6 +146,36 @@ VARIANTS = [
                 "auxiliary classifier GAN: D also predicts the class", ACGAN_HPARAMS,
                 reference="Odena, Olah & Shlens 2017, Conditional Image Synthesis with "
                           "Auxiliary Classifier GANs"),
+]
+
+
+LUCIC_REFERENCE = ("Lucic, Kurach, Michalski, Gelly & Bousquet 2018, Are GANs Created Equal? A "
+                   "Large-Scale Study; defaults of github.com/google/compare_gan, "
+                   "compare_gan/src/params.py")
+
+
+def lucic_hparams(lr: float, beta1: float, k: int = 1) -> Hyperparams:
+    return Hyperparams(optimizer="adam", lr_g=lr, lr_d=lr, betas=(beta1, 0.999), k=k,
+                       batch_size=64, z_dim=64)
+
+
+def lucic_variant(name: str, loss: str, what: str, h: Hyperparams, **extra) -> VariantSpec:
+    return VariantSpec(f"lucic-{name}", "dcgan", loss, f"{what} on DCGAN with Lucic et al.'s "
+                       "default hyperparameters", h, reference=LUCIC_REFERENCE, **extra)
+
+
+VARIANTS += [pacgan_paper_variant(1), pacgan_paper_variant(2)]
+VARIANTS += [
+    lucic_variant("mm", "minimax", "MM GAN (saturating G loss)", lucic_hparams(5e-5, 0.0)),
+    lucic_variant("ns", "non-saturating", "NS GAN", lucic_hparams(5e-5, 0.0)),
+    lucic_variant("lsgan", "lsgan", "LSGAN", lucic_hparams(2e-4, 0.5)),
+    lucic_variant("wgan", "wasserstein", "WGAN (clip 0.01, 5 critic steps)",
+                  lucic_hparams(5e-5, 0.5, k=5), step_hooks=("clip:0.01",)),
+    lucic_variant("wgan-gp", "wasserstein", "WGAN-GP (lambda 10, 5 critic steps, no BN in D)",
+                  lucic_hparams(1e-4, 0.5, k=5), regularizers=("gp:10",),
+                  model_options={"d_norm": "none"}),
+    lucic_variant("dragan", "non-saturating", "DRAGAN (NS GAN + DRAGAN penalty lambda 10)",
+                  lucic_hparams(1e-4, 0.5), regularizers=("dragan:10",)),
 ]
 
 
