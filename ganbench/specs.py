@@ -231,7 +231,9 @@ class StepHookSpec:
 class VariantSpec:
     """A named recipe: model + loss + hyperparameters; optionally regularisers (``("gp:10",)``,
     the ``--reg`` syntax), step hooks (``("clip:0.01",)``) and an EMA of G whose weights are the
-    ones evaluated (``g_ema=0.999``: ema <- 0.999 ema + 0.001 G after every G step)."""
+    ones evaluated (``g_ema=0.999``: ema <- 0.999 ema + 0.001 G after every G step).
+    ``suite_only``: a paper's recipe registered for its own suite (``pacgan-paper-gan``), left
+    out of the ``quick`` suite, which takes every other registered variant."""
 
     name: str
     model: str
@@ -243,6 +245,7 @@ class VariantSpec:
     regularizers: tuple[str, ...] = ()
     step_hooks: tuple[str, ...] = ()
     g_ema: Optional[float] = None
+    suite_only: bool = False
 
 
 @dataclass(frozen=True)

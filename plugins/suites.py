@@ -42,7 +42,7 @@ one D step each) for every packing degree; 10 evaluations of 2,500 samples (thei
 (within 3 std of the nearest centre, their ``dis_thre``). GPU-sized (40M real points per GAN run,
 80M per PacGAN2 run); on a CPU give ``--budget`` and ``--seeds`` (results/README.md: 3,000 steps,
 seeds 0-4). Their PacGAN3 and PacGAN4 rows are left out (``pacgan_paper_variant(3)`` builds
-them; each registered variant also joins ``quick``).
+them).
 
 ``lucic``: the losses compared by Lucic et al. 2018 (Are GANs Created Equal?) on one
 architecture: ``lucic-mm``, ``lucic-ns``, ``lucic-lsgan``, ``lucic-wgan``, ``lucic-wgan-gp``,
@@ -75,6 +75,8 @@ def quick_entries(reg):
     entries = []
     for ds_name, (budget, n) in QUICK_DATASETS.items():
         for v in reg.variants:
+            if v.suite_only:  # a paper's recipe for its own suite
+                continue
             model = reg.models.get(v.model)
             if ds_name in reg.datasets and model.check(reg.datasets.get(ds_name).spec) is None:
                 entries.append(SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=QUICK_EVALS,

@@ -37,8 +37,8 @@ every D layer and no BatchNorm in D, hinge loss, Adam 2e-4, β (0.5, 0.999), n_d
 Table 1 setting C); AC-GAN (Odena et al. 2017: Adam 2e-4, β1 0.5, batch 100).
 
 Suite-specific variants (a suite entry names a variant, so a paper's own architecture and
-optimiser are registered as variants of their own; they also join ``quick``, which takes every
-registered variant):
+optimiser are registered as variants of their own, with ``suite_only=True``: they are not in
+``quick``, which takes every other registered variant):
 
 * ``pacgan-paper-gan``, ``pacgan-paper-pac2``: PacGAN's synthetic-data recipe (Lin et al.
   2018, section 4.1 / appendix, and ``synthetic_data_experiments/2DGrid_GAN&PacGAN`` of
@@ -93,7 +93,7 @@ def pacgan_paper_variant(pack: int) -> VariantSpec:
                        f"{what} with PacGAN's synthetic-data architecture (G 4x400 BatchNorm, "
                        "D 3x200 maxout-5) and optimiser (Adam 1e-4, beta1 0.8, 100 packs)",
                        h, model_options={**PACGAN_MODEL, "pack": pack},
-                       reference=PACGAN_REFERENCE)
+                       reference=PACGAN_REFERENCE, suite_only=True)
 
 
 VARIANTS = [
@@ -161,7 +161,8 @@ def lucic_hparams(lr: float, beta1: float, k: int = 1) -> Hyperparams:
 
 def lucic_variant(name: str, loss: str, what: str, h: Hyperparams, **extra) -> VariantSpec:
     return VariantSpec(f"lucic-{name}", "dcgan", loss, f"{what} on DCGAN with Lucic et al.'s "
-                       "default hyperparameters", h, reference=LUCIC_REFERENCE, **extra)
+                       "default hyperparameters", h, reference=LUCIC_REFERENCE, suite_only=True,
+                       **extra)
 
 
 VARIANTS += [pacgan_paper_variant(1), pacgan_paper_variant(2)]

@@ -229,6 +229,9 @@ def test_suite_entry_hparams_apply_to_the_suite_only(reg):
 
     quick = {(j.variant, j.dataset): j for j in plan(reg, run_all=True)}
     assert {d for (_v, d) in quick} == {"ring8", "grid25", "digits"}
+    suite_only = {v.name for v in reg.variants if v.suite_only}
+    assert {"pacgan-paper-gan", "lucic-wgan"} <= suite_only  # papers' recipes: not in quick
+    assert {v for (v, _d) in quick} == {v.name for v in reg.variants} - suite_only
     wgan, gp, ns = quick["wgan", "ring8"], quick["wgan-gp", "digits"], quick["non-saturating",
                                                                             "ring8"]
     assert (wgan.hparams.lr_g, wgan.hparams.lr_d, wgan.hparams.optimizer, wgan.hparams.k) == (
