@@ -212,9 +212,16 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
 
     cp = sub.add_parser("compare", help="per-metric deltas between two results sets",
                         description="Compare results set B against A: deltas of final values "
-                        "(means over seeds), with better/worse from each metric's direction.")
+                        "(means over seeds), with better/worse from each metric's direction. "
+                        "With --variants VA,VB: variant VB against variant VA, per dataset "
+                        "(from one results set, or VA's from A and VB's from B).",
+                        epilog="example: ganbench compare results/pacgan-cpu.csv --variants "
+                        "pacgan-paper-gan,pacgan-paper-pac2")
     cp.add_argument("a", help="baseline: results file or directory")
-    cp.add_argument("b", help="candidate: results file or directory")
+    cp.add_argument("b", nargs="?", help="candidate: results file or directory (default "
+                    "with --variants: A)")
+    cp.add_argument("--variants", metavar="VA,VB",
+                    help="compare variant VB (in B) against variant VA (in A)")
     cp.add_argument("--json", action="store_true", help="machine-readable output")
     cp.add_argument("--metric", type=_names, action="extend", default=[],
                     help="only these metrics")
@@ -684,10 +691,15 @@ def _unlink_quietly(path) -> None:
 def cmd_compare(args) -> int:
     from ganbench import results
 
+    if args.b is None and not args.variants:
+        raise UsageError("compare needs two results sets A B, or --variants VA,VB")
+    args.b = args.b or args.a
     a, b = results.load(args.a), results.load(args.b)
     for name, df in (("A", a), ("B", b)):
         if df.empty:
             raise UsageError(f"no result rows in {name} ({args.a if name == 'A' else args.b})")
+    if args.variants:
+        a, b = _two_variants(a, b, args.variants)
     if args.metric:
         known = set(a["metric"]) & set(b["metric"])
         unknown = [m for m in args.metric if m not in known]
@@ -713,6 +725,23 @@ def cmd_compare(args) -> int:
         print(f"ganbench: warning: {bad} row(s) were evaluated with different EvalSpecs and are "
               "marked incomparable", file=sys.stderr)
     return 0
+
+
+def _two_variants(a, b, spec: str):
+    """Rows of variant VA from ``a`` and of VB from ``b``, both named ``VB vs VA`` so that
+    ``results.compare`` pairs them per dataset and metric."""
+    names = [n.strip() for n in str(spec).split(",")]
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise UsageError(f"--variants needs two different variant names VA,VB, got {spec!r}")
+    label = f"{names[1]} vs {names[0]}"
+    sides = []
+    for name, df, side in ((names[0], a, "A"), (names[1], b, "B")):
+        rows = df[df["variant"] == name]
+        if rows.empty:
+            have = ", ".join(sorted(set(df["variant"].dropna()))) or "none"
+            raise UsageError(f"no runs of variant '{name}' in {side} (it has: {have})")
+        sides.append(rows.assign(variant=label))
+    return sides[0], sides[1]
 
 
 def cmd_check(args) -> int:

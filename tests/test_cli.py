@@ -7,6 +7,8 @@ import pytest
 
 from conftest import REPO, run_cli
 
+from ganbench import cli
+
 
 def _one_line_exit_2(r, *fragments):
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -222,3 +224,30 @@ def test_run_prints_brief_summary_and_long_on_request(tmp_path):
     r = run_cli(*args, "--json")
     assert r.returncode == 0, r.stderr
     assert {"d_real", "modes_covered"} <= {x["metric"] for x in json.loads(r.stdout)}
+
+
+def test_compare_two_variants_of_one_results_set(capsys):
+    """``--variants VA,VB`` compares two variants' seeds per dataset: the committed PacGAN
+    table's GAN vs PacGAN2 numbers (results/README.md) come back."""
+    table = os.path.join(REPO, "results", "pacgan-cpu.csv")
+    assert cli.main(["compare", table, "--variants", "pacgan-paper-gan,pacgan-paper-pac2",
+                     "--metric", "modes_covered", "--json"]) == 0
+    rows = {r["dataset"]: r for r in json.loads(capsys.readouterr().out)}
+    grid = rows["pacgan-grid"]
+    assert grid["variant"] == "pacgan-paper-pac2 vs pacgan-paper-gan"
+    assert (grid["runs_a"], grid["runs_b"]) == (5, 5)
+    assert grid["delta"] == pytest.approx(2.2, abs=1e-9)  # 12.0 - 9.8 modes, exact counts
+    assert grid["p_value"] == pytest.approx(0.32, abs=0.005)
+    assert grid["ci_low"] < 0 < grid["ci_high"] and grid["verdict"] == "no significant difference"
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--variants", "pacgan-paper-gan,nope"], "no runs of variant 'nope' in B (it has: "),
+    (["--variants", "pacgan-paper-gan"], "--variants needs two different variant names"),
+    ([], "compare needs two results sets A B, or --variants VA,VB"),
+])
+def test_compare_variants_bad_input_is_one_line(args, said, capsys):
+    table = os.path.join(REPO, "results", "pacgan-cpu.csv")
+    assert cli.main(["compare", table, *args]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1, err
