@@ -14,7 +14,10 @@ from ganbench.plan import plan
 from ganbench.budget import Budget
 from ganbench.safepath import STATE_DIR
 
-ENV = {**os.environ, "GANBENCH_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
+# sweeps that train one job after another (the local executor), as the kill points assume;
+# this dict is built at import, before conftest's per-test environment applies
+ENV = {**os.environ, "GANBENCH_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1",
+       "GANBENCH_EXECUTOR": "local"}
 
 
 def _cmd(out, seeds, budget, evals):
