@@ -332,8 +332,7 @@ def cmd_run(args) -> int:
     check_run_args(args)
     executors.check_arguments(args)
     reg = registries()
-    if args.executor != executors.AUTO:
-        reg.executors.get(args.executor)
+    reg.executors.get(args.executor)
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
@@ -693,8 +692,8 @@ def cmd_compare(args) -> int:
 
     if args.b is None and not args.variants:
         raise UsageError("compare needs two results sets A B, or --variants VA,VB")
-    args.b = args.b or args.a
-    a, b = results.load(args.a), results.load(args.b)
+    a = results.load(args.a)
+    b = a if args.b is None else results.load(args.b)  # --variants within one set: read once
     for name, df in (("A", a), ("B", b)):
         if df.empty:
             raise UsageError(f"no result rows in {name} ({args.a if name == 'A' else args.b})")

@@ -529,7 +529,7 @@ def _studies(d) -> list[tuple[str, list[dict], Any]]:
     trials = study.trials_table(d)
     if trials.empty:
         return []
-    summary = study.summarize(d)
+    summary = study.summarize_trials(trials)
     best_first = not bool(trials["higher_is_better"].iloc[0])
     return [(space, [s for s in summary if s["space"] == space],
              trials[trials["space"] == space].sort_values(

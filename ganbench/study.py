@@ -182,8 +182,7 @@ def cmd_sweep(args) -> int:
     if args.all:
         raise UsageError("sweep takes --variant and --dataset, not --all")
     reg = registries()
-    if args.executor != executors.AUTO:
-        reg.executors.get(args.executor)
+    reg.executors.get(args.executor)
     reg.search_spaces.get(args.space)
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
@@ -250,7 +249,6 @@ def trials_table(df, metric: Optional[str] = None):
     import pandas as pd
 
     from ganbench.anytime import main_metric
-
     from ganbench.calibration import STATUS as CALIBRATION
 
     rows = []
@@ -287,9 +285,13 @@ def trials_table(df, metric: Optional[str] = None):
 def summarize(df, metric: Optional[str] = None) -> list[dict[str, Any]]:
     """Per variant × dataset × space: the distribution of the final metric over trials and
     the expected-best curve (see the module docstring)."""
+    return summarize_trials(trials_table(df, metric))
+
+
+def summarize_trials(t) -> list[dict[str, Any]]:
+    """:func:`summarize` of a :func:`trials_table` already made (the report has one)."""
     import numpy as np
 
-    t = trials_table(df, metric)
     if t.empty:
         raise UsageError("no study runs here (they come from 'ganbench sweep')")
     out = []

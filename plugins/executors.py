@@ -1,7 +1,12 @@
-"""The built-in executors: local, processes, ray, slurm (see ganbench.executors)."""
+"""The built-in executors: auto, local, processes, ray, slurm (see ganbench.executors)."""
 
 from ganbench import hookimpl
 from ganbench.specs import ExecutorSpec
+
+
+def _auto(args):
+    raise RuntimeError("--executor auto is resolved (ganbench.executors.choose) before an "
+                       "executor is built")
 
 
 def _local(args):
@@ -30,6 +35,9 @@ def _slurm(args):
 
 @hookimpl
 def ganbench_register_executors(register):
+    register(ExecutorSpec("auto", _auto, "the default: processes with one single-thread worker "
+                          "per core when several jobs train on the CPU, one worker per GPU on "
+                          "a multi-GPU machine, else local"))
     register(ExecutorSpec("local", _local, "one job after another in this process"))
     register(ExecutorSpec("processes", _processes,
                           "--jobs worker processes on this machine (one GPU each when there "

@@ -91,12 +91,19 @@ LITERATURE_EVAL_SAMPLES = 10_000
 IMAGE_SIDE = 32
 
 
+def cross_entries(variants, datasets, budget: str, seeds: tuple[int, ...], eval_samples: int,
+                  data_options=None) -> tuple[SuiteEntry, ...]:
+    """Every variant on every dataset (per dataset, the variants in order), one budget, seeds
+    and evaluation protocol (10 evaluations after step 0) for all."""
+    return tuple(SuiteEntry(v, ds, budget, seeds=seeds, evals=10, eval_samples=eval_samples,
+                            data_options=dict(data_options or {}))
+                 for ds in datasets for v in variants)
+
+
 def literature_entries(dataset: str, budget: str) -> tuple[SuiteEntry, ...]:
     """The four built-in variants on ``dataset``, equal budget, 3 seeds, 32 x 32 images."""
-    return tuple(SuiteEntry(v, dataset, budget, seeds=LITERATURE_SEEDS, evals=10,
-                            eval_samples=LITERATURE_EVAL_SAMPLES,
-                            data_options={"resize": IMAGE_SIDE})
-                 for v in LITERATURE_VARIANTS)
+    return cross_entries(LITERATURE_VARIANTS, (dataset,), budget, LITERATURE_SEEDS,
+                         LITERATURE_EVAL_SAMPLES, {"resize": IMAGE_SIDE})
 
 
 SUITES = [
@@ -113,15 +120,6 @@ SUITES = [
               "4 built-in variants on CIFAR-10, 2000kimg (40 epochs) each, seeds 0-2; "
               "FID with inception-v3-compat (needs its weights); GPU-sized"),
 ]
-
-
-def cross_entries(variants, datasets, budget: str, seeds: tuple[int, ...], eval_samples: int,
-                  data_options=None) -> tuple[SuiteEntry, ...]:
-    """Every variant on every dataset (per dataset, the variants in order), one budget, seeds
-    and evaluation protocol (10 evaluations after step 0) for all."""
-    return tuple(SuiteEntry(v, ds, budget, seeds=seeds, evals=10, eval_samples=eval_samples,
-                            data_options=dict(data_options or {}))
-                 for ds in datasets for v in variants)
 
 
 PACGAN_VARIANTS = ("pacgan-paper-gan", "pacgan-paper-pac2")

@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 
@@ -34,6 +35,13 @@ def reg():
     from ganbench import plugins
 
     return plugins.registries()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (for a daemon a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_cli(*args, env=None, cwd=None, timeout=600):

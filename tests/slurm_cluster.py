@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from conftest import free_port
+
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "sinfo", "scancel")
 SBIN = ("/usr/sbin", "/sbin")  # munged, slurmctld, slurmd: not on every user's PATH
 START_TIMEOUT_S = 60
@@ -88,12 +90,6 @@ def missing() -> str:
     return ""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _die_with_parent() -> None:  # in the child, before exec
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -149,7 +145,7 @@ def single_node(cpus: int | None = None, mem_mb: int = 2000) -> Iterator[dict[st
         (base / "state").mkdir()
         (base / "spool").mkdir()
         (base / "slurm.conf").write_text(CONF.format(
-            node=node, base=base, ctld_port=_free_port(), slurmd_port=_free_port(),
+            node=node, base=base, ctld_port=free_port(), slurmd_port=free_port(),
             cpus=cpus or len(os.sched_getaffinity(0)), mem_mb=mem_mb))
         start("slurmctld", "-D", "-i")
         start("slurmd", "-D", "-N", node)

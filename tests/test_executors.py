@@ -12,7 +12,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -25,7 +24,7 @@ from ganbench import cli, results
 from ganbench.safepath import STATE_DIR
 
 import slurm_cluster
-from conftest import install_plugin, run_cli
+from conftest import free_port, install_plugin, run_cli
 
 BASE = ["--variant", "non-saturating", "--dataset", "ring8", "--budget", "20steps",
         "--evals", "2", "--eval-samples", "200", "--no-calibration", "-q"]
@@ -136,7 +135,7 @@ def test_missing_engine_is_one_line_exit_2(executor, extra, tmp_path, capsys, mo
 def test_no_ray_cluster_is_one_line_exit_2(tmp_path):
     if not HAVE_RAY:
         pytest.skip("ray is not installed (pip install -e '.[ray]')")
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     r = run_cli("run", *BASE, "--out", str(tmp_path / "o"), "--executor", "ray",
                 "--ray-address", f"127.0.0.1:{port}", env={**ENV, "RAY_ADDRESS": None},
                 timeout=60)
@@ -259,12 +258,6 @@ def test_processes_killed_worker_without_retries_fails_and_rerun_resumes(referen
 # ----------------------------------------------------------------------------------- ray
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_cluster(killer_site):
     """A real single-node Ray cluster on loopback, 2 CPUs; stopped (its whole process group)
@@ -272,7 +265,7 @@ def ray_cluster(killer_site):
     if not HAVE_RAY:
         pytest.skip("ray is not installed (pip install -e '.[ray]')")
     site, _mark = killer_site
-    port = _free_port()
+    port = free_port()
     temp = Path(f"/tmp/gbray-{os.getpid()}")  # short: Ray's socket paths have a length limit
     ray_bin = str(Path(sys.executable).parent / "ray")
     env = {**os.environ, **killer_env(site), "GANBENCH_LOAD_PLUGINS": ""}
