@@ -178,8 +178,8 @@ def test_auto_is_the_default_executor(monkeypatch, tmp_path):
         pytest.skip("auto picks processes only on a machine with 2+ cores")
     monkeypatch.delenv("GANBENCH_EXECUTOR")
     out = tmp_path / "runs"
-    r = run_cli("run", *BASE[:-1], "--seeds", "0-2", "--out", str(out),
-                env={**ENV, "GANBENCH_EXECUTOR": None})
+    r = run_cli("run", *BASE[:-1], "--seeds", "0-2", "--out", str(out), "--device", "cpu",
+                env={**ENV, "GANBENCH_EXECUTOR": None})  # cpu: on a 1-GPU machine auto is local
     assert r.returncode == 0, r.stderr
     workers = min(cpu_count(), 3)
     assert f"executor processes ({workers} workers, {cpu_count() // workers} CPU" in r.stderr
