@@ -93,7 +93,7 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     how.add_argument("--device", default="auto", help="auto (default: CUDA if available), cpu, "
                      "cuda, cuda:N")
     fp = r.add_argument_group("execution (the GPU fast path; data stays on the device and "
-                              "Adam is fused on CUDA by default)")
+                              "Adam is fused on CUDA and the CPU by default)")
     fp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="bf16: bfloat16 autocast of G and D (changes numerics, so it is part "
                     "of the run id; default fp32)")
@@ -105,7 +105,7 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     fp.add_argument("--channels-last", action="store_true",
                     help="NHWC memory layout for conv models (faster on recent GPUs)")
     fp.add_argument("--fused-adam", choices=["auto", "on", "off"], default="auto",
-                    help="fused Adam/AdamW kernels (default auto: on CUDA only)")
+                    help="fused Adam/AdamW kernels (default auto: on CUDA and the CPU)")
     hp = r.add_argument_group("hyperparameter overrides (apply to every selected variant)")
     hp.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"])
     hp.add_argument("--lr", type=_float, help="learning rate of G and D")

@@ -257,7 +257,10 @@ def plan(
             if run_all and not (model or loss):
                 raise UsageError(f"suite '{suite_name}': {reason} ('{entry.dataset}')")
             raise UsageError(f"variant '{v.name}' cannot run on '{entry.dataset}': {reason}")
-        h = overrides.apply(_suite_hparams(v, entry, suite_name) if run_all else v.hparams)
+        if run_all:  # the suite's own recipe for this entry
+            v = _suite_variant(v, entry, suite_name,
+                               own_model=v.model == reg.variants.get(entry.variant).model)
+        h = overrides.apply(v.hparams)
         check_hparams(h, f"variant '{v.name}'")
         terms = _terms(reg, v, overrides)
         b = budget or Budget.parse(entry.budget)
@@ -280,8 +283,11 @@ def plan(
     return jobs
 
 
-def _suite_hparams(v: VariantSpec, entry: SuiteEntry, suite_name: str) -> Hyperparams:
-    """The variant's hyperparameters with the suite entry's changes (a suite's own recipe)."""
+def _suite_variant(v: VariantSpec, entry: SuiteEntry, suite_name: str, *,
+                   own_model: bool = True) -> VariantSpec:
+    """The variant with the suite entry's recipe changes: its hyperparameters, model options
+    (merged over the variant's; dropped when ``--model`` replaced the variant's model, whose
+    options they are) and G-EMA decay."""
     changes = dict(entry.hparams or {})
     names = {f.name for f in dataclasses.fields(Hyperparams)}
     unknown = sorted(set(changes) - names)
@@ -289,7 +295,11 @@ def _suite_hparams(v: VariantSpec, entry: SuiteEntry, suite_name: str) -> Hyperp
         raise UsageError(f"suite '{suite_name}', entry {v.name} on {entry.dataset}: unknown "
                          f"hyperparameter(s) {', '.join(unknown)} (known: "
                          f"{', '.join(sorted(names))})")
-    return dataclasses.replace(v.hparams, **changes) if changes else v.hparams
+    ema = v.g_ema if entry.g_ema is None else (entry.g_ema or None)
+    return dataclasses.replace(
+        v, hparams=dataclasses.replace(v.hparams, **changes) if changes else v.hparams,
+        model_options={**v.model_options, **(dict(entry.model_options or {}) if own_model else {})},
+        g_ema=ema)
 
 
 def _terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, Any]:

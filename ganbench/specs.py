@@ -321,6 +321,10 @@ class SuiteEntry:
     # changes to the variant's Hyperparams in this suite, e.g. {"lr_g": 1e-3, "lr_d": 1e-3};
     # recorded in every run (its recipe), applied only when the suite runs (``--all``)
     hparams: Mapping[str, Any] = field(default_factory=dict)
+    # likewise for the model's options (merged over the variant's, e.g. {"g_hidden": (128,)})
+    # and the G-EMA decay (None: the variant's; 0: off)
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    g_ema: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,39 @@ every variant. Sized to finish in about 5 minutes on a 2-core CPU, where the def
 every variant passes, is not in it: ``ganbench run --variant V --dataset gaussian``.)
 
 The quick budget is a small fraction of the papers' (WGAN-GP's toy runs: 100k generator
-iterations), so it trains every MLP variant with learning rates for CPU minutes: the MLP
-recipe (Adam 1e-3, 5x DCGAN's 2e-4) and, in this suite only, the two Wasserstein critics
-scaled likewise (``QUICK_HPARAMS``): wgan RMSprop 5e-5 -> 1e-3, wgan-gp Adam 1e-4 -> 5e-4,
-optimiser, betas, n_critic 5, clipping and lambda unchanged. With n_critic 5 at an equal
-budget in images their G takes a fifth of the steps (800 on ring8), and at the papers' rates
-it barely moves: measured at seed 0, wgan's digits FID was 791 (noise row 466) at 5e-5 and
-116 at 1e-3; wgan-gp's 71.7 at 1e-4 and 25.9 at 5e-4. Every run records the rates it used
-(its recipe), so these rows never pool with runs of the paper recipe.
+iterations; PacGAN's: 400k steps), so it trains with recipes for CPU minutes, recorded in every
+run (its recipe: these rows never pool with runs of a variant's own recipe):
+
+* Every MLP variant keeps the MLP recipe (Adam 1e-3, 5x DCGAN's 2e-4), and the two Wasserstein
+  critics are scaled likewise (``QUICK_HPARAMS``): wgan RMSprop 5e-5 -> 1e-3, wgan-gp Adam
+  1e-4 -> 5e-4; optimiser, betas, n_critic 5, clipping and lambda unchanged. Measured at seed 0
+  on digits: wgan's FID 791 (noise row 466) at 5e-5 and 116 at 1e-3; wgan-gp's 71.7 at 1e-4
+  and 25.9 at 5e-4.
+* On the 2-D sets every variant on the built-in MLPs (``mlp``, ``cmlp``) is evaluated through
+  an exponential moving average of G's weights (decay 0.99, a horizon of about 100 steps; the
+  averaging of Yazici et al. 2019, The Unusual Effectiveness of Averaging in GAN Training).
+  At these budgets G's samples jitter around the modes from step to step; the average sits on
+  them. Measured on ring8 at 256kimg, seeds 1/2, % high quality (noise row 0.56), without ->
+  with it: non-saturating 37.8/38.3 -> 64.6/72.4, vanilla-minimax 2.0/6.2 -> 11.6/23.5
+  (pacgan: 6.6-8.1% without it at seed 0, 25.1/35.1 with it). On grid25 (128-unit MLPs, batch
+  64, 384kimg, seeds 0/1): non-saturating 16.5/8.0 -> 30.0/15.8.
+* On grid25 (25 modes of std 0.05 on a grid of spacing 2: the sharpest target) they also take
+  many cheap steps: hidden layers of 128 instead of 256 in G and D and batch 32 instead of 128,
+  so an equal budget in images is 4x the steps, each cheaper. Measured with 128-unit MLPs at
+  seeds 0/1 (noise row 2.28%): non-saturating at batch 128 without the EMA, 576kimg, 10.1/11.3%;
+  at batch 32 with it, 384kimg, 46.0/44.5%; pacgan 2.3/2.4% -> 9.0/10.3%. ring8 keeps each
+  variant's own batch and width, so the losses are compared at the variants' recipe; there
+  non-saturating beats the saturating vanilla-minimax on every seed (results/README.md). With
+  the grid25 recipe on ring8 the saturating loss catches up (96kimg, seeds 0/1/2:
+  non-saturating 65/60/17%, vanilla-minimax 11/20/37%).
+* The Wasserstein critics get a fifth of the G steps at an equal budget in images (n_critic 5)
+  and stay at their noise rows on ring8 and grid25 at any budget of CPU minutes. Measured on
+  ring8 and grid25: wgan at learning rates 1e-3 and 5e-3, clipping 0.01, 0.05 and 0.2, n_critic
+  1 and 5, up to 4,800 G steps on grid25 (1.2-2.1%, noise 2.28); wgan-gp with WGAN-GP's toy
+  lambda 0.1 (their gan_toy.py: "smaller lambda seems to help for toy tasks") reached 8.5% on
+  grid25 after 4,800 G steps, 49 s for that one run (its quick run: 2,200 G steps, 20 s).
+  Critics with clipped weights "fail to capture higher moments of the data distribution"
+  (Gulrajani et al. 2017, Figure 1).
 
 ``mnist``, ``fashion-mnist``, ``cifar10``: the image benchmarks of the literature (Lucic et al.
 2018 compare GAN losses on exactly these). Each is a fixed list: the four built-in variants
@@ -61,14 +86,33 @@ from ganbench.specs import SuiteEntry, SuiteSpec
 
 QUICK_DATASETS = {  # dataset -> (budget, eval samples), in the order the jobs start
     "digits": ("128kimg", 1437),
-    "grid25": ("384kimg", 2500),  # 25 modes need the most steps; 512kimg: 5 min 50 s
-    "ring8": ("256kimg", 2500),  # last: its short jobs keep both workers busy to the end
+    "grid25": ("352kimg", 2500),  # 25 modes need the most steps (11,000 at batch 32)
+    "ring8": ("192kimg", 2500),  # last: its short jobs keep both workers busy to the end
 }
 QUICK_EVALS = 4
 QUICK_HPARAMS = {  # variant -> its changes for CPU-minute budgets (see the module docstring)
     "wgan": {"lr_g": 1e-3, "lr_d": 1e-3},
     "wgan-gp": {"lr_g": 5e-4, "lr_d": 5e-4},
 }
+# On the 2-D sets every variant on the built-in MLPs (``mlp``, ``cmlp``) is evaluated through
+# an EMA of G's weights (decay 0.99, a horizon of ~100 steps); on grid25 they also take many
+# cheap steps: hidden layers of 128 in G and D and batch 32. See the module docstring.
+TOY_MODELS = ("mlp", "cmlp")
+TOY_G_EMA = {"ring8": 0.99, "grid25": 0.99}
+TOY_MODEL_OPTIONS = {"grid25": {"g_hidden": (128, 128), "d_hidden": (128, 128)}}
+TOY_HPARAMS = {"grid25": {"batch_size": 32}}
+
+
+def quick_entry(v, ds_name: str, budget: str, n: int) -> SuiteEntry:
+    """The quick suite's entry of variant ``v`` on ``ds_name``."""
+    hparams = dict(QUICK_HPARAMS.get(v.name, {}))
+    extra: dict = {}
+    if ds_name in TOY_G_EMA and v.model in TOY_MODELS:
+        hparams.update(TOY_HPARAMS.get(ds_name, {}))
+        extra = {"model_options": TOY_MODEL_OPTIONS.get(ds_name, {}),
+                 "g_ema": TOY_G_EMA[ds_name]}
+    return SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=QUICK_EVALS, eval_samples=n,
+                      hparams=hparams, **extra)
 
 
 def quick_entries(reg):
@@ -79,9 +123,7 @@ def quick_entries(reg):
                 continue
             model = reg.models.get(v.model)
             if ds_name in reg.datasets and model.check(reg.datasets.get(ds_name).spec) is None:
-                entries.append(SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=QUICK_EVALS,
-                                          eval_samples=n,
-                                          hparams=QUICK_HPARAMS.get(v.name, {})))
+                entries.append(quick_entry(v, ds_name, budget, n))
     return entries
 
 
@@ -109,7 +151,8 @@ def literature_entries(dataset: str, budget: str) -> tuple[SuiteEntry, ...]:
 SUITES = [
     SuiteSpec("quick", quick_entries,
               "every variant on the embedded datasets it fits (ring8, grid25, digits); 1 seed; "
-              "CPU minutes (wgan/wgan-gp with learning rates for that budget)"),
+              "CPU minutes (wgan/wgan-gp with learning rates for that budget; on ring8/grid25 "
+              "G evaluated through its EMA, on grid25 128-unit MLPs at batch 32)"),
     SuiteSpec("mnist", literature_entries("mnist", "1200kimg"),
               "4 built-in variants on MNIST at 32x32, 1200kimg (20 epochs) each, seeds 0-2, "
               "FID (domain extractor) on 10k samples; GPU-sized, use --budget on a CPU"),

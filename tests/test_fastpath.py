@@ -102,8 +102,9 @@ def test_fused_adam_same_update_as_foreach():
         out.append(w.detach())
     assert torch.allclose(out[0], out[1], atol=1e-6)
     assert not torch.equal(out[0], w0)
-    assert FastPath().use_fused(torch.device("cuda")) and not FastPath().use_fused(
+    assert FastPath().use_fused(torch.device("cuda")) and FastPath().use_fused(
         torch.device("cpu"))
+    assert not FastPath(fused=False).use_fused(torch.device("cpu"))
 
 
 @pytest.mark.slow

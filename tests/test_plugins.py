@@ -222,10 +222,14 @@ def test_broken_third_party_plugin_fails_with_one_line(tmp_path):
                                 "import: missing dependency foo")
 
 
-def test_suite_entry_hparams_apply_to_the_suite_only(reg):
-    """The quick suite trains wgan / wgan-gp with learning rates for its budget; asking for the
-    variant by name keeps the paper's recipe, so the two never share a recipe (or a run id)."""
-    from ganbench.plan import plan
+def test_suite_entry_recipe_applies_to_the_suite_only(reg):
+    """The quick suite trains wgan / wgan-gp with learning rates for its budget, and every MLP
+    variant on the 2-D sets with their recipe (EMA; on grid25 small MLPs and batch); asking for
+    the variant by name keeps the variant's recipe, so the two never share a recipe (or a run
+    id)."""
+    import dataclasses
+
+    from ganbench.plan import Overrides, plan
 
     quick = {(j.variant, j.dataset): j for j in plan(reg, run_all=True)}
     assert {d for (_v, d) in quick} == {"ring8", "grid25", "digits"}
@@ -237,10 +241,29 @@ def test_suite_entry_hparams_apply_to_the_suite_only(reg):
     assert (wgan.hparams.lr_g, wgan.hparams.lr_d, wgan.hparams.optimizer, wgan.hparams.k) == (
         1e-3, 1e-3, "rmsprop", 5)
     assert (gp.hparams.lr_g, gp.hparams.betas, gp.hparams.k) == (5e-4, (0.0, 0.9), 5)
-    assert ns.hparams == reg.variants.get("non-saturating").hparams
+    assert gp.hparams.batch_size == 64 and gp.g_ema is None  # digits: the variant's batch
+    # ring8: each variant's recipe, G evaluated through its EMA
+    mlp = reg.variants.get("non-saturating")
+    assert ns.hparams == mlp.hparams and ns.model_options == () and ns.g_ema == 0.99
+    assert wgan.hparams.batch_size == 64 and wgan.g_ema == 0.99
+    # grid25: also 128-unit MLPs and batch 32 (many cheap steps)
+    grid = quick["non-saturating", "grid25"]
+    assert grid.hparams == dataclasses.replace(mlp.hparams, batch_size=32) and grid.g_ema == 0.99
+    assert dict(grid.model_options) == {"g_hidden": (128, 128), "d_hidden": (128, 128)}
+    pac = quick["pacgan", "grid25"]
+    assert dict(pac.model_options) == {"pack": 2, "g_hidden": (128, 128), "d_hidden": (128, 128)}
+    assert quick["wgan-gp", "grid25"].hparams.batch_size == 32
+    digits = quick["non-saturating", "digits"]
+    assert digits.hparams == mlp.hparams and digits.model_options == () and digits.g_ema is None
+    assert quick["dcgan", "digits"].hparams == reg.variants.get("dcgan").hparams
     (alone,) = plan(reg, variants=["wgan"], datasets=["ring8"])
     assert alone.hparams == reg.variants.get("wgan").hparams and alone.hparams.lr_g == 5e-5
     assert alone.run_id != wgan.run_id and alone.budget == wgan.budget
+    assert alone.g_ema is None and alone.model_options == ()
+    # --g-ema on the command line still wins over the suite's
+    (no_ema,) = plan(reg, run_all=True, variants=["non-saturating"], datasets=["grid25"],
+                     overrides=Overrides(g_ema=0.0))
+    assert no_ema.g_ema is None and no_ema.hparams.batch_size == 32
 
 
 def test_suite_entry_with_an_unknown_hparam_is_one_line(reg):
@@ -253,3 +276,14 @@ def test_suite_entry_with_an_unknown_hparam_is_one_line(reg):
     with pytest.raises(UsageError, match=r"suite 'typo', entry wgan on ring8: unknown "
                                          r"hyperparameter\(s\) lr \(known: .*lr_d, lr_g"):
         plan(reg, suite="typo", run_all=True)
+
+
+def test_suite_model_options_are_dropped_with_another_model(reg):
+    """--model replaces the variant's model: the suite's options for the variant's own model
+    (grid25's 128-unit MLP) do not follow it; its batch and EMA do."""
+    from ganbench.plan import plan
+
+    (job,) = plan(reg, run_all=True, variants=["non-saturating"], datasets=["grid25"],
+                  model="linear")
+    assert job.model == "linear" and job.model_options == ()
+    assert job.hparams.batch_size == 32 and job.g_ema == 0.99

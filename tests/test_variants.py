@@ -49,8 +49,11 @@ def _job(reg, variant, dataset, steps, **changes):
     return dataclasses.replace(job, evals=1, metrics=("training",), **changes)
 
 
-def _train_capturing(reg, job, monkeypatch):
-    """Train ``job`` on the CPU; returns (result, G, D) as the step trained them."""
+def _train_capturing(reg, job, monkeypatch, fused=False):
+    """Train ``job`` on the CPU (for-each Adam unless ``fused``: the reference hashes were
+    recorded with it); returns (result, G, D) as the step trained them."""
+    from ganbench.fastpath import FastPath
+
     captured = {}
     build_step = runner.build_step
 
@@ -59,7 +62,7 @@ def _train_capturing(reg, job, monkeypatch):
         return build_step(g, d, *args, **kwargs)
 
     monkeypatch.setattr(runner, "build_step", spy)
-    res = runner.train(job, reg, device="cpu")
+    res = runner.train(job, reg, device="cpu", fast=FastPath(fused=fused))
     return res, captured["g"], captured["d"]
 
 
@@ -93,19 +96,22 @@ def test_builtin_variants_train_bitwise_as_on_the_base_commit(reg, monkeypatch, 
     assert (_digest(g), _digest(d)) == BASE_HASHES[here][case]
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["foreach", "fused"])
 @pytest.mark.parametrize("case", CASES)
-def test_builtin_variants_train_bitwise_as_the_plain_loop(reg, monkeypatch, one_thread, case):
+def test_builtin_variants_train_bitwise_as_the_plain_loop(reg, monkeypatch, one_thread, case,
+                                                          fused):
     """On any machine: the runner's parameters after training equal, bit for bit, those of a
     plain hand-written PyTorch GAN loop (``overhead.bare_loop``: the algorithm the four
-    built-ins ran before the step became a plugin surface) from the same seed."""
+    built-ins ran before the step became a plugin surface) from the same seed, with either
+    Adam kernel (fused: the CPU's default)."""
     import torch
 
     from ganbench import overhead
 
     variant, dataset, steps = case
     job = _job(reg, variant, dataset, steps)
-    _, g, d = _train_capturing(reg, job, monkeypatch)
-    t = overhead.build(job, reg, torch.device("cpu"), fused=False)
+    _, g, d = _train_capturing(reg, job, monkeypatch, fused=fused)
+    t = overhead.build(job, reg, torch.device("cpu"), fused=fused)
     overhead.bare_loop(t, job, steps)
     assert (_digest(g), _digest(d)) == (_digest(t.g), _digest(t.d))
 
