@@ -153,6 +153,7 @@ def test_no_ray_cluster_is_one_line_exit_2(tmp_path):
     ("cpu", 2, 0, None, 3, 42, ("processes", 3)),  # --jobs asks for processes
     ("cuda", 16, 1, None, None, 42, ("local", None)),  # one GPU: one job at a time
     ("cuda", 16, 4, None, None, 42, ("processes", 4)),  # one worker per GPU
+    ("cuda:1", 16, 4, None, None, 42, ("local", None)),  # a GPU named: that one alone
 ])
 def test_auto_executor(device, cores, gpus, threads, jobs, n, want, monkeypatch):
     from argparse import Namespace

@@ -274,7 +274,7 @@ def choose(args, device, n_jobs: int) -> str:
     executor's name. Small GAN jobs use a CPU core far better one per process than several
     cores per job (measured on 2 idle cores: two single-thread jobs at once each took 9.0 s,
     one alone 9.4 s, one with both threads 8.8 s), so several CPU jobs get one worker per core;
-    on a GPU machine, one worker per GPU."""
+    on a GPU machine, one worker per GPU (``--device cuda:N``: that GPU alone, ``local``)."""
     if args.executor != AUTO:
         return args.executor
     from ganbench.executors.processes import cpu_count
@@ -284,7 +284,8 @@ def choose(args, device, n_jobs: int) -> str:
     elif device.type == "cuda":
         import torch
 
-        workers = torch.cuda.device_count()
+        # one worker per GPU; a GPU named (--device cuda:N) is one device: its jobs in turn
+        workers = torch.cuda.device_count() if device.index is None else 1
     else:
         workers = 1
     workers = min(args.jobs or workers, n_jobs)
