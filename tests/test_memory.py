@@ -11,19 +11,29 @@ from ganbench.plan import plan
 from ganbench.runner import train
 
 
+def _resident_block(mib: int):
+    """``mib`` MiB of fresh anonymous memory, every page touched. An mmap of its own, not the
+    heap: malloc may serve a large array from free heap pages that are already resident (after
+    a few hundred tests it did), and then RSS does not move."""
+    import mmap
+
+    block = mmap.mmap(-1, mib * 2**20)
+    for i in range(0, len(block), mmap.PAGESIZE):
+        block[i] = 1
+    return block
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak reset needs /proc")
 def test_peak_rss_resets_between_runs():
-    import numpy as np
-
-    block = np.ones(300 * 2**20 // 8)  # 300 MiB, touched
+    block = _resident_block(300)
     high = peak_rss_mb()
-    del block
+    block.close()
     assert reset_peaks() is True
     low = peak_rss_mb()
     assert high - low > 200  # the old peak is gone
-    block = np.ones(100 * 2**20 // 8)
+    block = _resident_block(100)
     assert peak_rss_mb() - low > 80  # and a new one is tracked
-    del block
+    block.close()
 
 
 def test_memory_rows_in_a_run(reg):
