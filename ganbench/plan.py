@@ -159,11 +159,15 @@ def check_hparams(h: Hyperparams, where: str) -> None:
 
 
 def resolve_variant(reg: Registries, variant: Optional[str], model: Optional[str],
-                    loss: Optional[str]) -> VariantSpec:
-    """A registered variant, optionally with its model and/or loss swapped; or an ad-hoc
-    ``MODEL+LOSS`` variant with default hyperparameters when no variant is named."""
+                    loss: Optional[str], entry: Optional[SuiteEntry] = None,
+                    suite_name: str = "") -> VariantSpec:
+    """A registered variant (with suite ``entry``'s recipe, when given), optionally with its
+    model and/or loss swapped; or an ad-hoc ``MODEL+LOSS`` variant with default
+    hyperparameters when no variant is named."""
     if variant is not None:
         v = reg.variants.get(variant)
+        if entry is not None:
+            v = _suite_variant(v, entry, suite_name)
     else:
         if model is None or loss is None:
             raise UsageError("name a --variant, or both --model and --loss")
@@ -229,7 +233,8 @@ def plan(
             entries = [e for e in entries if e.dataset in datasets]
         if not entries:
             raise UsageError(f"suite '{suite_name}' has no entries for that selection")
-        pairs = [(e, resolve_variant(reg, e.variant, model, loss)) for e in entries]
+        pairs = [(e, resolve_variant(reg, e.variant, model, loss, e, suite_name))
+                 for e in entries]
     else:
         names: Sequence[Optional[str]] = list(variants) or [None]
         chosen = [(name, resolve_variant(reg, name, model, loss)) for name in names]
@@ -257,9 +262,6 @@ def plan(
             if run_all and not (model or loss):
                 raise UsageError(f"suite '{suite_name}': {reason} ('{entry.dataset}')")
             raise UsageError(f"variant '{v.name}' cannot run on '{entry.dataset}': {reason}")
-        if run_all:  # the suite's own recipe for this entry
-            v = _suite_variant(v, entry, suite_name,
-                               own_model=v.model == reg.variants.get(entry.variant).model)
         h = overrides.apply(v.hparams)
         check_hparams(h, f"variant '{v.name}'")
         terms = _terms(reg, v, overrides)
@@ -283,11 +285,10 @@ def plan(
     return jobs
 
 
-def _suite_variant(v: VariantSpec, entry: SuiteEntry, suite_name: str, *,
-                   own_model: bool = True) -> VariantSpec:
-    """The variant with the suite entry's recipe changes: its hyperparameters, model options
-    (merged over the variant's; dropped when ``--model`` replaced the variant's model, whose
-    options they are) and G-EMA decay."""
+def _suite_variant(v: VariantSpec, entry: SuiteEntry, suite_name: str) -> VariantSpec:
+    """The variant with the suite entry's recipe changes (applied with ``--all`` only): its
+    hyperparameters, model options (merged over the variant's; like them, dropped when
+    ``--model`` replaces the model) and G-EMA decay."""
     changes = dict(entry.hparams or {})
     names = {f.name for f in dataclasses.fields(Hyperparams)}
     unknown = sorted(set(changes) - names)
@@ -298,8 +299,7 @@ def _suite_variant(v: VariantSpec, entry: SuiteEntry, suite_name: str, *,
     ema = v.g_ema if entry.g_ema is None else (entry.g_ema or None)
     return dataclasses.replace(
         v, hparams=dataclasses.replace(v.hparams, **changes) if changes else v.hparams,
-        model_options={**v.model_options, **(dict(entry.model_options or {}) if own_model else {})},
-        g_ema=ema)
+        model_options={**v.model_options, **dict(entry.model_options or {})}, g_ema=ema)
 
 
 def _terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, Any]:

@@ -98,21 +98,19 @@ QUICK_HPARAMS = {  # variant -> its changes for CPU-minute budgets (see the modu
 # an EMA of G's weights (decay 0.99, a horizon of ~100 steps); on grid25 they also take many
 # cheap steps: hidden layers of 128 in G and D and batch 32. See the module docstring.
 TOY_MODELS = ("mlp", "cmlp")
-TOY_G_EMA = {"ring8": 0.99, "grid25": 0.99}
-TOY_MODEL_OPTIONS = {"grid25": {"g_hidden": (128, 128), "d_hidden": (128, 128)}}
-TOY_HPARAMS = {"grid25": {"batch_size": 32}}
+TOY_RECIPES = {  # dataset -> the SuiteEntry recipe fields of its MLP variants
+    "ring8": {"g_ema": 0.99},
+    "grid25": {"g_ema": 0.99, "hparams": {"batch_size": 32},
+               "model_options": {"g_hidden": (128, 128), "d_hidden": (128, 128)}},
+}
 
 
 def quick_entry(v, ds_name: str, budget: str, n: int) -> SuiteEntry:
     """The quick suite's entry of variant ``v`` on ``ds_name``."""
-    hparams = dict(QUICK_HPARAMS.get(v.name, {}))
-    extra: dict = {}
-    if ds_name in TOY_G_EMA and v.model in TOY_MODELS:
-        hparams.update(TOY_HPARAMS.get(ds_name, {}))
-        extra = {"model_options": TOY_MODEL_OPTIONS.get(ds_name, {}),
-                 "g_ema": TOY_G_EMA[ds_name]}
+    recipe = dict(TOY_RECIPES.get(ds_name, {}) if v.model in TOY_MODELS else {})
+    hparams = {**QUICK_HPARAMS.get(v.name, {}), **recipe.pop("hparams", {})}
     return SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=QUICK_EVALS, eval_samples=n,
-                      hparams=hparams, **extra)
+                      hparams=hparams, **recipe)
 
 
 def quick_entries(reg):
