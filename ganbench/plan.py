@@ -167,7 +167,7 @@ def resolve_variant(reg: Registries, variant: Optional[str], model: Optional[str
     if variant is not None:
         v = reg.variants.get(variant)
         if entry is not None:
-            v = _suite_variant(v, entry, suite_name)
+            v = _suite_variant(reg, v, entry, suite_name)
     else:
         if model is None or loss is None:
             raise UsageError("name a --variant, or both --model and --loss")
@@ -285,21 +285,33 @@ def plan(
     return jobs
 
 
-def _suite_variant(v: VariantSpec, entry: SuiteEntry, suite_name: str) -> VariantSpec:
+def _suite_variant(reg: Registries, v: VariantSpec, entry: SuiteEntry,
+                   suite_name: str) -> VariantSpec:
     """The variant with the suite entry's recipe changes (applied with ``--all`` only): its
     hyperparameters, model options (merged over the variant's; like them, dropped when
-    ``--model`` replaces the model) and G-EMA decay."""
+    ``--model`` replaces the model), G-EMA decay, regularisers and step hooks (merged as
+    ``--reg`` merges)."""
+    from ganbench.terms import merge_regs, parse_hook
+
+    where = f"suite '{suite_name}', entry {v.name} on {entry.dataset}"
     changes = dict(entry.hparams or {})
     names = {f.name for f in dataclasses.fields(Hyperparams)}
     unknown = sorted(set(changes) - names)
     if unknown:
-        raise UsageError(f"suite '{suite_name}', entry {v.name} on {entry.dataset}: unknown "
-                         f"hyperparameter(s) {', '.join(unknown)} (known: "
+        raise UsageError(f"{where}: unknown hyperparameter(s) {', '.join(unknown)} (known: "
                          f"{', '.join(sorted(names))})")
+    try:
+        regs = merge_regs(reg, v.regularizers, entry.regularizers) if entry.regularizers \
+            else v.regularizers
+        hooks = merge_regs(reg, v.step_hooks, entry.step_hooks, parse=parse_hook) \
+            if entry.step_hooks else v.step_hooks
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
     ema = v.g_ema if entry.g_ema is None else (entry.g_ema or None)
     return dataclasses.replace(
         v, hparams=dataclasses.replace(v.hparams, **changes) if changes else v.hparams,
-        model_options={**v.model_options, **dict(entry.model_options or {})}, g_ema=ema)
+        model_options={**v.model_options, **dict(entry.model_options or {})}, g_ema=ema,
+        regularizers=regs, step_hooks=hooks)
 
 
 def _terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, Any]:

@@ -325,6 +325,10 @@ class SuiteEntry:
     # and the G-EMA decay (None: the variant's; 0: off)
     model_options: Mapping[str, Any] = field(default_factory=dict)
     g_ema: Optional[float] = None
+    # and its regularisers and step hooks (``--reg`` / ``clip:0.05`` specs): one naming a term
+    # the variant has replaces it, a new one is added, "none" drops the variant's
+    regularizers: tuple[str, ...] = ()
+    step_hooks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -144,14 +144,16 @@ def canonical_hooks(reg: Any, texts) -> tuple[str, ...]:
     return tuple(parse_hook(reg, t).text() for t in texts)
 
 
-def merge_regs(reg: Any, base, extra) -> tuple[str, ...]:
+def merge_regs(reg: Any, base, extra, parse=None) -> tuple[str, ...]:
     """The variant's regularisers ``base`` with the command line's ``extra``: ``none`` drops
-    them all, a regulariser named again replaces the variant's, a new one is added."""
-    out = {parse_reg(reg, t).spec.name: parse_reg(reg, t).text() for t in base}
+    them all, a regulariser named again replaces the variant's, a new one is added. With
+    ``parse=parse_hook``, the same for step hooks."""
+    parse = parse or parse_reg
+    out = {parse(reg, t).spec.name: parse(reg, t).text() for t in base}
     for t in extra:
         if isinstance(t, str) and t.strip() == "none":
             out = {}
             continue
-        term = parse_reg(reg, t)
+        term = parse(reg, t)
         out[term.spec.name] = term.text()
     return tuple(out.values())

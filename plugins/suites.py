@@ -11,11 +11,12 @@ The quick budget is a small fraction of the papers' (WGAN-GP's toy runs: 100k ge
 iterations; PacGAN's: 400k steps), so it trains with recipes for CPU minutes, recorded in every
 run (its recipe: these rows never pool with runs of a variant's own recipe):
 
-* Every MLP variant keeps the MLP recipe (Adam 1e-3, 5x DCGAN's 2e-4), and the two Wasserstein
-  critics are scaled likewise (``QUICK_HPARAMS``): wgan RMSprop 5e-5 -> 1e-3, wgan-gp Adam
-  1e-4 -> 5e-4; optimiser, betas, n_critic 5, clipping and lambda unchanged. Measured at seed 0
-  on digits: wgan's FID 791 (noise row 466) at 5e-5 and 116 at 1e-3; wgan-gp's 71.7 at 1e-4
-  and 25.9 at 5e-4.
+* Every MLP variant keeps the MLP recipe (Adam 1e-3, 5x DCGAN's 2e-4; 2e-3 on grid25, below),
+  and the two Wasserstein critics are scaled likewise (``QUICK_HPARAMS``; on the 2-D sets
+  wgan-gp has its own, below): wgan RMSprop 5e-5 -> 1e-3, wgan-gp Adam 1e-4 -> 5e-4;
+  optimiser, betas, n_critic 5, clipping and lambda unchanged. Measured at seed 0 on digits:
+  wgan's FID 791 (noise row 466) at 5e-5 and 116 at 1e-3; wgan-gp's 71.7 at 1e-4 and 25.9 at
+  5e-4.
 * On the 2-D sets every variant on the built-in MLPs (``mlp``, ``cmlp``) is evaluated through
   an exponential moving average of G's weights (decay 0.99, a horizon of about 100 steps; the
   averaging of Yazici et al. 2019, The Unusual Effectiveness of Averaging in GAN Training).
@@ -26,21 +27,57 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
   64, 384kimg, seeds 0/1): non-saturating 16.5/8.0 -> 30.0/15.8.
 * On grid25 (25 modes of std 0.05 on a grid of spacing 2: the sharpest target) they also take
   many cheap steps: hidden layers of 128 instead of 256 in G and D and batch 32 instead of 128,
-  so an equal budget in images is 4x the steps, each cheaper. Measured with 128-unit MLPs at
-  seeds 0/1 (noise row 2.28%): non-saturating at batch 128 without the EMA, 576kimg, 10.1/11.3%;
-  at batch 32 with it, 384kimg, 46.0/44.5%; pacgan 2.3/2.4% -> 9.0/10.3%. ring8 keeps each
-  variant's own batch and width, so the losses are compared at the variants' recipe; there
+  so an equal budget in images is 4x the steps, each cheaper, at a learning rate of 2e-3 (2x
+  the MLP recipe's). Measured with 128-unit MLPs at seeds 0/1 (noise row 2.28%): non-saturating
+  at batch 128 without the EMA, 576kimg, 10.1/11.3%; at batch 32 with it, 384kimg, 46.0/44.5%;
+  pacgan 2.3/2.4% -> 9.0/10.3%. Then, at 320kimg, learning rate 1e-3 -> 2e-3 (seed 0 unless
+  said): non-saturating 38.9 -> 53.8%, hinge 33.6 -> 38.2%, pacgan 8.4/6.3 -> 18.2/20.6%
+  (seeds 0/1), vanilla-minimax 6.9 -> 29.7% (seed 2); 4e-3 overshoots (pacgan 14.6%,
+  non-saturating onto 17 modes with frechet_data 2.2). ring8 keeps each variant's own batch,
+  width and learning rate, so the losses are compared at the variants' recipe; there
   non-saturating beats the saturating vanilla-minimax on every seed (results/README.md). With
   the grid25 recipe on ring8 the saturating loss catches up (96kimg, seeds 0/1/2:
   non-saturating 65/60/17%, vanilla-minimax 11/20/37%).
-* The Wasserstein critics get a fifth of the G steps at an equal budget in images (n_critic 5)
-  and stay at their noise rows on ring8 and grid25 at any budget of CPU minutes. Measured on
-  ring8 and grid25: wgan at learning rates 1e-3 and 5e-3, clipping 0.01, 0.05 and 0.2, n_critic
-  1 and 5, up to 4,800 G steps on grid25 (1.2-2.1%, noise 2.28); wgan-gp with WGAN-GP's toy
-  lambda 0.1 (their gan_toy.py: "smaller lambda seems to help for toy tasks") reached 8.5% on
-  grid25 after 4,800 G steps, 49 s for that one run (its quick run: 2,200 G steps, 20 s).
-  Critics with clipped weights "fail to capture higher moments of the data distribution"
-  (Gulrajani et al. 2017, Figure 1).
+* Three variants have their own changes on the 2-D sets (``TOY_VARIANT_RECIPES``, over the
+  dataset's recipe; pacgan's on grid25 only). % high quality at seeds 0/1/2 (noise rows: grid25 2.28%, ring8 0.56%):
+
+  - wgan-gp: one critic step per G step, lambda 1, and Adam at 4e-3 for G and 8e-3 for the
+    critic (two time scales, Heusel et al. 2017). With n_critic 5 G takes a fifth of the steps
+    at an equal budget in images, and with the digits learning rate (5e-4) it stayed at its
+    noise rows (grid25 1.4-2.2%, ring8 0.16-0.36%). With n_critic 1 and lambda 1, learning
+    rates G / critic on grid25 (320kimg) and ring8:
+
+    G / critic       grid25               ring8
+    2.5e-4 / 1e-3    5.7 / 5.0 / 5.3      9.7 / 7.1 / 5.5
+    5e-4 / 1e-3      7.8 / 7.4 / 7.4      22.7 / 23.4 / 22.4
+    1e-3 / 2e-3      8.0 / 8.8 / 7.9      57.5 / 49.4 / 55.5
+    2e-3 / 4e-3      17.8 / 33.2 / 38.8   79.6 / 76.0 / 80.4
+    4e-3 / 8e-3      59.3 / 63.9 / 47.4   81.0 / 81.0 / 78.4
+    8e-3 / 1.6e-2    59.7 (seed 0)        58.8 (seed 0)
+
+    At 4e-3 / 8e-3, seed 0: lambda 10 gives 25.0% / 34.9%, n_critic 5 5.0% / 2.5%, both
+    1.8% / 0%. (At 2.5e-4 / 1e-3 and 352kimg, lambda 10 1.3%, 0.3 5.2%, 1 7.4%, 3 6.4% on
+    grid25; lambda 0.1, WGAN-GP's own toy value in their gan_toy.py, 2.7%.) n_critic 1 with
+    equal learning rates collapses (5e-4: 1.8%, 5-11 modes).
+  - r1: gamma 0.1 instead of 10. The penalty gamma/2 E|grad D|^2 is quadratic in D's input
+    gradient, and a D that tells modes of std 0.05 apart has gradients of order 1/0.05:
+    gamma 10 keeps it too smooth. At lr 1e-3 and 352kimg on grid25: gamma 10 4.1/3.7/5.3%,
+    gamma 1 5.4% (seed 0), gamma 0.1 15.7/15.8/16.1%; on ring8 gamma 0.1 39.3/44.0% against
+    8.4/4.9% (seeds 0/1). The right gamma depends on the data: StyleGAN2-ADA's heuristic is
+    0.0002 N^2 / batch for N x N images, and its CIFAR-10 configuration uses 0.01.
+  - pacgan: its own 256-unit D on grid25 (the grid25 recipe's is 128). A packed D sees pairs,
+    25 x 25 = 625 clusters in 4-D. At lr 1e-3 and 352kimg, seeds 0-4: 7.4/7.8/1.4/3.7/3.9%
+    with 128 units, 10.3/9.6/9.4/7.0/6.3% with 256.
+
+* wgan has no changes of its own and stays at its noise rows on ring8 and grid25: its clipped
+  critic is too simple a function. Measured: RMSprop learning rates from 5e-5 to 4e-3 for the
+  critic and G (also 10x apart), clipping 0.01, 0.05, 0.1 and 0.2, n_critic 1 and 5, a 256-unit
+  critic:
+  0.9-2.4% on grid25 and 0.1-1.4% on ring8. At 10x the budget on ring8 (1920kimg, 6,000 G
+  steps, seed 0) it stays at 0.36-0.88% at every evaluation while its frechet_data falls to
+  0.0004: it matches the data's mean and covariance, not its modes. Critics with clipped
+  weights "fail to capture higher moments of the data distribution" (Gulrajani et al. 2017,
+  Figure 1); that is what the quick suite shows. On digits wgan is far above noise.
 
 ``mnist``, ``fashion-mnist``, ``cifar10``: the image benchmarks of the literature (Lucic et al.
 2018 compare GAN losses on exactly these). Each is a fixed list: the four built-in variants
@@ -86,7 +123,7 @@ from ganbench.specs import SuiteEntry, SuiteSpec
 
 QUICK_DATASETS = {  # dataset -> (budget, eval samples), in the order the jobs start
     "digits": ("128kimg", 1437),
-    "grid25": ("352kimg", 2500),  # 25 modes need the most steps (11,000 at batch 32)
+    "grid25": ("320kimg", 2500),  # 25 modes need the most steps (10,000 at batch 32)
     "ring8": ("192kimg", 2500),  # last: its short jobs keep both workers busy to the end
 }
 QUICK_EVALS = 4
@@ -100,17 +137,29 @@ QUICK_HPARAMS = {  # variant -> its changes for CPU-minute budgets (see the modu
 TOY_MODELS = ("mlp", "cmlp")
 TOY_RECIPES = {  # dataset -> the SuiteEntry recipe fields of its MLP variants
     "ring8": {"g_ema": 0.99},
-    "grid25": {"g_ema": 0.99, "hparams": {"batch_size": 32},
+    "grid25": {"g_ema": 0.99, "hparams": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3},
                "model_options": {"g_hidden": (128, 128), "d_hidden": (128, 128)}},
+}
+
+TOY_VARIANT_RECIPES = {  # (variant, dataset) -> its own changes there, over the dataset's
+    # recipe (see the module docstring)
+    **{("wgan-gp", ds): {"hparams": {"k": 1, "lr_g": 4e-3, "lr_d": 8e-3},
+                         "regularizers": ("gp:1",)} for ds in TOY_RECIPES},
+    **{("r1", ds): {"regularizers": ("r1:0.1",)} for ds in TOY_RECIPES},
+    ("pacgan", "grid25"): {"model_options": {"d_hidden": (256, 256)}},  # its own width
 }
 
 
 def quick_entry(v, ds_name: str, budget: str, n: int) -> SuiteEntry:
     """The quick suite's entry of variant ``v`` on ``ds_name``."""
-    recipe = dict(TOY_RECIPES.get(ds_name, {}) if v.model in TOY_MODELS else {})
-    hparams = {**QUICK_HPARAMS.get(v.name, {}), **recipe.pop("hparams", {})}
+    toy = ds_name in TOY_RECIPES and v.model in TOY_MODELS
+    recipe = dict(TOY_RECIPES[ds_name]) if toy else {}
+    own = TOY_VARIANT_RECIPES.get((v.name, ds_name), {}) if toy else {}
+    recipe["hparams"] = {**QUICK_HPARAMS.get(v.name, {}), **recipe.get("hparams", {})}
+    for key, value in own.items():  # the variant's own changes win; dicts merge key by key
+        recipe[key] = {**recipe.get(key, {}), **value} if isinstance(value, dict) else value
     return SuiteEntry(v.name, ds_name, budget, seeds=(0,), evals=QUICK_EVALS, eval_samples=n,
-                      hparams=hparams, **recipe)
+                      **recipe)
 
 
 def quick_entries(reg):
@@ -150,7 +199,8 @@ SUITES = [
     SuiteSpec("quick", quick_entries,
               "every variant on the embedded datasets it fits (ring8, grid25, digits); 1 seed; "
               "CPU minutes (wgan/wgan-gp with learning rates for that budget; on ring8/grid25 "
-              "G evaluated through its EMA, on grid25 128-unit MLPs at batch 32)"),
+              "G evaluated through its EMA, on grid25 128-unit MLPs at batch 32 and lr 2e-3, "
+              "wgan-gp with one critic step at lr 4e-3 / 8e-3, r1 with gamma 0.1)"),
     SuiteSpec("mnist", literature_entries("mnist", "1200kimg"),
               "4 built-in variants on MNIST at 32x32, 1200kimg (20 epochs) each, seeds 0-2, "
               "FID (domain extractor) on 10k samples; GPU-sized, use --budget on a CPU"),

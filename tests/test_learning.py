@@ -66,3 +66,19 @@ def test_quick_ring8_separates_the_saturating_loss(reg):
     hq_ns, hq_vm = _final(ns.rows, "high_quality_pct"), _final(vm.rows, "high_quality_pct")
     assert hq_ns > 25 and hq_ns > 1.5 * hq_vm, (hq_ns, hq_vm)
     assert _final(ns.rows, "modes_covered") >= 7
+
+
+@pytest.mark.slow
+def test_quick_wgan_gp_recipe_learns_the_ring(reg):
+    """The quick suite's own wgan-gp recipe on the 2-D sets (one critic step per G step,
+    lambda 1, lr 4e-3 / 8e-3) puts its samples on ring8's modes; the variant's recipe (n_critic
+    5, lambda 10, lr 1e-4) at the same budget in images does not. Measured at seeds 0-4:
+    76-81% high quality with all 8 modes (noise row 0.56%)."""
+    job, res = _quick(reg, "wgan-gp", "ring8")
+    assert (job.hparams.k, job.hparams.lr_g, job.regularizers) == (1, 4e-3, ("gp:1:center=1",))
+    hq = _final(res.rows, "high_quality_pct")
+    assert hq > 40 and _final(res.rows, "modes_covered") == 8, hq
+    (own,) = plan(reg, variants=["wgan-gp"], datasets=["ring8"], budget=job.budget, seeds=[0],
+                  evals=1)
+    assert own.hparams.k == 5 and own.regularizers == ("gp:10:center=1",)
+    assert _final(train(own, reg, device="cpu").rows, "high_quality_pct") < 5

@@ -248,11 +248,23 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
     assert wgan.hparams.batch_size == 64 and wgan.g_ema == 0.99
     # grid25: also 128-unit MLPs and batch 32 (many cheap steps)
     grid = quick["non-saturating", "grid25"]
-    assert grid.hparams == dataclasses.replace(mlp.hparams, batch_size=32) and grid.g_ema == 0.99
+    assert grid.hparams == dataclasses.replace(mlp.hparams, batch_size=32, lr_g=2e-3, lr_d=2e-3)
+    assert grid.g_ema == 0.99
     assert dict(grid.model_options) == {"g_hidden": (128, 128), "d_hidden": (128, 128)}
-    pac = quick["pacgan", "grid25"]
-    assert dict(pac.model_options) == {"pack": 2, "g_hidden": (128, 128), "d_hidden": (128, 128)}
+    pac = quick["pacgan", "grid25"]  # its own D width: D sees 25 x 25 clusters of pairs
+    assert dict(pac.model_options) == {"pack": 2, "g_hidden": (128, 128), "d_hidden": (256, 256)}
+    # the variants' own changes on the 2-D sets: wgan-gp one critic step per G step (lambda 1,
+    # its own learning rates), r1 gamma 0.1; merged over the dataset's recipe, not on digits
+    for ds in ("ring8", "grid25"):
+        toy_gp, toy_r1 = quick["wgan-gp", ds], quick["r1", ds]
+        assert (toy_gp.hparams.k, toy_gp.hparams.lr_g, toy_gp.hparams.lr_d) == (1, 4e-3, 8e-3)
+        assert toy_gp.hparams.betas == (0.0, 0.9) and toy_gp.regularizers == ("gp:1:center=1",)
+        assert toy_r1.regularizers == ("r1:0.1",) and toy_r1.g_ema == 0.99
     assert quick["wgan-gp", "grid25"].hparams.batch_size == 32
+    assert quick["wgan-gp", "ring8"].hparams.batch_size == 64
+    assert gp.regularizers == ("gp:10:center=1",) and quick["r1", "digits"].regularizers == (
+        "r1:10",)
+    assert wgan.step_hooks == ("clip:c=0.01",) and quick["wgan", "grid25"].hparams.k == 5
     digits = quick["non-saturating", "digits"]
     assert digits.hparams == mlp.hparams and digits.model_options == () and digits.g_ema is None
     assert quick["dcgan", "digits"].hparams == reg.variants.get("dcgan").hparams
@@ -276,6 +288,35 @@ def test_suite_entry_with_an_unknown_hparam_is_one_line(reg):
     with pytest.raises(UsageError, match=r"suite 'typo', entry wgan on ring8: unknown "
                                          r"hyperparameter\(s\) lr \(known: .*lr_d, lr_g"):
         plan(reg, suite="typo", run_all=True)
+
+
+def test_suite_entry_terms_merge_like_reg(reg):
+    """A suite entry's regularisers and step hooks merge over the variant's as --reg does (a
+    term named again replaces it, 'none' drops them, a new one is added), apply with --all
+    only, and yield to --reg on the command line; a bad one is one line naming the entry."""
+    from ganbench.errors import UsageError
+    from ganbench.plan import Overrides, plan
+    from ganbench.specs import SuiteEntry, SuiteSpec
+
+    entries = [SuiteEntry("wgan-gp", "ring8", "1kimg", regularizers=("gp:1", "r1:2")),
+               SuiteEntry("wgan", "ring8", "1kimg", step_hooks=("clip:0.05",)),
+               SuiteEntry("r1", "ring8", "1kimg", regularizers=("none",))]
+    reg.suites.add(SuiteSpec("terms", entries, "suite terms"), "test")
+    jobs = {j.variant: j for j in plan(reg, suite="terms", run_all=True)}
+    assert jobs["wgan-gp"].regularizers == ("gp:1:center=1", "r1:2")
+    assert jobs["wgan"].step_hooks == ("clip:c=0.05",)
+    assert jobs["r1"].regularizers == ()
+    by_name = {j.variant: j for j in plan(reg, suite="terms", variants=["wgan-gp", "wgan"])}
+    assert by_name["wgan-gp"].regularizers == ("gp:10:center=1",)
+    assert by_name["wgan"].step_hooks == ("clip:c=0.01",)
+    (cli,) = plan(reg, suite="terms", run_all=True, variants=["wgan-gp"],
+                  overrides=Overrides(regularizers=("gp:5",)))
+    assert cli.regularizers == ("gp:5:center=1", "r1:2")
+    reg.suites.add(SuiteSpec("bad", [SuiteEntry("wgan", "ring8", "1kimg",
+                                                step_hooks=("clamp:1",))], "typo"), "test")
+    with pytest.raises(UsageError, match=r"^suite 'bad', entry wgan on ring8: unknown step "
+                                         r"hook 'clamp'"):
+        plan(reg, suite="bad", run_all=True)
 
 
 def test_suite_model_options_are_dropped_with_another_model(reg):
