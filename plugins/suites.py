@@ -13,7 +13,7 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
 
 * Every MLP variant keeps the MLP recipe (Adam 1e-3, 5x DCGAN's 2e-4; 2e-3 on grid25, below),
   and the two Wasserstein critics are scaled likewise (``QUICK_HPARAMS``; on the 2-D sets
-  wgan-gp has its own, below): wgan RMSprop 5e-5 -> 1e-3, wgan-gp Adam 1e-4 -> 5e-4;
+  both have their own, below): wgan RMSprop 5e-5 -> 1e-3, wgan-gp Adam 1e-4 -> 5e-4;
   optimiser, betas, n_critic 5, clipping and lambda unchanged. Measured at seed 0 on digits:
   wgan's FID 791 (noise row 466) at 5e-5 and 116 at 1e-3; wgan-gp's 71.7 at 1e-4 and 25.9 at
   5e-4.
@@ -38,8 +38,9 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
   non-saturating beats the saturating vanilla-minimax on every seed (results/README.md). With
   the grid25 recipe on ring8 the saturating loss catches up (96kimg, seeds 0/1/2:
   non-saturating 65/60/17%, vanilla-minimax 11/20/37%).
-* Three variants have their own changes on the 2-D sets (``TOY_VARIANT_RECIPES``, over the
-  dataset's recipe; pacgan's on grid25 only). % high quality at seeds 0/1/2 (noise rows: grid25 2.28%, ring8 0.56%):
+* Four variants have their own changes on the 2-D sets (``TOY_VARIANT_RECIPES``, over the
+  dataset's recipe; pacgan's on grid25 only). % high quality at seeds 0/1/2 (noise rows: grid25
+  2.28%, ring8 0.56%):
 
   - wgan-gp: one critic step per G step, lambda 1, and Adam at 4e-3 for G and 8e-3 for the
     critic (two time scales, Heusel et al. 2017). With n_critic 5 G takes a fifth of the steps
@@ -68,16 +69,37 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
   - pacgan: its own 256-unit D on grid25 (the grid25 recipe's is 128). A packed D sees pairs,
     25 x 25 = 625 clusters in 4-D. At lr 1e-3 and 352kimg, seeds 0-4: 7.4/7.8/1.4/3.7/3.9%
     with 128 units, 10.3/9.6/9.4/7.0/6.3% with 256.
+  - wgan: one critic step per G step, and the clipping box and RMSprop's learning rate both
+    200x the paper's: clip 2 (every critic parameter in [-2, 2]), lr 1e-2 for G and critic, so
+    lr / c stays the paper's 5e-5 / 0.01 = 0.005; batch 32 on ring8 too. RMSprop's steps do not
+    depend on the gradient's scale, so the learning rate must grow with the box; and a box of
+    0.01 was sized for the paper's DCGAN critic, initialised N(0, 0.02), while the first layer
+    of ganbench's MLP critic (fan-in 2, torch's default init) starts at up to 0.71: clip 0.01
+    shrinks it 70x. The clip still binds at 2: 20-31% of the output layer's weights and up to
+    35% of the first layer's biases sat on the bound at times (seeds 0 and 3, grid25). With the
+    paper's n_critic 5 and clip 0.01 the quick suite's wgan stayed at its noise rows at every
+    learning rate from 5e-5 to 4e-3 (grid25 0.9-2.4%, ring8 0.1-1.4%), also at 10x the budget
+    on ring8 (1920kimg: 0.36-0.88% at every evaluation while its frechet_data fell to 0.0004:
+    it matched the data's mean and covariance, not its modes). n_critic 1 at clip 0.01 did not
+    lift it (ring8 0.2-0.8% with Adam at 1e-3 to 8e-3, also with a ReLU critic and at 5x the
+    budget; RMSprop likewise), nor did a 256-unit critic. Seed 0 unless said:
 
-* wgan has no changes of its own and stays at its noise rows on ring8 and grid25: its clipped
-  critic is too simple a function. Measured: RMSprop learning rates from 5e-5 to 4e-3 for the
-  critic and G (also 10x apart), clipping 0.01, 0.05, 0.1 and 0.2, n_critic 1 and 5, a 256-unit
-  critic:
-  0.9-2.4% on grid25 and 0.1-1.4% on ring8. At 10x the budget on ring8 (1920kimg, 6,000 G
-  steps, seed 0) it stays at 0.36-0.88% at every evaluation while its frechet_data falls to
-  0.0004: it matches the data's mean and covariance, not its modes. Critics with clipped
-  weights "fail to capture higher moments of the data distribution" (Gulrajani et al. 2017,
-  Figure 1); that is what the quick suite shows. On digits wgan is far above noise.
+    recipe (n_critic 1 unless said)          grid25               ring8
+    clip 0.05, lr 1e-3, batch 32             2.4                  17.6 / 17.0 / 13.3
+    clip 0.1, lr 1e-3                        3.5 / 1.8 / 1.5
+    clip 0.3, lr 3e-3                        4.6 / 5.2 (seed 1)
+    clip 1, lr 1e-2 (batch 32)               8.4 / 14.2 / 10.0    70.6 / 54.2 / 1.4
+    clip 2, lr 1e-2 (batch 32): the recipe   33.9 / 16.8 / 34.8   87.9 / 50.6 / 81.7
+    the recipe at lr 1e-3                    3.0 (2 modes)        0 (stuck at the centre)
+    the recipe with n_critic 5               2.4                  5.2
+    the recipe at batch 64 on ring8                               63.8 / 1.6 / 0
+    clip 100 (the clip never binds)          45.5
+
+    At seeds 3 and 4 the recipe gives grid25 2.9% (G on 5 modes) and 10.4%, ring8 75.5% and
+    47.4%. On ring8 G starts at the centre, where the data's mean is, and must break the ring's
+    symmetry: with fewer steps (batch 64) or a smaller step it stays there.
+
+  On digits wgan keeps n_critic 5 and clip 0.01, at lr 1e-3 (``QUICK_HPARAMS``).
 
 ``mnist``, ``fashion-mnist``, ``cifar10``: the image benchmarks of the literature (Lucic et al.
 2018 compare GAN losses on exactly these). Each is a fixed list: the four built-in variants
@@ -145,6 +167,8 @@ TOY_VARIANT_RECIPES = {  # (variant, dataset) -> its own changes there, over the
     # recipe (see the module docstring)
     **{("wgan-gp", ds): {"hparams": {"k": 1, "lr_g": 4e-3, "lr_d": 8e-3},
                          "regularizers": ("gp:1",)} for ds in TOY_RECIPES},
+    **{("wgan", ds): {"hparams": {"k": 1, "lr_g": 1e-2, "lr_d": 1e-2, "batch_size": 32},
+                      "step_hooks": ("clip:2",)} for ds in TOY_RECIPES},
     **{("r1", ds): {"regularizers": ("r1:0.1",)} for ds in TOY_RECIPES},
     ("pacgan", "grid25"): {"model_options": {"d_hidden": (256, 256)}},  # its own width
 }

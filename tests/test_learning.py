@@ -69,16 +69,26 @@ def test_quick_ring8_separates_the_saturating_loss(reg):
 
 
 @pytest.mark.slow
-def test_quick_wgan_gp_recipe_learns_the_ring(reg):
-    """The quick suite's own wgan-gp recipe on the 2-D sets (one critic step per G step,
-    lambda 1, lr 4e-3 / 8e-3) puts its samples on ring8's modes; the variant's recipe (n_critic
-    5, lambda 10, lr 1e-4) at the same budget in images does not. Measured at seeds 0-4:
-    76-81% high quality with all 8 modes (noise row 0.56%)."""
-    job, res = _quick(reg, "wgan-gp", "ring8")
-    assert (job.hparams.k, job.hparams.lr_g, job.regularizers) == (1, 4e-3, ("gp:1:center=1",))
+@pytest.mark.parametrize("variant, quick_recipe, own_recipe", [
+    ("wgan-gp", (1, 4e-3, ("gp:1:center=1",), ()), (5, 1e-4, ("gp:10:center=1",), ())),
+    ("wgan", (1, 1e-2, (), ("clip:c=2",)), (5, 5e-5, (), ("clip:c=0.01",))),
+])
+def test_quick_wasserstein_recipe_learns_the_ring(reg, variant, quick_recipe, own_recipe):
+    """The quick suite's own recipes of the Wasserstein critics on the 2-D sets put their
+    samples on ring8's modes; the variants' recipes at the same budget in images leave them in
+    a cloud. wgan-gp: one critic step per G step, lambda 1, lr 4e-3 / 8e-3 (its own: n_critic
+    5, lambda 10, lr 1e-4). wgan: one critic step per G step, the clipping box and RMSprop's
+    learning rate both 200x the paper's (clip 2, lr 1e-2), batch 32 (its own: clip 0.01,
+    n_critic 5, lr 5e-5). Measured: wgan-gp 72-83% (seeds 0-2), wgan 47-88% (seeds 0-4) high
+    quality, all 8 modes (noise row 0.56%); their own recipes 0-0.36% (seeds 0-2)."""
+    def recipe(job):
+        return job.hparams.k, job.hparams.lr_g, job.regularizers, job.step_hooks
+
+    job, res = _quick(reg, variant, "ring8")
+    assert recipe(job) == quick_recipe
     hq = _final(res.rows, "high_quality_pct")
-    assert hq > 40 and _final(res.rows, "modes_covered") == 8, hq
-    (own,) = plan(reg, variants=["wgan-gp"], datasets=["ring8"], budget=job.budget, seeds=[0],
+    assert hq > 25 and _final(res.rows, "modes_covered") == 8, hq
+    (own,) = plan(reg, variants=[variant], datasets=["ring8"], budget=job.budget, seeds=[0],
                   evals=1)
-    assert own.hparams.k == 5 and own.regularizers == ("gp:10:center=1",)
+    assert recipe(own) == own_recipe
     assert _final(train(own, reg, device="cpu").rows, "high_quality_pct") < 5

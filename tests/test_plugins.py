@@ -236,16 +236,16 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
     suite_only = {v.name for v in reg.variants if v.suite_only}
     assert {"pacgan-paper-gan", "lucic-wgan"} <= suite_only  # papers' recipes: not in quick
     assert {v for (v, _d) in quick} == {v.name for v in reg.variants} - suite_only
-    wgan, gp, ns = quick["wgan", "ring8"], quick["wgan-gp", "digits"], quick["non-saturating",
-                                                                            "ring8"]
+    wgan, gp, ns = quick["wgan", "digits"], quick["wgan-gp", "digits"], quick["non-saturating",
+                                                                             "ring8"]
     assert (wgan.hparams.lr_g, wgan.hparams.lr_d, wgan.hparams.optimizer, wgan.hparams.k) == (
         1e-3, 1e-3, "rmsprop", 5)
+    assert wgan.step_hooks == ("clip:c=0.01",) and wgan.hparams.batch_size == 64
     assert (gp.hparams.lr_g, gp.hparams.betas, gp.hparams.k) == (5e-4, (0.0, 0.9), 5)
     assert gp.hparams.batch_size == 64 and gp.g_ema is None  # digits: the variant's batch
     # ring8: each variant's recipe, G evaluated through its EMA
     mlp = reg.variants.get("non-saturating")
     assert ns.hparams == mlp.hparams and ns.model_options == () and ns.g_ema == 0.99
-    assert wgan.hparams.batch_size == 64 and wgan.g_ema == 0.99
     # grid25: also 128-unit MLPs and batch 32 (many cheap steps)
     grid = quick["non-saturating", "grid25"]
     assert grid.hparams == dataclasses.replace(mlp.hparams, batch_size=32, lr_g=2e-3, lr_d=2e-3)
@@ -253,10 +253,14 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
     assert dict(grid.model_options) == {"g_hidden": (128, 128), "d_hidden": (128, 128)}
     pac = quick["pacgan", "grid25"]  # its own D width: D sees 25 x 25 clusters of pairs
     assert dict(pac.model_options) == {"pack": 2, "g_hidden": (128, 128), "d_hidden": (256, 256)}
-    # the variants' own changes on the 2-D sets: wgan-gp one critic step per G step (lambda 1,
-    # its own learning rates), r1 gamma 0.1; merged over the dataset's recipe, not on digits
+    # the variants' own changes on the 2-D sets: wgan and wgan-gp one critic step per G step
+    # (wgan: clip 2, lr 1e-2, batch 32; wgan-gp: lambda 1, its own learning rates), r1 gamma
+    # 0.1; merged over the dataset's recipe, not on digits
     for ds in ("ring8", "grid25"):
-        toy_gp, toy_r1 = quick["wgan-gp", ds], quick["r1", ds]
+        toy_gp, toy_r1, toy_w = quick["wgan-gp", ds], quick["r1", ds], quick["wgan", ds]
+        assert toy_w.step_hooks == ("clip:c=2",) and toy_w.g_ema == 0.99
+        assert (toy_w.hparams.optimizer, toy_w.hparams.k, toy_w.hparams.lr_g, toy_w.hparams.lr_d,
+                toy_w.hparams.batch_size) == ("rmsprop", 1, 1e-2, 1e-2, 32)
         assert (toy_gp.hparams.k, toy_gp.hparams.lr_g, toy_gp.hparams.lr_d) == (1, 4e-3, 8e-3)
         assert toy_gp.hparams.betas == (0.0, 0.9) and toy_gp.regularizers == ("gp:1:center=1",)
         assert toy_r1.regularizers == ("r1:0.1",) and toy_r1.g_ema == 0.99
@@ -264,13 +268,14 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
     assert quick["wgan-gp", "ring8"].hparams.batch_size == 64
     assert gp.regularizers == ("gp:10:center=1",) and quick["r1", "digits"].regularizers == (
         "r1:10",)
-    assert wgan.step_hooks == ("clip:c=0.01",) and quick["wgan", "grid25"].hparams.k == 5
     digits = quick["non-saturating", "digits"]
     assert digits.hparams == mlp.hparams and digits.model_options == () and digits.g_ema is None
     assert quick["dcgan", "digits"].hparams == reg.variants.get("dcgan").hparams
     (alone,) = plan(reg, variants=["wgan"], datasets=["ring8"])
     assert alone.hparams == reg.variants.get("wgan").hparams and alone.hparams.lr_g == 5e-5
-    assert alone.run_id != wgan.run_id and alone.budget == wgan.budget
+    toy = quick["wgan", "ring8"]
+    assert alone.run_id != toy.run_id and alone.budget == toy.budget
+    assert alone.step_hooks == ("clip:c=0.01",) and alone.hparams.k == 5
     assert alone.g_ema is None and alone.model_options == ()
     # --g-ema on the command line still wins over the suite's
     (no_ema,) = plan(reg, run_all=True, variants=["non-saturating"], datasets=["grid25"],
