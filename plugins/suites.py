@@ -24,7 +24,10 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
   them. Measured on ring8 at 256kimg, seeds 1/2, % high quality (noise row 0.56), without ->
   with it: non-saturating 37.8/38.3 -> 64.6/72.4, vanilla-minimax 2.0/6.2 -> 11.6/23.5
   (pacgan: 6.6-8.1% without it at seed 0, 25.1/35.1 with it). On grid25 (128-unit MLPs, batch
-  64, 384kimg, seeds 0/1): non-saturating 16.5/8.0 -> 30.0/15.8.
+  64, 384kimg, seeds 0/1): non-saturating 16.5/8.0 -> 30.0/15.8. On digits it is not used:
+  there it helps some variants and hurts others (FID at seeds 0/1/2, without -> with it,
+  decay 0.99: ragan 247/330/113 -> 141/183/134, cgan 91/57/37 -> 23/31/25, but lsgan
+  130/92/67 -> 170/175/174 and wgan 116/50/92 -> 293/71/163).
 * On grid25 (25 modes of std 0.05 on a grid of spacing 2: the sharpest target) they also take
   many cheap steps: hidden layers of 128 instead of 256 in G and D and batch 32 instead of 128,
   so an equal budget in images is 4x the steps, each cheaper, at a learning rate of 2e-3 (2x
