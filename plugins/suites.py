@@ -227,7 +227,8 @@ SUITES = [
               "every variant on the embedded datasets it fits (ring8, grid25, digits); 1 seed; "
               "CPU minutes (wgan/wgan-gp with learning rates for that budget; on ring8/grid25 "
               "G evaluated through its EMA, on grid25 128-unit MLPs at batch 32 and lr 2e-3, "
-              "wgan-gp with one critic step at lr 4e-3 / 8e-3, r1 with gamma 0.1)"),
+              "wgan-gp with one critic step at lr 4e-3 / 8e-3, wgan with one critic step, clip 2 "
+              "and lr 1e-2 at batch 32, r1 with gamma 0.1)"),
     SuiteSpec("mnist", literature_entries("mnist", "1200kimg"),
               "4 built-in variants on MNIST at 32x32, 1200kimg (20 epochs) each, seeds 0-2, "
               "FID (domain extractor) on 10k samples; GPU-sized, use --budget on a CPU"),
