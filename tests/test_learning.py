@@ -69,25 +69,27 @@ def test_quick_ring8_separates_the_saturating_loss(reg):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant, quick_recipe, own_recipe", [
-    ("wgan-gp", (1, 4e-3, ("gp:1:center=1",), ()), (5, 1e-4, ("gp:10:center=1",), ())),
-    ("wgan", (1, 1e-2, (), ("clip:c=2",)), (5, 5e-5, (), ("clip:c=0.01",))),
+@pytest.mark.parametrize("variant, quick_recipe, own_recipe, min_hq", [
+    ("wgan-gp", (1, 4e-3, ("gp:1:center=1",), ()), (5, 1e-4, ("gp:10:center=1",), ()), 40),
+    ("wgan", (1, 1e-2, (), ("clip:c=2",)), (5, 5e-5, (), ("clip:c=0.01",)), 25),
 ])
-def test_quick_wasserstein_recipe_learns_the_ring(reg, variant, quick_recipe, own_recipe):
+def test_quick_wasserstein_recipe_learns_the_ring(reg, variant, quick_recipe, own_recipe,
+                                                  min_hq):
     """The quick suite's own recipes of the Wasserstein critics on the 2-D sets put their
     samples on ring8's modes; the variants' recipes at the same budget in images leave them in
     a cloud. wgan-gp: one critic step per G step, lambda 1, lr 4e-3 / 8e-3 (its own: n_critic
     5, lambda 10, lr 1e-4). wgan: one critic step per G step, the clipping box and RMSprop's
     learning rate both 200x the paper's (clip 2, lr 1e-2), batch 32 (its own: clip 0.01,
     n_critic 5, lr 5e-5). Measured: wgan-gp 72-83% (seeds 0-2), wgan 47-88% (seeds 0-4) high
-    quality, all 8 modes (noise row 0.56%); their own recipes 0-0.36% (seeds 0-2)."""
+    quality, all 8 modes (noise row 0.56%); their own recipes 0-0.36% (seeds 0-2). wgan's bar
+    is lower: on ring8 its G must leave the centre first, and its seeds spread wider."""
     def recipe(job):
         return job.hparams.k, job.hparams.lr_g, job.regularizers, job.step_hooks
 
     job, res = _quick(reg, variant, "ring8")
     assert recipe(job) == quick_recipe
     hq = _final(res.rows, "high_quality_pct")
-    assert hq > 25 and _final(res.rows, "modes_covered") == 8, hq
+    assert hq > min_hq and _final(res.rows, "modes_covered") == 8, hq
     (own,) = plan(reg, variants=[variant], datasets=["ring8"], budget=job.budget, seeds=[0],
                   evals=1)
     assert recipe(own) == own_recipe
