@@ -5,7 +5,7 @@ Times the runner's own step function (``ganbench.trainstep.build_step`` through
 auxiliary outputs) on G and D built exactly as ``runner.train`` builds them. The figure to read is
 ``extra_info["images_per_s"]`` (real images seen by D per second); pytest-benchmark's time is
 per round of 100 steps (10 for image data). GPU rounds end with a synchronisation and follow warm-up rounds.
-Uses the ``ganbench_train_step`` fixture of ganbench's pytest plugin (ganbench/pytest_plugin.py),
+Uses the ``ganbench_train_step`` fixture of ganbench's pytest plugin (src/ganbench/pytest_plugin.py),
 the same one any repository can use.
 """
 

@@ -121,7 +121,7 @@ weights must be downloadable or given with ``--fid-weights``.
 
 ``pacgan``: PacGAN's synthetic protocol (Lin et al. 2018, section 4.1, Table 1; their code,
 github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments``): ``pacgan-paper-gan`` and
-``pacgan-paper-pac2`` (their architecture and optimiser, see plugins/variants.py) on
+``pacgan-paper-pac2`` (their architecture and optimiser, see src/ganbench_plugins/variants.py) on
 ``pacgan-grid`` (25 modes, spacing 2, std 0.05) and ``pacgan-ring`` (8 modes, radius 1, std
 0.01); their budget, 400 epochs of 100,000 packs at 100 packs per step = 400,000 steps (G steps,
 one D step each) for every packing degree; 10 evaluations of 2,500 samples (their
@@ -134,7 +134,7 @@ them).
 ``lucic``: the losses compared by Lucic et al. 2018 (Are GANs Created Equal?) on one
 architecture: ``lucic-mm``, ``lucic-ns``, ``lucic-lsgan``, ``lucic-wgan``, ``lucic-wgan-gp``,
 ``lucic-dragan`` (DCGAN, each with the default hyperparameters of their code, see
-plugins/variants.py) on MNIST and Fashion-MNIST at 32 x 32, their budget of 20 epochs (1200kimg:
+src/ganbench_plugins/variants.py) on MNIST and Fashion-MNIST at 32 x 32, their budget of 20 epochs (1200kimg:
 20 x 60,000 real images seen by D, whatever the number of D steps per G step, as their
 ``training_steps`` count D steps), seeds 0-4, and the literature suites' evaluation (10
 evaluations of 10,000 samples, FID in the domain extractor's space). Their VAE and BEGAN have no
