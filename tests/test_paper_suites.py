@@ -235,7 +235,7 @@ def test_lucic_variants_carry_compare_gans_defaults(reg):
     assert v["lucic-wgan"].step_hooks == ("clip:0.01",)
     assert v["lucic-wgan-gp"].regularizers == ("gp:10",)
     assert dict(v["lucic-wgan-gp"].model_options) == {"d_norm": "none"}
-    assert v["lucic-dragan"].regularizers == ("dragan:10",)
+    assert v["lucic-dragan"].regularizers == ("dragan-sigmoid:10",)
 
 
 @pytest.mark.parametrize("variant", ["lucic-wgan-gp", "lucic-dragan"])

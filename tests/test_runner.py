@@ -32,12 +32,22 @@ def test_all_three_budget_measures_are_recorded(reg):
     assert max(r["wall_s"] for r in res.rows) == pytest.approx(res.wall_s, abs=1e-3)
 
 
-def test_image_and_time_budgets(reg):
+def test_image_and_time_budgets(reg, monkeypatch):
     res = train(_job(reg, "6400img", overrides=Overrides(batch_size=64)), reg, device="cpu")
     assert res.images_seen == 6400 and res.steps == 100
-    res = train(_job(reg, "1.0s"), reg, device="cpu")
-    assert 1.0 <= res.wall_s < 1.5
-    assert res.steps > 10
+    # A time budget on a fake clock that moves 0.05 s each time the runner reads it, so the
+    # numbers do not depend on how fast or loaded this machine is. Training reads it once per
+    # step plus once at each segment's end (4 segments for 4 evaluations), so the budget ends
+    # past 1.0 s by at most one read, after 20 reads minus the segment ends: 15-20 steps. The
+    # evaluations' reads move the clock too, but are not training time.
+    from ganbench import runner
+
+    clock = iter(0.05 * i for i in range(1_000_000))
+    monkeypatch.setattr(runner, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    res = train(_job(reg, "1.0s", evals=4), reg, device="cpu")
+    assert 1.0 <= res.wall_s <= 1.0 + 0.05 + 1e-9
+    assert 15 <= res.steps <= 20
+    assert res.eval_s > 0  # evaluation time measured, and not counted in wall_s
 
 
 def test_eval_every(reg):

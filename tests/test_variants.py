@@ -269,6 +269,33 @@ def test_gradient_penalty_and_r1_equal_their_closed_forms_on_a_linear_critic(reg
     assert (gp.weight, r1.weight) == (10.0, 10.0) and r1.real_grad
 
 
+def test_dragan_sigmoid_is_compare_gans_penalty_on_a_linear_critic(reg):
+    """compare_gan's DRAGAN (the code Lucic et al. 2018 cite) penalises the gradient of D's
+    sigmoid output with 1e-4 inside the norm: for D(x) = <w, x> + b that gradient is
+    s(1 - s) w with s = sigmoid(D(x_hat)), so the penalty is
+    E (sqrt(1e-4 + s^2 (1 - s)^2 ||w||^2) - 1)^2 at the same interpolates as ``dragan``."""
+    import torch
+
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(6, generator=g, dtype=torch.float64)
+    real = torch.randn(32, 6, generator=g, dtype=torch.float64)
+    spec = reg.regularizers.get("dragan-sigmoid")
+    assert dict(spec.options) == {"c": 0.5, "eps": 1e-4} and spec.weight == 10.0
+    got = spec.penalty(_linear_ctx(w, 0.3, real, real, rng_seed=7)).item()
+    # the same draws as the penalty: u elementwise, then a per sample, from one generator
+    rng = torch.Generator().manual_seed(7)
+    u = torch.rand(real.shape, generator=rng, dtype=torch.float64)
+    a = torch.rand((real.shape[0], 1), generator=rng, dtype=torch.float64)
+    x_hat = real + a * (0.5 * real.std() * u)
+    s = torch.sigmoid(x_hat @ w + 0.3)
+    want = ((1e-4 + (s * (1 - s)) ** 2 * w.square().sum()).sqrt() - 1).square().mean().item()
+    assert got == pytest.approx(want, rel=1e-12)
+    # and it is not the logit's penalty, which the plain ``dragan`` keeps
+    logit = reg.regularizers.get("dragan").penalty(_linear_ctx(w, 0.3, real, real, rng_seed=7))
+    assert logit.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-12)
+    assert abs(got - logit.item()) > 0.1
+
+
 def test_variant_recipes_are_the_papers(reg):
     v = {x.name: x for x in reg.variants}
     h = v["wgan"].hparams

@@ -23,8 +23,10 @@ G ``-E c_f``) and ``wasserstein`` (Arjovsky et al. 2017: D ``E c_f - E c_r``, G 
 
 Regularisers (``--reg NAME[:WEIGHT][:every=N]``): ``gp`` (Gulrajani et al. 2017,
 ``E (||grad_x D(x_hat)|| - 1)^2`` at random interpolates of real and fake), ``r1`` (Mescheder et
-al. 2018, ``1/2 E ||grad_x D(x)||^2`` on real data; the weight is gamma) and ``dragan`` (Kodali
-et al. 2017, the gradient penalty at perturbed real data). Step hook: ``clip`` (WGAN weight
+al. 2018, ``1/2 E ||grad_x D(x)||^2`` on real data; the weight is gamma), ``dragan`` (Kodali
+et al. 2017, the gradient penalty of D's logit at perturbed real data) and ``dragan-sigmoid``
+(the same penalty as compare_gan computes it for Lucic et al. 2018: the gradient of D's sigmoid
+output, with 1e-4 inside the norm). Step hook: ``clip`` (WGAN weight
 clipping of every critic parameter to [-c, c] after each D step).
 """
 
@@ -197,18 +199,37 @@ def r1_penalty(ctx):
     return 0.5 * _input_grad(out, real).square().sum(1).mean()
 
 
-def dragan_penalty(ctx, c: float = 0.5):
-    """Kodali et al. 2017: the gradient penalty at x_hat = x + a (x_p - x), x_p = x + c std(x) u,
-    u ~ U[0, 1) elementwise, a ~ U[0, 1] per sample."""
+def _dragan_interpolates(ctx, c: float):
+    """x_hat = x + a (x_p - x), x_p = x + c std(x) u, u ~ U[0, 1) elementwise, a ~ U[0, 1] per
+    sample (Kodali et al. 2017; compare_gan's ``get_perturbed_batch`` draws the same)."""
     import torch
 
     real = ctx.real.detach()
     noise = torch.rand(real.shape, device=real.device, dtype=real.dtype, generator=ctx.rng)
     perturbed = real + c * real.std() * noise
     a = _per_sample(real, ctx.rng)
-    x_hat = (real + a * (perturbed - real)).requires_grad_(True)
+    return (real + a * (perturbed - real)).requires_grad_(True)
+
+
+def dragan_penalty(ctx, c: float = 0.5):
+    """Kodali et al. 2017: E (||grad_x D(x_hat)||_2 - 1)^2 of D's logit at the DRAGAN
+    interpolates (see ``_dragan_interpolates``)."""
+    x_hat = _dragan_interpolates(ctx, c)
     g = _input_grad(ctx.critic(x_hat, ctx.labels), x_hat)
     return (g.norm(dim=1) - 1).square().mean()
+
+
+def dragan_sigmoid_penalty(ctx, c: float = 0.5, eps: float = 1e-4):
+    """DRAGAN as compare_gan computes it (``compare_gan/src/gans/DRAGAN.py``, the code of Lucic
+    et al. 2018): the gradient of D's *sigmoid output* sigma(l), not of the logit l, with ``eps``
+    inside the norm: E (sqrt(eps + ||grad_x sigma(D(x_hat))||^2) - 1)^2. Since
+    grad sigma(l) = sigma(l) (1 - sigma(l)) grad l <= grad l / 4, this penalty pulls D's logit
+    slope towards 4 or more where D is unsure, and much further where it is confident."""
+    import torch
+
+    x_hat = _dragan_interpolates(ctx, c)
+    g = _input_grad(torch.sigmoid(ctx.critic(x_hat, ctx.labels)), x_hat)
+    return (torch.sqrt(eps + g.square().sum(1)) - 1).square().mean()
 
 
 REGULARIZERS = [
@@ -222,6 +243,11 @@ REGULARIZERS = [
     RegularizerSpec("dragan", dragan_penalty, "DRAGAN: gradient penalty around perturbed real "
                     "data", weight=10.0, options={"c": 0.5},
                     reference="Kodali et al. 2017, On Convergence and Stability of GANs"),
+    RegularizerSpec("dragan-sigmoid", dragan_sigmoid_penalty, "DRAGAN as compare_gan computes "
+                    "it: the gradient of D's sigmoid output, eps inside the norm",
+                    weight=10.0, options={"c": 0.5, "eps": 1e-4},
+                    reference="Kodali et al. 2017; compare_gan/src/gans/DRAGAN.py (Lucic et al. "
+                              "2018)"),
 ]
 
 

@@ -53,7 +53,9 @@ optimiser are registered as variants of their own, with ``suite_only=True``: the
   ``generate_tasks_lib.RepeatExp``): batch 64, z_dim 64, Adam (TF's β2 0.999) for every loss;
   MM and NS GAN lr 5e-5, β1 0; LSGAN 2e-4, β1 0.5; WGAN 5e-5, β1 0.5, 5 D steps per G step,
   clipping 0.01; WGAN-GP 1e-4, β1 0.5, 5 D steps, λ 10, no BatchNorm in D (their default for
-  it); DRAGAN 1e-4, β1 0.5, 1 D step, λ 10, BatchNorm in D. Theirs differ from ganbench's in
+  it); DRAGAN 1e-4, β1 0.5, 1 D step, λ 10, BatchNorm in D, its penalty on the gradient of D's
+  sigmoid output with 1e-4 inside the norm as compare_gan's ``DRAGAN.py`` computes it
+  (``dragan-sigmoid``; ganbench's ``dragan`` penalises the logit's gradient). Theirs differ from ganbench's in
   architecture (InfoGAN's G and D on 28 x 28, sigmoid output) and latent (U(-1, 1)); see the
   ``lucic`` suite.
 """
@@ -176,7 +178,7 @@ VARIANTS += [
                   lucic_hparams(1e-4, 0.5, k=5), regularizers=("gp:10",),
                   model_options={"d_norm": "none"}),
     lucic_variant("dragan", "non-saturating", "DRAGAN (NS GAN + DRAGAN penalty lambda 10)",
-                  lucic_hparams(1e-4, 0.5), regularizers=("dragan:10",)),
+                  lucic_hparams(1e-4, 0.5), regularizers=("dragan-sigmoid:10",)),
 ]
 
 
