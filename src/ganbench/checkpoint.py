@@ -18,12 +18,11 @@ from __future__ import annotations
 import copy
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 from ganbench.errors import first_line
-from ganbench.safepath import state_dir_path
+from ganbench.safepath import atomic_write, state_dir_path
 
 FORMAT = "ganbench-checkpoint/1"
 
@@ -81,17 +80,7 @@ class Checkpointer:
                          "eval_wall": eval_wall},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        atomic_write(self.path, lambda f: torch.save(state, f))
         self.rows, self.steps = state["rows"], steps
 
     def restore(self, modules: dict[str, Any], rng, cache: dict[str, Any],

@@ -656,35 +656,24 @@ def cmd_results(args) -> int:
 
 
 def _export(df, path: str) -> None:
-    import tempfile
+    from ganbench.safepath import atomic_write
 
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".csv", ".parquet"):
         raise UsageError(f"--export needs a .csv or .parquet file name, got '{path}'")
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
-        os.close(fd)
-        if suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:  # parquet columns have one type: mixed object columns are written as text
+    if suffix == ".csv":
+        def write(f):
+            df.to_csv(f, index=False)
+    else:  # parquet columns have one type: mixed object columns are written as text
+        def write(f):
             obj = df.select_dtypes(include="object").columns
-            df.astype({c: "string" for c in obj}).to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+            df.astype({c: "string" for c in obj}).to_parquet(f, index=False)
+    try:
+        atomic_write(os.path.abspath(path), write)
     except OSError as exc:
-        _unlink_quietly(tmp)
         raise UsageError(f"cannot write '{path}': {exc.strerror or exc}") from None
     except Exception as exc:  # pyarrow raises many types for a table it cannot write
-        _unlink_quietly(tmp)
         raise UsageError(f"cannot export to '{path}': {type(exc).__name__}: {exc}") from None
-
-
-def _unlink_quietly(path) -> None:
-    try:
-        os.unlink(path)
-    except (OSError, TypeError):
-        pass
 
 
 def cmd_compare(args) -> int:
