@@ -64,8 +64,12 @@ def write_run(out_dir: Union[str, Path], meta: dict[str, Any], rows: list[dict[s
     """
     path = run_path(out_dir, meta["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps({"format": FORMAT, "meta": meta, "rows": rows}, allow_nan=True)
-    return atomic_write(path, payload.encode())
+    return atomic_write(path, encode_run(meta, rows))
+
+
+def encode_run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> bytes:
+    """A run file's bytes."""
+    return json.dumps({"format": FORMAT, "meta": meta, "rows": rows}, allow_nan=True).encode()
 
 
 MAX_RUN_BYTES = 64 * 2**20  # a run file is a few hundred kB; never read without bound
@@ -202,7 +206,8 @@ def _files(paths: Iterable[Union[str, Path]]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*.json") if not f.name.startswith(".")))
+            files.extend(sorted(f for f in p.rglob("*.json")  # hidden files and folders
+                                if not any(s.startswith(".") for s in f.relative_to(p).parts)))
         elif os.path.lexists(p):
             files.append(p)  # a non-regular file is refused (one warning) when it is read
         else:
