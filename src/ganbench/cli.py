@@ -373,8 +373,8 @@ def execute_plan(args, reg, jobs, show=None) -> int:
     skipped = len(jobs) - len(todo)
     log(f"ganbench: {len(jobs)} run(s) on {device}; results in {out}"
         + (f"; {skipped} already done there (--force to train them again)" if skipped else ""))
-    for line in sweep.stale_lines(jobs, stale, retrain):
-        log(line)
+    for line in sweep.stale_lines(jobs, stale, retrain):  # a warning, not progress: always
+        print(line, file=sys.stderr)
     t_start = time.perf_counter()
     outcomes = launch.execute(args, reg, todo, device, fast, out, log,
                               retrain={k: code for k, (_, code) in stale.items()} if retrain
