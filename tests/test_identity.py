@@ -110,6 +110,7 @@ def _file(out):
     return f, json.loads(f.read_text())
 
 
+@pytest.mark.slow
 def test_a_changed_plugin_loss_makes_its_runs_stale_not_skipped(stale_plugin, tmp_path,
                                                                 capsys):
     out = tmp_path / "runs"
@@ -235,3 +236,15 @@ def test_results_compare_and_check_say_when_they_pool_runs_of_different_code(tmp
         cli.main(args)
         err = capsys.readouterr().err
         assert err.count("made by different code") == 1, (args, err)
+
+
+@pytest.mark.slow
+def test_worker_processes_record_the_identity_the_driver_checks(tmp_path, capsys):
+    run = ["run", "--variant", "non-saturating", "--dataset", "gaussian", "--budget", "5steps",
+           "--seeds", "0-1", "--evals", "1", "--eval-samples", "100", "--no-calibration",
+           "--out", str(tmp_path)]
+    assert cli.main(run + ["--executor", "processes", "--jobs", "2"]) == 0
+    capsys.readouterr()
+    assert cli.main(run) == 0  # in this process: the same code, so nothing is stale
+    err = capsys.readouterr().err
+    assert "2 already done" in err and "stale:" not in err

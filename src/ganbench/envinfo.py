@@ -51,8 +51,9 @@ CODE_ID_LEN = 16
 
 def code_identity(job, reg=None) -> dict:
     """``{"id", "sources": {module: sha256[:12] of its source}, "plugins": {dist: version}}``
-    of ``job`` under registries ``reg`` (None: this process's); ``id`` hashes the sources (empty, with ``error``,
-    when they cannot be found: the run is never failed for it)."""
+    of ``job`` under registries ``reg`` (None: this process's). ``id`` hashes the sources: it
+    decides whether a finished run is stale (``ganbench.sweep.stale_reason``); it is empty,
+    with ``error``, when they cannot be found (a run never fails for it)."""
     try:
         if reg is None:
             from ganbench.plugins import registries
