@@ -248,3 +248,15 @@ def test_worker_processes_record_the_identity_the_driver_checks(tmp_path, capsys
     assert cli.main(run) == 0  # in this process: the same code, so nothing is stale
     err = capsys.readouterr().err
     assert "2 already done" in err and "stale:" not in err
+
+
+def test_a_checkpoint_made_by_other_code_is_not_resumed(tmp_path):
+    warnings = []
+    lin, g = torch.nn.Linear(1, 1), torch.Generator()
+    Checkpointer(tmp_path / "c.ckpt", "r", code="aaaa").save({"G": lin}, g, {}, [], 3, 3, 0, 0)
+    other = Checkpointer(tmp_path / "c.ckpt", "r", warn=warnings.append, code="bbbb")
+    assert other.restore({"G": lin}, g, {}) is None
+    assert warnings == [f"checkpoint '{tmp_path / 'c.ckpt'}' was made by other code (code "
+                        "identity aaaa, now bbbb): starting from scratch"]
+    same = Checkpointer(tmp_path / "c.ckpt", "r", code="aaaa")
+    assert same.restore({"G": lin}, g, {}).steps == 3

@@ -9,8 +9,9 @@ the CPU with deterministic settings the final parameters are bitwise equal.
 
 Files are written atomically (temporary name, fsync, rename) and read back with
 ``torch.load(weights_only=True)``: no pickled code is ever executed. A checkpoint that cannot be
-read, belongs to another run, or was made on another kind of device is reported and ignored
-(the run starts from scratch).
+read, belongs to another run, was made on another kind of device or by other code (another
+code identity, ``ganbench.envinfo.code_identity``) is reported and ignored (the run starts
+from scratch).
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ class Checkpointer:
     """
 
     def __init__(self, path: Union[str, Path], run_id: str,
-                 warn: Optional[Callable[[str], None]] = None):
+                 warn: Optional[Callable[[str], None]] = None, code: str = ""):
         self.path = Path(path)
         self.run_id = run_id
+        self.code = code  # the run's code identity (envinfo.code_identity); "": not checked
         self.warn = warn or _warn
         self.rows: list[dict[str, Any]] = []  # rows of the last checkpoint saved or restored
         self.steps = 0
@@ -69,6 +71,7 @@ class Checkpointer:
         state = {
             "format": FORMAT,
             "run_id": self.run_id,
+            "code": self.code,
             "device_type": str(rng.device.type),
             "modules": {name: m.state_dict() for name, m in modules.items()},
             "rng": rng.get_state(),
@@ -108,6 +111,11 @@ class Checkpointer:
         if state.get("device_type") != rng.device.type:
             self.warn(f"checkpoint '{self.path}' was made on {state.get('device_type')}, this "
                       f"run is on {rng.device.type}: starting from scratch")
+            return None
+        if self.code and state.get("code") != self.code:
+            self.warn(f"checkpoint '{self.path}' was made by other code (code identity "
+                      f"{state.get('code') or 'unrecorded'}, now {self.code}): starting from "
+                      "scratch")
             return None
         try:
             c = state["counters"]

@@ -133,6 +133,7 @@ def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
     """Train one job and return its payload (see the module docstring). ``reg``: the caller's
     registries (in-process executors); ``progress``: a bar with ``update(frac)``/``close()``."""
     from ganbench.checkpoint import Checkpointer
+    from ganbench.envinfo import code_identity
     from ganbench.errors import GanbenchError, one_line
 
     job, o = task.job, task.options
@@ -141,6 +142,7 @@ def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
     started = time.time()
     try:
         reg = reg if reg is not None else worker_registries(o)
+        ckpt.code = code_identity(job, reg)["id"]  # resume only what this code began
         if o.force:
             ckpt.discard()
         bar = progress or LineProgress(f"[{task.index}/{task.total}] {job.label}", o.quiet)
