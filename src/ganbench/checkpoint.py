@@ -9,8 +9,9 @@ the CPU with deterministic settings the final parameters are bitwise equal.
 
 Files are written atomically (temporary name, fsync, rename) and read back with
 ``torch.load(weights_only=True)``: no pickled code is ever executed. A checkpoint that cannot be
-read, belongs to another run, or was made on another kind of device is reported and ignored
-(the run starts from scratch).
+read, belongs to another run, was made on another kind of device or by other code (another
+code identity, ``ganbench.envinfo.code_identity``) is reported and ignored (the run starts
+from scratch).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from __future__ import annotations
 import copy
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 from ganbench.errors import first_line
-from ganbench.safepath import state_dir_path
+from ganbench.safepath import atomic_write, state_dir_path
 
 FORMAT = "ganbench-checkpoint/1"
 
@@ -55,9 +55,10 @@ class Checkpointer:
     """
 
     def __init__(self, path: Union[str, Path], run_id: str,
-                 warn: Optional[Callable[[str], None]] = None):
+                 warn: Optional[Callable[[str], None]] = None, code: str = ""):
         self.path = Path(path)
         self.run_id = run_id
+        self.code = code  # the run's code identity (envinfo.code_identity); "": not checked
         self.warn = warn or _warn
         self.rows: list[dict[str, Any]] = []  # rows of the last checkpoint saved or restored
         self.steps = 0
@@ -70,6 +71,7 @@ class Checkpointer:
         state = {
             "format": FORMAT,
             "run_id": self.run_id,
+            "code": self.code,
             "device_type": str(rng.device.type),
             "modules": {name: m.state_dict() for name, m in modules.items()},
             "rng": rng.get_state(),
@@ -81,17 +83,7 @@ class Checkpointer:
                          "eval_wall": eval_wall},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        atomic_write(self.path, lambda f: torch.save(state, f))
         self.rows, self.steps = state["rows"], steps
 
     def restore(self, modules: dict[str, Any], rng, cache: dict[str, Any],
@@ -119,6 +111,11 @@ class Checkpointer:
         if state.get("device_type") != rng.device.type:
             self.warn(f"checkpoint '{self.path}' was made on {state.get('device_type')}, this "
                       f"run is on {rng.device.type}: starting from scratch")
+            return None
+        if self.code and state.get("code") != self.code:
+            self.warn(f"checkpoint '{self.path}' was made by other code (code identity "
+                      f"{state.get('code') or 'unrecorded'}, now {self.code}): starting from "
+                      "scratch")
             return None
         try:
             c = state["counters"]

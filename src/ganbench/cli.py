@@ -145,6 +145,10 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                      help="results directory, one JSON file per run (default: results/runs)")
     out.add_argument("--force", action="store_true",
                      help="train again runs whose result file already exists (default: reuse)")
+    out.add_argument("--retrain-stale", action="store_true",
+                     help="train again finished runs whose result file records other code "
+                     "(a changed model, loss, regulariser, hook, variant or dataset module) or "
+                     "no code identity; without it they are kept and listed as stale")
     out.add_argument("--resume", action="store_true",
                      help="skip finished runs and continue interrupted ones from their last "
                      "checkpoint (the default; cannot be combined with --force)")
@@ -362,12 +366,19 @@ def execute_plan(args, reg, jobs, show=None) -> int:
     data_root = args.data_root  # None: loaders use ganbench.dataroot.resolve_data_root
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
-    todo = [j for j in jobs if args.force or not sweep.finished_status(out, j.run_id)]
+    done, stale = ([], {}) if args.force else sweep.stale_runs(out, jobs, reg)
+    retrain = getattr(args, "retrain_stale", False)
+    kept = {j.run_id for j in done if not (retrain and j.run_id in stale)}
+    todo = [j for j in jobs if j.run_id not in kept]
     skipped = len(jobs) - len(todo)
     log(f"ganbench: {len(jobs)} run(s) on {device}; results in {out}"
         + (f"; {skipped} already done there (--force to train them again)" if skipped else ""))
+    for line in sweep.stale_lines(jobs, stale, retrain):  # a warning, not progress: always
+        print(line, file=sys.stderr)
     t_start = time.perf_counter()
-    outcomes = launch.execute(args, reg, todo, device, fast, out, log)
+    outcomes = launch.execute(args, reg, todo, device, fast, out, log,
+                              retrain={k: code for k, (_, code) in stale.items()} if retrain
+                              else None)
     if todo:
         log(f"ganbench: {len(todo)} run(s) in {time.perf_counter() - t_start:.0f}s")
 
@@ -412,7 +423,7 @@ def _calibrate(jobs, reg, out, device, data_root, download, log) -> list:
         kind = c.variant.removeprefix(calibration.VARIANT_PREFIX)
         rows, spec = calibration.calibrate(c, reg, kind, device=str(device),
                                            data_root=data_root, download=download)
-        meta = run_meta(c, device)
+        meta = run_meta(c, device, reg)
         meta.update(status=calibration.STATUS, started=time.time(), finished=time.time(),
                     images_seen=0, steps=0, train_wall_s=0.0,
                     eval_wall_s=time.perf_counter() - t0, eval_spec=spec.__dict__)
@@ -457,14 +468,15 @@ def brief_summary(summary) -> str:
     return "\n\n".join(blocks)
 
 
-def run_meta(job, device) -> dict[str, Any]:
-    from ganbench.envinfo import git_sha, torch_version
+def run_meta(job, device, reg=None) -> dict[str, Any]:
+    from ganbench.envinfo import code_identity, git_sha, torch_version
 
     return {
         "run_id": job.run_id, "suite": job.suite, "variant": job.variant, "model": job.model,
         "loss": job.loss, "dataset": job.dataset, "seed": job.seed, "budget": str(job.budget),
         "config": job.config(), "device": str(device), "torch": torch_version(),
         "ganbench_version": __version__, "git_sha": git_sha(),
+        "code": code_identity(job, reg),  # beside the run id, never in it
     }
 
 
@@ -656,35 +668,24 @@ def cmd_results(args) -> int:
 
 
 def _export(df, path: str) -> None:
-    import tempfile
+    from ganbench.safepath import atomic_write
 
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".csv", ".parquet"):
         raise UsageError(f"--export needs a .csv or .parquet file name, got '{path}'")
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
-        os.close(fd)
-        if suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:  # parquet columns have one type: mixed object columns are written as text
+    if suffix == ".csv":
+        def write(f):
+            df.to_csv(f, index=False)
+    else:  # parquet columns have one type: mixed object columns are written as text
+        def write(f):
             obj = df.select_dtypes(include="object").columns
-            df.astype({c: "string" for c in obj}).to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+            df.astype({c: "string" for c in obj}).to_parquet(f, index=False)
+    try:
+        atomic_write(os.path.abspath(path), write)
     except OSError as exc:
-        _unlink_quietly(tmp)
         raise UsageError(f"cannot write '{path}': {exc.strerror or exc}") from None
     except Exception as exc:  # pyarrow raises many types for a table it cannot write
-        _unlink_quietly(tmp)
         raise UsageError(f"cannot export to '{path}': {type(exc).__name__}: {exc}") from None
-
-
-def _unlink_quietly(path) -> None:
-    try:
-        os.unlink(path)
-    except (OSError, TypeError):
-        pass
 
 
 def cmd_compare(args) -> int:

@@ -27,8 +27,10 @@ def planning_device(args):
         return torch.device(str(args.device).strip().lower())
 
 
-def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str], None]):
-    """Train ``jobs`` on the executor ``args`` names; returns their Outcomes."""
+def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str], None],
+            retrain=None):
+    """Train ``jobs`` on the executor ``args`` names; returns their Outcomes. ``retrain``:
+    run id -> current code identity of the stale runs to train again (see ``dispatch``)."""
     from ganbench import executors
 
     executors.choose(args, device, len(jobs))
@@ -47,4 +49,4 @@ def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str],
         log(f"ganbench: executor {ex.describe()}")
     return executors.dispatch(jobs, out, ex, lambda job, i, n: Task(job, i, n, opts),
                               checkpoint_dir=ckdir, force=args.force, retries=args.retries,
-                              log=log)
+                              log=log, retrain=retrain)

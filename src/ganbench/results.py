@@ -26,7 +26,7 @@ META_COLUMNS = [
 ROW_COLUMNS = [
     "step", "images_seen", "wall_s", "metric", "value", "unit", "higher_is_better", "eval_spec",
 ]
-TAIL_COLUMNS = ["extractor", "g_ema", "device", "torch", "ganbench_version", "git_sha"]
+TAIL_COLUMNS = ["extractor", "g_ema", "device", "torch", "ganbench_version", "git_sha", "code"]
 # what defines a run's numbers, less its seed: seeds are pooled only within one recipe
 RECIPE_COLUMNS = ["recipe", "recipe_json"]
 STATUS_COLUMNS = ["diverged_at_step", "error"]  # why a run is not `completed` (else empty)
@@ -64,8 +64,12 @@ def write_run(out_dir: Union[str, Path], meta: dict[str, Any], rows: list[dict[s
     """
     path = run_path(out_dir, meta["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps({"format": FORMAT, "meta": meta, "rows": rows}, allow_nan=True)
-    return atomic_write(path, payload.encode())
+    return atomic_write(path, encode_run(meta, rows))
+
+
+def encode_run(meta: dict[str, Any], rows: list[dict[str, Any]]) -> bytes:
+    """A run file's bytes."""
+    return json.dumps({"format": FORMAT, "meta": meta, "rows": rows}, allow_nan=True).encode()
 
 
 MAX_RUN_BYTES = 64 * 2**20  # a run file is a few hundred kB; never read without bound
@@ -202,7 +206,8 @@ def _files(paths: Iterable[Union[str, Path]]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*.json") if not f.name.startswith(".")))
+            files.extend(sorted(f for f in p.rglob("*.json")  # hidden files and folders
+                                if not any(s.startswith(".") for s in f.relative_to(p).parts)))
         elif os.path.lexists(p):
             files.append(p)  # a non-regular file is refused (one warning) when it is read
         else:
@@ -212,7 +217,7 @@ def _files(paths: Iterable[Union[str, Path]]) -> list[Path]:
 
 TEXT_COLUMNS = ["run_id", "suite", "variant", "model", "loss", "dataset", "budget", "status",
                 "metric", "unit", "eval_spec", "extractor", "device", "torch",
-                "ganbench_version", "git_sha", "error", "recipe", "recipe_json"]
+                "ganbench_version", "git_sha", "code", "error", "recipe", "recipe_json"]
 NEEDED_TABLE_COLUMNS = ["run_id", "variant", "dataset", "step", "metric", "value"]
 
 
@@ -288,6 +293,8 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
         base["extractor"] = (meta.get("eval_spec") or {}).get("extractor")
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         base["g_ema"] = config.get("g_ema")  # the EMA decay of the evaluated G; None: G itself
+        code = meta.get("code")
+        base["code"] = (code.get("id") or None) if isinstance(code, dict) else None
         base["recipe_json"] = _recipe_json(meta)  # hashed into `recipe` once, below
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})
@@ -306,7 +313,30 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
     df["recipe"] = df["recipe_json"].map(_short_hash)
     if copies:
         warn(f"{copies} duplicate cop{'y' if copies == 1 else 'ies'} of run ids counted once")
+    for line in mixed_code(df):
+        warn(line)
     return df
+
+
+def mixed_code(df, shown: int = 3) -> list[str]:
+    """One line per variant × dataset × recipe whose runs were made by different code (code
+    identities, ``meta.code.id``, that differ; a run without one counts as its own code):
+    summaries, ``compare`` and ``check`` pool such runs as seeds of one recipe."""
+    runs = df.drop_duplicates("run_id")
+    runs = runs.assign(code=runs["code"].fillna("unrecorded").astype(str))
+    lines = []
+    for (variant, dataset, _), g in runs.groupby(["variant", "dataset", "recipe"], sort=True):
+        if g["code"].nunique() < 2:
+            continue
+        parts = []
+        for code, ids in g.groupby("code", sort=True)["run_id"]:
+            ids = sorted(ids)
+            more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+            parts.append(f"code {code}: {', '.join(ids[:shown])}{more}")
+        lines.append(f"runs of {variant} on {dataset} were made by different code and are "
+                     f"pooled ({'; '.join(parts)}); train the stale ones again (ganbench run "
+                     "... --retrain-stale) or compare them apart")
+    return lines
 
 
 def _plain(v: Any) -> Any:

@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Callable, Union
 
 from ganbench.errors import UsageError
 
@@ -51,15 +51,38 @@ def state_dir_path(out_dir: Union[str, Path], run_id: str, suffix: str) -> Path:
     return path
 
 
-def atomic_write(path: Union[str, Path], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, fsync,
-    rename. A reader never sees a half-written file, and a crash leaves at most a stray
-    temporary (``.NAME.*.tmp``)."""
+def current_umask() -> int:
+    """This process's umask, read without changing it (Linux: /proc/self/status); elsewhere
+    set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Union[str, Path], data: Union[bytes, Callable[[BinaryIO], None]]
+                 ) -> Path:
+    """Write ``data`` (bytes, or a function that writes into the binary file it is given) to
+    ``path`` atomically: a temporary file in the same directory, fsync, rename. A reader never
+    sees a half-written file, and a crash leaves at most a stray temporary (``.NAME.*.tmp``).
+    The file gets the mode a plain ``open`` would give it (0666 less the umask), not
+    ``mkstemp``'s 0600, so colleagues sharing the output directory can read it."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if hasattr(os, "fchmod"):  # POSIX
+                os.fchmod(f.fileno(), 0o666 & ~current_umask())
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

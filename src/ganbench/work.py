@@ -133,6 +133,7 @@ def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
     """Train one job and return its payload (see the module docstring). ``reg``: the caller's
     registries (in-process executors); ``progress``: a bar with ``update(frac)``/``close()``."""
     from ganbench.checkpoint import Checkpointer
+    from ganbench.envinfo import code_identity
     from ganbench.errors import GanbenchError, one_line
 
     job, o = task.job, task.options
@@ -141,6 +142,7 @@ def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
     started = time.time()
     try:
         reg = reg if reg is not None else worker_registries(o)
+        ckpt.code = code_identity(job, reg)["id"]  # resume only what this code began
         if o.force:
             ckpt.discard()
         bar = progress or LineProgress(f"[{task.index}/{task.total}] {job.label}", o.quiet)
@@ -154,7 +156,7 @@ def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
         return _failure(task, ckpt, exc, started)
     except Exception as exc:  # a plugin raising while building, training or evaluating
         return _failure(task, ckpt, exc, started)
-    meta = meta_of(job, o)
+    meta = meta_of(job, o, reg)
     meta.update(status=res.status, started=started, finished=time.time(),
                 images_seen=res.images_seen, steps=res.steps, train_wall_s=res.wall_s,
                 eval_wall_s=res.eval_s, eval_spec=res.eval_spec.__dict__, **res.info)
@@ -198,10 +200,10 @@ def _train(job, reg, o: WorkerOptions, bar, ckpt):
         artifacts.close()  # after a failure too: its writer thread and TensorBoard file
 
 
-def meta_of(job, o: WorkerOptions) -> dict[str, Any]:
+def meta_of(job, o: WorkerOptions, reg=None) -> dict[str, Any]:
     from ganbench.cli import run_meta
 
-    meta = run_meta(job, _device_name(o))
+    meta = run_meta(job, _device_name(o), reg)
     meta.update(executor=o.executor, host=socket.gethostname(), pid=os.getpid(),
                 threads=o.threads or _torch_threads())
     scheduled = slurm_job_id()
@@ -257,13 +259,22 @@ def died(task: Task, reason: str) -> Payload:
                            f"({reason})")
 
 
-def store(out, payload: Payload, checkpoint_dir) -> Optional[Path]:
+def store(out, payload: Payload, checkpoint_dir, keep_finished: bool = False) -> Optional[Path]:
     """Driver side: write the run file (atomically) and, for a finished run, drop its
-    checkpoint. Returns the file's path (None for an ``error`` payload)."""
+    checkpoint. Returns the file's path (None for an ``error`` payload). ``keep_finished``: a
+    failed run does not replace a finished file of the same run (a stale one being trained
+    again); its failure goes to ``OUT/.ganbench/RUN_ID.failed.json`` instead."""
     from ganbench import results
+    from ganbench.safepath import atomic_write, state_dir_path
+    from ganbench.sweep import finished_status
 
     if payload.kind != "run":
         return None
+    if keep_finished and payload.status == "failed" and finished_status(out, payload.run_id):
+        path = state_dir_path(out, payload.run_id, ".failed.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload.detail += "; the earlier result file is kept"
+        return atomic_write(path, results.encode_run(payload.meta, payload.rows))
     path = results.write_run(out, payload.meta, payload.rows)
     if payload.status in ("completed", "diverged"):
         checkpoint_file(checkpoint_dir, payload.run_id).unlink(missing_ok=True)

@@ -86,11 +86,16 @@ class StoppedByWorker(GanbenchError):
 
 def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any, int, int], Task],
              *, checkpoint_dir: Path, force: bool = False, retries: int = 0,
-             log: Callable[[str], None] = lambda msg: None) -> list[Outcome]:
+             log: Callable[[str], None] = lambda msg: None,
+             retrain: Optional[dict] = None) -> list[Outcome]:
     """Train each job once, on ``executor``; returns one Outcome per job trained by this
-    driver (jobs another driver finished meanwhile are left out)."""
+    driver (jobs another driver finished meanwhile are left out). ``retrain``: run id -> the
+    current code identity (``ganbench.envinfo.code_identity``) of finished runs whose file is
+    stale (``--retrain-stale``): they train again from scratch, and their file is replaced
+    only by a finished run (a failure is written to ``OUT/.ganbench/RUN_ID.failed.json``)."""
     from ganbench.runlock import RunLock
-    from ganbench.sweep import finished_status
+
+    retrain = retrain or {}
 
     outcomes: list[Outcome] = []
     pending = list(jobs)
@@ -122,12 +127,13 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
                             f"({lock.owner() or 'unknown'}); waiting for it")
                     continue
                 try:
-                    if (job.run_id in told or not force) and finished_status(out, job.run_id):
+                    code = retrain.get(job.run_id)
+                    if (job.run_id in told or not force) and _done(out, job.run_id, code):
                         n -= 1  # another driver finished it meanwhile
                         lock.release()
                         continue
                     started += 1
-                    if force:
+                    if force or code is not None:
                         checkpoint_file(checkpoint_dir, job.run_id).unlink(missing_ok=True)
                     elif checkpoint_file(checkpoint_dir, job.run_id).exists():
                         log(f"[{started}/{n}] {job.label}: resuming from its last checkpoint")
@@ -157,7 +163,8 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
                         running[executor.submit(task)] = (job, task, lock, tries + 1)
                         lock = None
                         continue
-                    path = store(out, payload, checkpoint_dir)
+                    path = store(out, payload, checkpoint_dir,
+                                 keep_finished=job.run_id in retrain)
                     log(payload.summary)
                     detail = payload.detail
                     if payload.status == "failed":
@@ -179,6 +186,15 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
     finally:
         executor.close()
     return outcomes
+
+
+def _done(out: Path, run_id: str, code: Optional[dict]) -> bool:
+    """Whether ``out`` holds a finished file of the run (made by the code ``code``, when
+    given: a stale file is not done)."""
+    from ganbench.sweep import finished_meta, stale_reason
+
+    meta = finished_meta(out, run_id)
+    return meta is not None and (code is None or stale_reason(meta, code) is None)
 
 
 # ------------------------------------------------------------------------ the command line

@@ -9,13 +9,12 @@ command, versions).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ganbench.errors import UsageError
+from ganbench.safepath import atomic_write
 from ganbench.specs import DataRequest
 
 DEFAULT_EPOCHS = {"digits": 30, "mnist": 4, "fashion-mnist": 6}
@@ -95,10 +94,7 @@ def train_extractor(reg, dataset: str, *, epochs: Optional[int] = None, seed: in
             f"({time.perf_counter() - t0:.0f}s)")
     net.eval()
     pt = out / f"{dataset}.pt"
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".tmp")
-    os.close(fd)
-    torch.save(net.state_dict(), tmp)
-    os.replace(tmp, pt)
+    atomic_write(pt, lambda f: torch.save(net.state_dict(), f))
     rec = {
         "dataset": dataset, "arch": net.arch, "sha256": sha256_file(pt),
         "test_accuracy": round(accuracy(net, xte, yte), 5),
