@@ -2,6 +2,8 @@
 
 import itertools
 import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,16 +15,59 @@ from ganbench.plan import plan
 from conftest import run_cli
 
 
-def test_expected_best_is_the_exact_mean_of_the_best_of_k_draws():
-    values = [3.0, 1.0, 4.0, 1.5, 9.0]
+def test_expected_best_is_the_exact_mean_of_the_best_of_k_without_replacement():
+    values = [3.0, 1.0, 4.0, 1.5, 9.0, 2.5, 7.0]
     curve = study.expected_best(values, boot=200)
-    for c in curve:  # every ordered k-tuple of draws with replacement, equally likely
-        brute = np.mean([min(t) for t in itertools.product(values, repeat=c["k"])])
+    for c in curve:  # every k-subset of the trials, equally likely
+        brute = np.mean([min(t) for t in itertools.combinations(values, c["k"])])
         assert c["expected_best"] == pytest.approx(brute, rel=1e-12)
         assert c["ci_low"] <= c["expected_best"] <= c["ci_high"]
     assert curve[0]["expected_best"] == pytest.approx(np.mean(values))
+    assert curve[-1]["expected_best"] == pytest.approx(min(values), rel=1e-12)  # k = N: the best
     assert [c["expected_best"] for c in curve] == sorted((c["expected_best"] for c in curve),
                                                          reverse=True)
+    one = study.expected_best([2.0])
+    assert one[0]["expected_best"] == 2.0 and math.isnan(one[0]["ci_low"])
+    assert study.expected_best([]) == []
+
+
+def test_band_reaches_below_the_best_trial_at_k_n():
+    """A percentile bootstrap band never reaches below the best trial at k = N (a resample's
+    best cannot beat it): the band is symmetric, widened by the Student factor."""
+    x = [5.0, 1.0, 2.0, 3.0, 8.0, 1.5, 4.0, 2.2, 6.0, 9.0]
+    c = study.expected_best(x)[-1]
+    assert c["ci_low"] < min(x) < c["ci_high"]
+    assert c["ci_high"] - c["expected_best"] == pytest.approx(c["expected_best"] - c["ci_low"])
+    assert study.band_factor(10) == pytest.approx(2.2622 / 1.96 * math.sqrt(10 / 9), rel=1e-3)
+
+
+COVERAGE = Path(__file__).resolve().parent.parent / "results" / "study-band-coverage"
+
+
+def test_band_coverage_table_is_recomputed_from_its_csv():
+    import pandas as pd
+    from scipy import stats
+
+    t = pd.read_csv(COVERAGE.with_suffix(".csv"))
+    md = COVERAGE.with_suffix(".md").read_text()
+    assert (t["repeats"] >= 300).all()
+    for r in t.itertuples(index=False):
+        assert r.coverage == pytest.approx(r.covered / r.repeats, abs=1e-12)
+        ci = stats.binomtest(int(r.covered), int(r.repeats)).proportion_ci(0.95, method="exact")
+        assert (r.cp_low, r.cp_high) == pytest.approx((ci.low, ci.high), abs=1e-9)
+        assert (f"| {r.distribution} | {r.n} | {r.k} | {r.covered}/{r.repeats} | "
+                f"{r.coverage:.3f} [{r.cp_low:.3f}, {r.cp_high:.3f}] |") in md
+    # the claims of study.py's docstring and the README: >= 90% at k = 1, 5, N (N = 10) for
+    # these, and where it falls short
+    ten = t[t["n"] == 10].set_index(["distribution", "k"])["coverage"]
+    for d in ("lognormal(sigma=1)", "lognormal(sigma=0.5)", "gamma(shape=2)", "exponential",
+              "uniform"):
+        for k in (1, 5, 10):
+            assert ten[(d, k)] >= 0.9, (d, k)
+    assert round(ten[("lognormal(sigma=1.5)", 1)], 2) == 0.78
+    assert round(ten[("normal", 10)], 2) == 0.89
+    listed = md[md.index("Rows below 90%:"):].split(". No band")[0]
+    assert listed.count(" k = ") == int((t["coverage"] < 0.9).sum())
 
 
 def test_trials_are_seeded_recorded_and_fit_the_variant(reg):
@@ -70,6 +115,7 @@ def test_sweep_then_results_study(tmp_path):
     assert s["expected_best"][0]["expected_best"] == pytest.approx(np.mean(finals), rel=1e-9)
     r = run_cli("results", str(out), "--study", "--csv")
     assert r.stdout.splitlines()[0] == "variant,dataset,space,metric,k,expected_best,ci_low,ci_high"
+    assert s["expected_best"][-1]["expected_best"] == pytest.approx(min(finals), rel=1e-12)
 
 
 def test_results_study_without_study_runs_is_exit_2(tmp_path):
