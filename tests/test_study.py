@@ -126,3 +126,171 @@ def test_results_study_without_study_runs_is_exit_2(tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_cli("results", str(out), "--study")
     assert r.returncode == 2 and "no study runs here" in r.stderr
+
+
+# ------------------------------------------------------------------ hostile and clumsy input
+
+from types import SimpleNamespace  # noqa: E402
+
+from ganbench import cli  # noqa: E402
+from ganbench.errors import PluginError, UsageError  # noqa: E402
+from ganbench.plugins import Registry  # noqa: E402
+from ganbench.specs import SearchSpaceSpec  # noqa: E402
+from ganbench.study import Choice, LogUniform, Uniform  # noqa: E402
+
+DRY = ["sweep", "--variant", "non-saturating", "--dataset", "ring8", "--budget", "5steps",
+       "--dry-run", "--trials", "3"]
+
+
+def _dry_ids(capsys, tmp_path, *extra):
+    assert cli.main([*DRY, "--out", str(tmp_path / "o"), *extra]) == 0
+    return [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()
+            if "\t" in line]
+
+
+@pytest.mark.parametrize("extra, says", [
+    (["--lr", "0.1"], "--lr fixes lr, which search space 'lucic2018' samples"),
+    (["--lr-d", "0.1", "--space", "lr"], "--lr-d fixes lr"),
+    (["--betas", "0.5,0.9"], "--betas fixes beta1, beta2"),
+    (["--batch-size", "32"], "--batch-size fixes batch_size"),
+    (["--k", "2"], "--k fixes k"),
+    (["--reg", "gp:5"], "--reg fixes reg_weight")])
+def test_sweep_refuses_a_fixed_parameter_the_space_samples(capsys, tmp_path, extra, says):
+    assert cli.main([*DRY, "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+
+
+def test_sweep_applies_a_fixed_parameter_outside_the_space(capsys, tmp_path):
+    plain = _dry_ids(capsys, tmp_path, "--space", "lr")
+    fixed = _dry_ids(capsys, tmp_path, "--space", "lr", "--betas", "0.0,0.9")
+    assert len(plain) == len(fixed) == 3 and set(plain).isdisjoint(fixed)
+
+
+def test_sweep_trials_are_bounded(capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        cli.main([*DRY[:-2], "--trials", "1000000000", "--out", str(tmp_path / "o")])
+    assert e.value.code == 2 and "at most 1000 trials" in capsys.readouterr().err
+
+
+def test_a_space_with_no_parameter_for_the_variant_is_refused(reg):
+    base = plan(reg, variants=["wgan"], datasets=["ring8"], budget=Budget.parse("5steps"),
+                seeds=[0])
+    space = SearchSpaceSpec("betas", {"beta1": Uniform(0.0, 0.9)}, "betas only")
+    fake = SimpleNamespace(search_spaces=SimpleNamespace(get=lambda name: space))
+    with pytest.raises(UsageError, match="none of which applies to variant 'wgan'"):
+        study.plan_study(fake, base, "betas", 4, 0)
+
+
+@pytest.mark.parametrize("params, says", [
+    ({}, "expected a non-empty mapping"),
+    (None, "expected a non-empty mapping"),
+    ([("lr", LogUniform(1e-5, 1e-2))], "expected a non-empty mapping"),
+    ({"learning_rate": LogUniform(1e-5, 1e-2)}, "unknown parameter(s) 'learning_rate'"),
+    ({"lr": LogUniform(0.0, 1e-2)}, "a log-uniform needs bounds > 0"),
+    ({"lr": LogUniform(-1.0, 1e-2)}, "a log-uniform needs bounds > 0"),
+    ({"lr": LogUniform(1e-2, 1e-2)}, "empty range"),
+    ({"beta1": Uniform(0.9, 0.1)}, "empty range"),
+    ({"lr": Uniform(float("nan"), 1e-2)}, "expected numbers"),
+    ({"lr": LogUniform("1e-5", 1e-2)}, "expected numbers"),
+    ({"lr": LogUniform(1e-5, 100.0)}, "must be in (0, 10)"),
+    ({"beta2": Uniform(0.0, 2.0)}, "must be in [0, 1)"),
+    ({"lr": (1e-5, 1e-2)}, "is a tuple; expected ganbench.study.LogUniform"),
+    ({"lr": "log-uniform"}, "is a str"),
+    ({"k": Choice(())}, "expected a non-empty tuple"),
+    ({"k": Choice("15")}, "expected a non-empty tuple"),
+    ({"k": Choice((1, 0))}, "has choice(s) [0]"),
+    ({"batch_size": Choice((8.5,))}, "has choice(s) [8.5]"),
+    ({"batch_size": LogUniform(8, 128)}, "is an integer: use Choice"),
+    ({"reg_weight": Choice((True,))}, "has choice(s) [True]")])
+def test_plugin_search_spaces_are_checked_at_load(params, says):
+    r = Registry("search_spaces", SearchSpaceSpec)
+    with pytest.raises(PluginError) as e:
+        r.add(SearchSpaceSpec("bad", params, "a bad space"), "my-plugin")
+    assert "plugin 'my-plugin'" in str(e.value) and says in str(e.value)
+
+
+def test_builtin_search_spaces_pass_the_load_checks(reg):
+    assert {"lucic2018", "lr"} <= set(reg.search_spaces.names())
+    for space in reg.search_spaces:
+        assert study.space_problem(space) is None
+
+
+GOOD_STUDY = {"space": "lucic2018", "space_seed": 0, "trial": 0, "params": {"lr": 1e-3, "k": 1}}
+
+
+def _run_file(out, run_id, study_meta, value=1.0, rows=None):
+    meta = {"run_id": run_id, "variant": "non-saturating", "dataset": "ring8", "seed": 0,
+            "status": "completed", "config": {"variant": "non-saturating", "study": study_meta}}
+    at = {"step": 5, "images_seen": 320, "wall_s": 0.5}
+    rows = rows or [{**at, "metric": "frechet_data", "value": value, "higher_is_better": False},
+                    {**at, "metric": "d_loss", "value": 0.5}]
+    results.write_run(out, meta, rows)
+
+
+@pytest.mark.parametrize("bad, where", [
+    ("lucic2018", "meta.config.study"),
+    ({"space": "lucic2018", "space_seed": 0, "params": {}}, "meta.config.study.trial"),
+    ({"space": "lucic2018", "trial": 0, "params": {}}, "meta.config.study.space_seed"),
+    ({"space_seed": 0, "trial": 0, "params": {}}, "meta.config.study.space"),
+    ({"space": "lucic2018", "space_seed": 0, "trial": 0}, "meta.config.study.params"),
+    ({**GOOD_STUDY, "trial": "abc"}, "meta.config.study.trial"),
+    ({**GOOD_STUDY, "trial": None}, "meta.config.study.trial"),
+    ({**GOOD_STUDY, "trial": -1}, "meta.config.study.trial"),
+    ({**GOOD_STUDY, "trial": 1.5}, "meta.config.study.trial"),
+    ({**GOOD_STUDY, "params": [["lr", 1e-3]]}, "meta.config.study.params"),
+    ({**GOOD_STUDY, "params": "lr=1e-3"}, "meta.config.study.params"),
+    ({**GOOD_STUDY, "params": {"lr": [1]}}, "meta.config.study.params.lr"),
+    ({**GOOD_STUDY, "params": {"lr": float("nan")}}, "meta.config.study.params.lr"),
+    ({**GOOD_STUDY, "space": ["lucic2018"]}, "meta.config.study.space"),
+    ({**GOOD_STUDY, "space_seed": {"a": 1}}, "meta.config.study.space_seed"),
+    (None, "meta.config.study")])
+def test_hostile_study_metadata_is_one_warning_not_a_crash(tmp_path, capsys, bad, where):
+    out = tmp_path / "runs"
+    _run_file(out, "good", GOOD_STUDY, 1.0)
+    _run_file(out, "bad", bad, 0.1)
+    with pytest.raises(ValueError, match=f"^invalid {where}"):
+        results.read_run(results.run_path(out, "bad"))
+    assert cli.main(["results", str(out), "--study", "--json"]) == 0
+    cap = capsys.readouterr()
+    (s,) = json.loads(cap.out)
+    assert s["trials"] == 1 and s["min"] == 1.0  # the bad run is no trial
+    warned = [line for line in cap.err.splitlines() if "warning" in line]
+    assert len(warned) == 1 and where in warned[0] and "bad" in warned[0]
+
+
+def test_report_skips_hostile_study_runs(tmp_path, capsys):
+    out = tmp_path / "runs"
+    _run_file(out, "good", GOOD_STUDY, 1.0)
+    _run_file(out, "good2", {**GOOD_STUDY, "trial": 1}, 2.0)
+    _run_file(out, "bad", {**GOOD_STUDY, "trial": "abc"}, 0.1)
+    assert cli.main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    err = capsys.readouterr().err
+    assert "meta.config.study.trial" in err
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Hyperparameter study" in page and "2 trial(s)" in page
+
+
+def test_exported_table_with_hostile_study_is_skipped_with_a_warning(tmp_path, capsys):
+    out = tmp_path / "runs"
+    _run_file(out, "good", GOOD_STUDY, 1.0)
+    df = results.load(out)
+    bad = df.assign(run_id="bad", recipe_json=json.dumps({"study": "x"}))
+    broken = df.assign(run_id="broken", recipe_json="{not json")
+    import pandas as pd
+
+    t = study.trials_table(pd.concat([df, bad, broken], ignore_index=True))
+    assert list(t["trial"]) == [0]
+    assert "skipping run 'bad'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("metric, says", [
+    ("bogus", "no metric 'bogus' in these runs (they have: d_loss, frechet_data)"),
+    ("d_loss", "metric 'd_loss' has no better direction")])
+def test_results_study_needs_a_known_ranked_metric(tmp_path, capsys, metric, says):
+    out = tmp_path / "runs"
+    _run_file(out, "good", GOOD_STUDY, 1.0)
+    assert cli.main(["results", str(out), "--study", metric]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["results", str(out), "--study", "frechet_data", "--json"]) == 0

@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -83,6 +84,104 @@ class Choice:
 
     def __str__(self) -> str:
         return "one of {" + ", ".join(map(str, self.values)) + "}"
+
+
+# --------------------------------------------------------------------- checks of spaces
+
+_REAL = (int, float)
+# parameter -> (integer?, test of a value, what the test says): the ranges check_hparams takes
+PARAM_RANGES = {
+    **{n: (False, lambda v: 0 < v < 10, "in (0, 10)") for n in ("lr", "lr_g", "lr_d")},
+    **{n: (False, lambda v: 0 <= v < 1, "in [0, 1)") for n in ("beta1", "beta2")},
+    "k": (True, lambda v: 1 <= v <= 100, "an integer from 1 to 100"),
+    "batch_size": (True, lambda v: 1 <= v <= 1 << 16, "an integer from 1 to 65536"),
+    "z_dim": (True, lambda v: 1 <= v <= 1 << 14, "an integer from 1 to 16384"),
+    "reg_weight": (False, lambda v: 0 <= v < math.inf, "finite and >= 0"),
+}
+
+
+def _number(v) -> bool:
+    return isinstance(v, _REAL) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _dist_problem(name: str, dist) -> Optional[str]:
+    integer, ok, says = PARAM_RANGES[name]
+    if isinstance(dist, Choice):
+        values = dist.values
+        if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)) \
+                or not values:
+            return f"parameter '{name}' is a choice of {values!r}; expected a non-empty tuple"
+        bad = [v for v in values if not (_number(v) and (not integer or isinstance(v, int))
+                                         and ok(v))]
+        return f"parameter '{name}' has choice(s) {bad!r}; each must be {says}" if bad else None
+    if isinstance(dist, (LogUniform, Uniform)):
+        if integer:
+            return f"parameter '{name}' is an integer: use Choice((...)), not {dist}"
+        if not (_number(dist.low) and _number(dist.high)):
+            return f"parameter '{name}' has bounds {dist.low!r}, {dist.high!r}; expected numbers"
+        if not dist.low < dist.high:
+            return f"parameter '{name}' has an empty range {dist}"
+        if isinstance(dist, LogUniform) and dist.low <= 0:
+            return f"parameter '{name}' is {dist}: a log-uniform needs bounds > 0"
+        top = dist.high if isinstance(dist, LogUniform) else math.nextafter(dist.high, -math.inf)
+        if not (ok(dist.low) and ok(top)):
+            return f"parameter '{name}' is {dist}; its values must be {says}"
+        return None
+    return (f"parameter '{name}' is a {type(dist).__name__}; expected ganbench.study."
+            "LogUniform, Uniform or Choice")
+
+
+def space_problem(space) -> Optional[str]:
+    """What is wrong with a ``SearchSpaceSpec`` (None: nothing); checked at plugin load."""
+    from collections.abc import Mapping
+
+    params = space.params
+    if not isinstance(params, Mapping) or not params:
+        return f"params is {params!r}; expected a non-empty mapping of parameter to distribution"
+    unknown = [n for n in params if n not in PARAM_RANGES]
+    if unknown:
+        return (f"params name unknown parameter(s) {', '.join(map(repr, unknown))} "
+                f"(use {', '.join(PARAMS)})")
+    for name, dist in params.items():
+        problem = _dist_problem(name, dist)
+        if problem:
+            return problem
+    return None
+
+
+def _study_model():
+    global _STUDY_MODEL
+    if _STUDY_MODEL is None:
+        from typing import Annotated, Union
+
+        from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+        Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+        class StudyMeta(BaseModel):  # meta.config.study of a run file
+            model_config = ConfigDict(extra="allow")
+            space: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+            space_seed: StrictInt
+            trial: Annotated[StrictInt, Field(ge=0, le=2**62)]
+            params: dict[StrictStr, Union[StrictInt, Finite, StrictStr]]
+
+        _STUDY_MODEL = StudyMeta
+    return _STUDY_MODEL
+
+
+_STUDY_MODEL = None
+
+
+def check_study(value) -> dict[str, Any]:
+    """``meta.config.study`` of a run file, validated; ValueError with a one-line reason."""
+    from pydantic import ValidationError
+
+    try:
+        return _study_model().model_validate(value).model_dump()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(["meta.config.study", *map(str, err["loc"])])
+        raise ValueError(f"invalid {where}: {err['msg']}") from None
 
 
 # ------------------------------------------------------------------------------ sampling
@@ -135,10 +234,35 @@ def apply(reg, job, params: dict[str, Any], study: tuple) -> Any:
     return dataclasses.replace(job, hparams=h, regularizers=regs, study=study)
 
 
+# the ``run`` options that fix a parameter a space may sample (a clash is refused)
+FIXED_BY = {"lr": ("lr", "lr_g", "lr_d"), "lr_g": ("lr", "lr_g"), "lr_d": ("lr", "lr_d"),
+            "betas": ("beta1", "beta2"), "k": ("k",), "batch_size": ("batch_size",),
+            "z_dim": ("z_dim",), "reg": ("reg_weight",)}
+
+
+def check_fixed(args, space) -> None:
+    """``--lr`` and the like fix a parameter: applied when the space leaves it alone, refused
+    when the space samples it (the sampled value would silently replace it)."""
+    for option, names in FIXED_BY.items():
+        clash = sorted(set(names) & set(space.params))
+        if getattr(args, option, None) not in (None, [], ()) and clash:
+            raise UsageError(
+                f"--{option.replace('_', '-')} fixes {', '.join(clash)}, which search space "
+                f"'{space.name}' samples: drop --{option.replace('_', '-')} or use a space "
+                "without it")
+
+
 def plan_study(reg, base_jobs: Sequence, space_name: str, trials: int, space_seed: int) -> list:
     space = reg.search_spaces.get(space_name)
+    if not 1 <= trials <= MAX_TRIALS:
+        raise UsageError(f"--trials must be from 1 to {MAX_TRIALS}, got {trials}")
     jobs = []
     for job in base_jobs:
+        if not applicable(space, job):
+            raise UsageError(
+                f"search space '{space.name}' samples {', '.join(sorted(space.params))}, none "
+                f"of which applies to variant '{job.variant}' (betas need Adam, reg_weight a "
+                "regulariser): its trials would all be one setting")
         for t in range(trials):
             params = sample(space, space_seed, job, t)
             study = (("space", space.name), ("space_seed", space_seed), ("trial", t),
@@ -165,15 +289,23 @@ def add_sweep_parser(sub, run_parser) -> None:
         "  ganbench results results/study --study",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     g = sw.add_argument_group("study")
-    from ganbench.cli import _positive_int
 
-    g.add_argument("--trials", type=_positive_int, required=True, metavar="N",
-                   help="hyperparameter settings per variant")
+    g.add_argument("--trials", type=_trials, required=True, metavar="N",
+                   help=f"hyperparameter settings per variant (1 to {MAX_TRIALS})")
     g.add_argument("--space", default=DEFAULT_SPACE, metavar="NAME",
                    help=f"search space (default {DEFAULT_SPACE}; ganbench list search_spaces)")
     g.add_argument("--space-seed", type=int, default=0, metavar="S",
                    help="seed of the sampling (default 0): the same seed gives the same "
                    "settings")
+
+
+def _trials(text: str) -> int:
+    from ganbench.cli import _positive_int
+
+    v = _positive_int(text)
+    if v > MAX_TRIALS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TRIALS} trials per variant, got {v}")
+    return v
 
 
 def add_results_arguments(rs) -> None:
@@ -198,7 +330,7 @@ def cmd_sweep(args) -> int:
         raise UsageError("sweep takes --variant and --dataset, not --all")
     reg = registries()
     reg.executors.get(args.executor)
-    reg.search_spaces.get(args.space)
+    check_fixed(args, reg.search_spaces.get(args.space))
     budget = Budget.parse(args.budget) if args.budget is not None else None
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
@@ -289,12 +421,22 @@ def trials_table(df, metric: Optional[str] = None):
     from ganbench.anytime import main_metric
     from ganbench.calibration import STATUS as CALIBRATION
 
+    if metric is not None:
+        check_metric(df, metric)
     rows = []
     for run_id, g in df.groupby("run_id", sort=False):
-        recipe = json.loads(g["recipe_json"].iloc[0] or "{}")
-        study = recipe.get("study")
-        if not study or g["status"].iloc[0] == CALIBRATION:
+        try:
+            recipe = json.loads(g["recipe_json"].iloc[0] or "{}")
+        except (TypeError, ValueError, RecursionError):
+            recipe = None
+        study = recipe.get("study") if isinstance(recipe, dict) else None
+        if study is None or g["status"].iloc[0] == CALIBRATION:
             continue  # calibration rows carry their trial's recipe but are no trial
+        try:  # run files are checked when read; an exported table is checked here
+            study = check_study(study)
+        except ValueError as exc:
+            print(f"ganbench: warning: skipping run '{run_id}': {exc}", file=sys.stderr)
+            continue
         m = metric or main_metric(g["metric"].unique())
         gm = g[g["metric"] == m]
         final = gm[gm["step"] == gm["step"].max()]["value"] if not gm.empty else pd.Series([])
@@ -318,6 +460,21 @@ def trials_table(df, metric: Optional[str] = None):
     return t.groupby(keys, as_index=False, dropna=False).agg(
         value=("value", lambda v: float(v.mean()) if v.notna().all() else math.nan),
         seeds=("seed", "nunique"), failed=("status", lambda s: int((s != "completed").any())))
+
+
+def check_metric(df, metric: str) -> None:
+    """``--study METRIC`` names a metric of these runs that has a better direction."""
+    rows = df[df["metric"] == metric]
+    if rows.empty:
+        known = sorted(str(m) for m in df["metric"].dropna().unique())
+        raise UsageError(f"no metric '{metric}' in these runs (they have: "
+                         f"{', '.join(known) or 'none'})")
+    import numpy as np
+
+    hib = list(rows["higher_is_better"])
+    if not all(isinstance(v, (bool, np.bool_)) for v in hib) or len(set(map(bool, hib))) != 1:
+        raise UsageError(f"metric '{metric}' has no better direction (higher or lower) in these "
+                         "runs, so its trials cannot be ranked: pick a quality metric")
 
 
 def summarize(df, metric: Optional[str] = None) -> list[dict[str, Any]]:
