@@ -294,3 +294,25 @@ def test_results_study_needs_a_known_ranked_metric(tmp_path, capsys, metric, say
     err = capsys.readouterr().err
     assert says in err and len(err.strip().splitlines()) == 1
     assert cli.main(["results", str(out), "--study", "frechet_data", "--json"]) == 0
+
+
+def test_direction_is_per_metric_not_per_trial(tmp_path, capsys):
+    """A trial that failed before evaluating its metric does not decide the direction (it once
+    did: False, ranking a higher-is-better metric backwards), and tampered runs that disagree
+    on the direction are refused."""
+    out = tmp_path / "runs"
+    at = {"step": 5, "images_seen": 320, "wall_s": 0.5}
+    _run_file(out, "a", GOOD_STUDY, rows=[{**at, "metric": "modes", "value": 7.0,
+                                            "higher_is_better": True}])
+    _run_file(out, "b", {**GOOD_STUDY, "trial": 1},
+              rows=[{**at, "metric": "modes", "value": 3.0, "higher_is_better": True}])
+    _run_file(out, "c", {**GOOD_STUDY, "trial": 2},
+              rows=[{**at, "metric": "d_loss", "value": 0.1}])
+    df = results.load(out)
+    (s,) = study.summarize(df, "modes")
+    assert s["trials"] == 3 and s["failed"] == 1 and s["best_trial"] == 0
+    assert s["expected_best"][-1]["expected_best"] == 7.0
+    flipped = df.copy()
+    flipped.loc[flipped["run_id"] == "b", "higher_is_better"] = False
+    with pytest.raises(UsageError, match="disagree on whether higher 'modes' is better"):
+        study.summarize(flipped, "modes")

@@ -423,6 +423,7 @@ def trials_table(df, metric: Optional[str] = None):
 
     if metric is not None:
         check_metric(df, metric)
+    main_of = {ds: main_metric(d["metric"].unique()) for ds, d in df.groupby("dataset")}
     rows = []
     for run_id, g in df.groupby("run_id", sort=False):
         try:
@@ -437,11 +438,11 @@ def trials_table(df, metric: Optional[str] = None):
         except ValueError as exc:
             print(f"ganbench: warning: skipping run '{run_id}': {exc}", file=sys.stderr)
             continue
-        m = metric or main_metric(g["metric"].unique())
+        # a run that failed before its first evaluation has the main metric of its dataset
+        m = metric or main_metric(g["metric"].unique()) or main_of.get(g["dataset"].iloc[0])
         gm = g[g["metric"] == m]
         final = gm[gm["step"] == gm["step"].max()]["value"] if not gm.empty else pd.Series([])
         value = float(final.iloc[0]) if len(final) else math.nan
-        hib = gm["higher_is_better"].iloc[0] if not gm.empty else False
         status = g["status"].iloc[0]
         if status != "completed":
             value = math.nan
@@ -450,16 +451,29 @@ def trials_table(df, metric: Optional[str] = None):
                      "trial": study["trial"], "params": json.dumps(study["params"],
                                                                     sort_keys=True),
                      "seed": g["seed"].iloc[0], "status": status, "metric": m,
-                     "higher_is_better": bool(hib) if hib == hib and hib is not None else False,
                      "value": value})
     t = pd.DataFrame(rows)
     if t.empty:
         return t
+    t["higher_is_better"] = t["metric"].map(lambda name: _direction(df, name))
     keys = ["variant", "dataset", "space", "space_seed", "trial", "params", "metric",
             "higher_is_better"]
     return t.groupby(keys, as_index=False, dropna=False).agg(
         value=("value", lambda v: float(v.mean()) if v.notna().all() else math.nan),
         seeds=("seed", "nunique"), failed=("status", lambda s: int((s != "completed").any())))
+
+
+def _direction(df, metric) -> bool:
+    """Whether higher ``metric`` is better, as every run that has it says (False: lower, or
+    no direction recorded); runs that disagree (a tampered file) are refused."""
+    import numpy as np
+
+    said = {bool(v) for v in df.loc[df["metric"] == metric, "higher_is_better"]
+            if isinstance(v, (bool, np.bool_))}
+    if len(said) > 1:
+        raise UsageError(f"the runs disagree on whether higher '{metric}' is better "
+                         "(higher_is_better both true and false): a tampered or foreign run file")
+    return said == {True}
 
 
 def check_metric(df, metric: str) -> None:
@@ -472,9 +486,10 @@ def check_metric(df, metric: str) -> None:
     import numpy as np
 
     hib = list(rows["higher_is_better"])
-    if not all(isinstance(v, (bool, np.bool_)) for v in hib) or len(set(map(bool, hib))) != 1:
+    if not all(isinstance(v, (bool, np.bool_)) for v in hib):
         raise UsageError(f"metric '{metric}' has no better direction (higher or lower) in these "
                          "runs, so its trials cannot be ranked: pick a quality metric")
+    _direction(df, metric)
 
 
 def summarize(df, metric: Optional[str] = None) -> list[dict[str, Any]]:
