@@ -316,3 +316,14 @@ def test_direction_is_per_metric_not_per_trial(tmp_path, capsys):
     flipped.loc[flipped["run_id"] == "b", "higher_is_better"] = False
     with pytest.raises(UsageError, match="disagree on whether higher 'modes' is better"):
         study.summarize(flipped, "modes")
+
+
+def test_one_trial_has_no_band_and_json_stays_strict(tmp_path, capsys):
+    out = tmp_path / "runs"
+    _run_file(out, "good", GOOD_STUDY, 1.5)
+    assert cli.main(["results", str(out), "--study", "--json"]) == 0
+    (s,) = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
+    assert s["expected_best"] == [{"k": 1, "expected_best": 1.5, "ci_low": None,
+                                   "ci_high": None}]
+    assert cli.main(["results", str(out), "--study"]) == 0
+    assert "k=1   1.5 (no band from one trial)" in capsys.readouterr().out

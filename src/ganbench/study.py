@@ -10,8 +10,9 @@ trial, the sampled parameters) and is part of the run id. The jobs run on any ex
 metric over the trials (fid > frechet_data > reverse_kl) and the expected best value after k
 trials, k = 1..N (Lucic et al.'s Figure 4). **Estimator**: the expected best of k settings drawn
 at random *without replacement* from the N tried, computed exactly from the order statistics
-(Dodge et al. 2019, "Show Your Work", Eq. 1, in its without-replacement form): with the values
-sorted best first, P(the best of k is the i-th) = C(N-i, k-1) / C(N, k). It is the U-statistic
+(Dodge et al. 2019, "Show Your Work", draw with replacement, the empirical CDF to the power k;
+drawing without replacement instead makes k = N the best trial): with the values sorted best
+first, P(the best of k is the i-th) = C(N-i, k-1) / C(N, k). It is the U-statistic
 of min(x_1..x_k): an unbiased estimate of the expected best of k *fresh* trials from the space,
 and at k = N it is the best trial observed. **Band**: a nominal 95% band, symmetric about the
 estimate, of half-width c_N * max(q_99.5 - est, est - q_0.5), where q are quantiles of the
@@ -22,9 +23,8 @@ for an expectation is distribution-free (Bahadur & Savage 1956): its coverage is
 result, committed in ``results/study-band-coverage.md`` (>= 90% at k = 1, 5, N for N = 10
 log-normal sigma 0.5 and 1, gamma, exponential and uniform trials; short of it for a heavier bad
 tail, log-normal sigma 1.5 at k = 1 (78%), and for an unbounded good tail, the normal at k = N
-(89%)). A trial without a finite final value (failed or
-diverged) counts as the worst value its variant reached: a wasted trial, never a good one (this
-substitution is outside the simulation).
+(89%)). A trial without a finite final value (failed or diverged) counts as the worst value its
+variant reached: a wasted trial, never a good one (this substitution is outside the simulation).
 """
 
 from __future__ import annotations
@@ -348,8 +348,8 @@ def cmd_sweep(args) -> int:
 def cmd_results_study(args, df) -> int:
     metric = None if args.study == "main" else args.study
     s = summarize(df, metric)
-    if args.json:
-        print(json.dumps(s, indent=1))
+    if args.json:  # strict JSON: a missing value (no band with one trial) is null
+        print(json.dumps(_finite_or_none(s), indent=1, allow_nan=False))
     elif args.csv:
         import pandas as pd
 
@@ -357,6 +357,16 @@ def cmd_results_study(args, df) -> int:
     else:
         print(format_study(s))
     return 0
+
+
+def _finite_or_none(x):
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite_or_none(v) for v in x]
+    return x
 
 
 # --------------------------------------------------------------------------- statistics
@@ -551,6 +561,7 @@ def format_study(summary) -> str:
         lines.append(f"  expected best {s['metric']} after k trials (k of the N drawn without "
                      "replacement) [95% band]:")
         for c in s["expected_best"]:
-            lines.append(f"    k={c['k']:<3d} {c['expected_best']:.4g} "
-                         f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]")
+            band = (f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]" if math.isfinite(c["ci_low"])
+                    else "(no band from one trial)")
+            lines.append(f"    k={c['k']:<3d} {c['expected_best']:.4g} {band}")
     return "\n".join(lines)
