@@ -551,8 +551,8 @@ def _study_section(ds: str, space: str, rows, trials, calib, styles, img: Path) 
         "settings drawn at random without replacement from the N tried (Lucic et al. 2018, "
         "Figure 4; at k = N the best trial), band: nominal 95%, its simulated coverage in "
         "ganbench's results/study-band-coverage.md. A failed or diverged trial counts as its "
-        "variant's worst value there; the quartiles are over the finished trials. Black lines: calibration "
-        "rows (dashed real data, dotted noise).</p>",
+        "variant's worst value there; the quartiles are over the finished trials. Black "
+        "lines: calibration rows (dashed real data, dotted noise).</p>",
         f"<img class='fig' src='img/{quote(name)}' alt='expected best {_e(metric)} after k "
         f"trials and the final {_e(metric)} of every trial, {_e(space)} on {_e(ds)}'>",
         f"<h4>Final {_e(metric)} over the trials, and the expected best after k trials "
