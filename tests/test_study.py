@@ -327,3 +327,21 @@ def test_one_trial_has_no_band_and_json_stays_strict(tmp_path, capsys):
                                    "ci_high": None}]
     assert cli.main(["results", str(out), "--study"]) == 0
     assert "k=1   1.5 (no band from one trial)" in capsys.readouterr().out
+
+
+def test_a_dataset_without_the_metric_is_left_out_not_counted_as_failed(tmp_path, capsys):
+    out = tmp_path / "runs"
+    at = {"step": 5, "images_seen": 320, "wall_s": 0.5}
+    _run_file(out, "a", GOOD_STUDY, 1.0)
+    _run_file(out, "b", {**GOOD_STUDY, "trial": 1}, 2.0)
+    meta = {"run_id": "m", "variant": "non-saturating", "dataset": "mnist", "seed": 0,
+            "status": "completed", "config": {"study": GOOD_STUDY}}
+    results.write_run(out, meta, [{**at, "metric": "custom", "value": 3.0,
+                                   "higher_is_better": True}])
+    df = results.load(out)
+    (s,) = study.summarize(df)  # frechet_data: ring8 only; mnist has no main metric
+    assert (s["dataset"], s["trials"], s["failed"]) == ("ring8", 2, 0)
+    assert "runs on 'mnist' have no main metric" in capsys.readouterr().err
+    (s,) = study.summarize(df, "frechet_data")
+    assert (s["dataset"], s["trials"], s["failed"]) == ("ring8", 2, 0)
+    assert "runs on 'mnist' have no 'frechet_data': left out" in capsys.readouterr().err

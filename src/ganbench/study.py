@@ -428,13 +428,16 @@ def trials_table(df, metric: Optional[str] = None):
     (mean over training seeds of the trial)."""
     import pandas as pd
 
-    from ganbench.anytime import main_metric
+    from ganbench.anytime import MAIN_METRICS, main_metric
     from ganbench.calibration import STATUS as CALIBRATION
 
     if metric is not None:
         check_metric(df, metric)
-    main_of = {ds: main_metric(d["metric"].unique()) for ds, d in df.groupby("dataset")}
+    # per dataset the metric its trials are ranked on (None: none; its runs are left out)
+    main_of = {ds: metric if metric in set(d["metric"]) else None if metric is not None
+               else main_metric(d["metric"].unique()) for ds, d in df.groupby("dataset")}
     rows = []
+    left_out: set = set()
     for run_id, g in df.groupby("run_id", sort=False):
         try:
             recipe = json.loads(g["recipe_json"].iloc[0] or "{}")
@@ -448,8 +451,12 @@ def trials_table(df, metric: Optional[str] = None):
         except ValueError as exc:
             print(f"ganbench: warning: skipping run '{run_id}': {exc}", file=sys.stderr)
             continue
+        dataset = g["dataset"].iloc[0]
+        if main_of.get(dataset) is None:
+            left_out.add(dataset)
+            continue
         # a run that failed before its first evaluation has the main metric of its dataset
-        m = metric or main_metric(g["metric"].unique()) or main_of.get(g["dataset"].iloc[0])
+        m = metric or main_metric(g["metric"].unique()) or main_of[dataset]
         gm = g[g["metric"] == m]
         final = gm[gm["step"] == gm["step"].max()]["value"] if not gm.empty else pd.Series([])
         value = float(final.iloc[0]) if len(final) else math.nan
@@ -462,6 +469,10 @@ def trials_table(df, metric: Optional[str] = None):
                                                                     sort_keys=True),
                      "seed": g["seed"].iloc[0], "status": status, "metric": m,
                      "value": value})
+    for ds in sorted(left_out):
+        print(f"ganbench: warning: the study runs on '{ds}' have no "
+              + (f"'{metric}'" if metric else f"main metric ({', '.join(MAIN_METRICS)})")
+              + ": left out" + ("" if metric else "; pass --study METRIC"), file=sys.stderr)
     t = pd.DataFrame(rows)
     if t.empty:
         return t
