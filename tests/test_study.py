@@ -171,6 +171,9 @@ def test_sweep_trials_are_bounded(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         cli.main([*DRY[:-2], "--trials", "1000000000", "--out", str(tmp_path / "o")])
     assert e.value.code == 2 and "at most 1000 trials" in capsys.readouterr().err
+    assert cli.main([*DRY[:-2], "--trials", "1000", "--seeds", "0-99",  # 100,000 runs
+                     "--out", str(tmp_path / "o")]) == 2
+    assert "would be 100000 runs" in capsys.readouterr().err
 
 
 def test_a_space_with_no_parameter_for_the_variant_is_refused(reg):

@@ -44,6 +44,7 @@ DEFAULT_SPACE = "lucic2018"
 BOOTSTRAP = 2000
 BAND_TAIL = 0.005  # the band's bootstrap quantiles, before widening (module docstring)
 MAX_TRIALS = 1000  # per variant: --trials, and the trials summarised in one group
+MAX_SWEEP_RUNS = 20_000  # runs one sweep plans (variants x datasets x seeds x trials)
 PARAMS = ("lr", "lr_g", "lr_d", "beta1", "beta2", "k", "batch_size", "z_dim", "reg_weight")
 
 
@@ -256,6 +257,10 @@ def plan_study(reg, base_jobs: Sequence, space_name: str, trials: int, space_see
     space = reg.search_spaces.get(space_name)
     if not 1 <= trials <= MAX_TRIALS:
         raise UsageError(f"--trials must be from 1 to {MAX_TRIALS}, got {trials}")
+    if len(base_jobs) * trials > MAX_SWEEP_RUNS:
+        raise UsageError(f"this sweep would be {len(base_jobs) * trials} runs ({len(base_jobs)} "
+                         f"variant x dataset x seed runs x {trials} trials); at most "
+                         f"{MAX_SWEEP_RUNS} in one sweep")
     jobs = []
     for job in base_jobs:
         if not applicable(space, job):
