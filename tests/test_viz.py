@@ -543,7 +543,7 @@ def test_report_study_section_shows_study_py_numbers(study_runs, tmp_path):
     assert "href='#study-ring8-lucic2018'" in page
     summary = study.summarize(results.load(sorted(study_runs.glob("*.json"))))
     assert sorted(s["variant"] for s in summary) == ["lsgan", "non-saturating"]  # no calib-
-    start = page.index("<table>", page.index("expected best after k trials [95% bootstrap"))
+    start = page.index("<table>", page.index("expected best after k trials [95% band"))
     head, *rows = _cells(page[start:page.index("</table>", start) + 8])
     assert head == ["variant", "trials", "failed", "min", "median", "max", "k=1", "k=N",
                     "best trial", "best trial's settings"]  # k=5: more trials than N = 3

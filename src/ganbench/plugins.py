@@ -124,7 +124,7 @@ def _spec_problem(obj: Any) -> Optional[str]:
     import math
 
     from ganbench.specs import (OUTPUT_KINDS, Hyperparams, LossSpec, RegularizerSpec,
-                                StepHookSpec, SuiteSpec, VariantSpec)
+                                SearchSpaceSpec, StepHookSpec, SuiteSpec, VariantSpec)
 
     if isinstance(obj, VariantSpec):
         if not isinstance(obj.hparams, Hyperparams):
@@ -160,6 +160,10 @@ def _spec_problem(obj: Any) -> Optional[str]:
             return f"weight is {obj.weight!r}; expected a finite number >= 0"
     if isinstance(obj, StepHookSpec) and obj.after not in ("d", "g"):
         return f"after is {obj.after!r}; expected 'd' or 'g'"
+    if isinstance(obj, SearchSpaceSpec):
+        from ganbench.study import space_problem
+
+        return space_problem(obj)
     if isinstance(obj, SuiteSpec) and not callable(obj.entries):
         if isinstance(obj.entries, (str, bytes)) or not hasattr(obj.entries, "__iter__"):
             return (f"entries is {obj.entries!r}; expected a sequence of SuiteEntry or a "

@@ -4,7 +4,7 @@ It reads only run files and the files beside them (``ganbench.artifacts``), so i
 on another machine than the one that trained. ``DIR/index.html`` links only files inside
 ``DIR`` (figures drawn with matplotlib's Agg backend, and copies of the runs' sample pictures);
 no script, no web font, no CDN. Per dataset: a section per search space of the study runs of
-``ganbench sweep`` (``study.summarize``: the expected best after k trials with its bootstrap
+``ganbench sweep`` (``study.summarize``: the expected best after k trials with its
 band, every trial's final value, the numbers and each trial's settings); quality vs training
 seconds and vs images seen for each variant (mean over runs, band: ± one std, at each
 evaluation point; calibration rows as black dashed/dotted levels), the final metrics with
@@ -275,7 +275,7 @@ def _figure_stability(d, metrics: list[str], styles, path: Path):
 
 def _figure_study(rows, trials, calib, styles, path: Path):
     """Lucic et al.'s Figure 4 for one (dataset, search space): the expected best of k trials
-    with its bootstrap band per variant (left), every trial's final value per variant over a
+    with its band per variant (left), every trial's final value per variant over a
     box of its quartiles (right; failed or diverged trials counted under the name)."""
     import numpy as np
 
@@ -295,7 +295,7 @@ def _figure_study(rows, trials, calib, styles, path: Path):
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("trials k (hyperparameter settings tried)")
     ax.set_ylabel(f"expected best {metric}")
-    ax.set_title("expected best after k trials (band: 95% bootstrap)", fontsize=9)
+    ax.set_title("expected best after k trials (95% band)", fontsize=9)
     ax.grid(alpha=0.3)
     names, values = [], []
     for i, s in enumerate(rows):
@@ -548,14 +548,15 @@ def _study_section(ds: str, space: str, rows, trials, calib, styles, img: Path) 
         f"{_e(space)}, {n} trial(s) per variant</h3>",
         "<p class='note'>Each trial is one hyperparameter setting sampled from the space "
         f"(ganbench sweep). Expected best: the expected best final {_e(metric)} of k "
-        "settings drawn at random from the N tried (Lucic et al. 2018, Figure 4), band: 95% "
-        "bootstrap over the trials. A failed or diverged trial counts as its variant's worst "
-        "value there; the quartiles are over the finished trials. Black lines: calibration "
-        "rows (dashed real data, dotted noise).</p>",
+        "settings drawn at random without replacement from the N tried (Lucic et al. 2018, "
+        "Figure 4; at k = N the best trial), band: nominal 95%, its simulated coverage in "
+        "ganbench's results/study-band-coverage.md. A failed or diverged trial counts as its "
+        "variant's worst value there; the quartiles are over the finished trials. Black "
+        "lines: calibration rows (dashed real data, dotted noise).</p>",
         f"<img class='fig' src='img/{quote(name)}' alt='expected best {_e(metric)} after k "
         f"trials and the final {_e(metric)} of every trial, {_e(space)} on {_e(ds)}'>",
         f"<h4>Final {_e(metric)} over the trials, and the expected best after k trials "
-        "[95% bootstrap band]</h4>",
+        "[95% band]</h4>",
         _study_table(rows),
         f"<details><summary>Every trial's settings and final {_e(metric)} ({len(trials)} "
         "trials, best first per variant)</summary>",

@@ -198,6 +198,11 @@ def read_run(path: Union[str, Path]) -> dict[str, Any]:
         raise ValueError(f"invalid {where}: {err['msg']}") from None
     out = run.model_dump()
     out["meta"] = {**data["meta"], **run.meta.model_dump(include=set(type(run.meta).model_fields))}
+    config = out["meta"].get("config")
+    if isinstance(config, dict) and "study" in config:  # a trial of `ganbench sweep`
+        from ganbench.study import check_study
+
+        check_study(config["study"])
     return out
 
 

@@ -121,8 +121,8 @@ def add_commands(sub) -> None:
 
     r = sub.add_parser("report", help="a static HTML report of results directories",
                        description="Write DIR/index.html: per dataset the hyperparameter "
-                       "studies of 'ganbench sweep' (expected best after k trials with its "
-                       "bootstrap band, every trial's final value, the numbers of 'ganbench "
+                       "studies of 'ganbench sweep' (expected best after k trials with its 95% "
+                       "band, every trial's final value, the numbers of 'ganbench "
                        "results --study' and each trial's settings), quality vs training time "
                        "and images seen, final metrics with 95% intervals, the anytime table, "
                        "calibration rows, stability curves and sample pictures (final, and "
