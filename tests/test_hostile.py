@@ -81,3 +81,20 @@ def test_lock_file_no_process_holds_does_not_make_a_run_wait(tmp_path, lock_text
     assert r.returncode == 0, r.stderr
     assert (out / run_file.name).exists()
     assert not (out / ".ganbench" / f"{run_file.stem}.lock").exists()
+
+
+@pytest.mark.parametrize("value", ["nosuch", "nosuch,other", "x\ny"])
+def test_load_plugins_naming_an_uninstalled_plugin_is_one_line_exit_2(value, capsys,
+                                                                      monkeypatch):
+    from ganbench import cli, plugins
+
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", value)
+    plugins.reset()
+    try:
+        assert cli.main(["list", "variants"]) == 2
+    finally:
+        plugins.reset()
+    err = capsys.readouterr().err
+    first = repr(value.split(",")[0])
+    assert f"GANBENCH_LOAD_PLUGINS names {first}" in err and "no installed plugin" in err, err
+    assert len(err.strip().splitlines()) == 1, err

@@ -37,6 +37,7 @@ from ganbench.work import Payload, Task, checkpoint_file, died, store
 
 POLL_S = 0.5
 AUTO = "auto"
+ENV_VAR = "GANBENCH_EXECUTOR"  # the default of --executor
 
 
 class Executor:
@@ -190,7 +191,7 @@ def add_arguments(parser) -> None:
 
     g = parser.add_argument_group(
         "executor (where jobs train; results, resume and exit codes are the same everywhere)")
-    g.add_argument("--executor", default=os.environ.get("GANBENCH_EXECUTOR") or AUTO,
+    g.add_argument("--executor", default=os.environ.get(ENV_VAR) or AUTO,
                    metavar="NAME",
                    help="auto (the default, or $GANBENCH_EXECUTOR: processes with one "
                    "single-thread worker per CPU core when several jobs train on the CPU, one "
@@ -251,7 +252,19 @@ def _nonneg_int(text: str) -> int:
 
 
 def check_arguments(args) -> None:
-    """UsageError for executor options that contradict each other."""
+    """UsageError for executor options that contradict each other, and for a
+    ``$GANBENCH_EXECUTOR`` that names no executor (even when ``--executor`` overrides it)."""
+    from ganbench.errors import did_you_mean
+
+    env = os.environ.get(ENV_VAR)
+    if env:
+        from ganbench.plugins import registries
+
+        known = registries().executors.names()
+        if env not in known:
+            raise UsageError(f"{ENV_VAR}={env!r} names no executor"
+                             f"{did_you_mean(env, known)}; known: {', '.join(known)} "
+                             f"(unset it, or set it to one of them)")
     if getattr(args, "jobs", None) == 0:
         raise UsageError("--jobs must be at least 1")
     options = {}
