@@ -78,8 +78,12 @@ def load_split(root: Path, split: str, download: bool):
         if blobs is None:
             raise DataUnavailableError(f"cifar10: download finished but {root / FOLDER} lacks "
                                        f"{', '.join(names)}")
+    from ganbench_plugins.idx_files import check_count
+
     parts = [unpickle_batch(b, where) for where, b in blobs]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    images = np.concatenate([p[0] for p in parts])
+    check_count(len(images), "cifar10", split, ", ".join(where for where, _ in blobs))
+    return images, np.concatenate([p[1] for p in parts])
 
 
 def _read_folder(folder: Path, names):
