@@ -266,7 +266,8 @@ def load(*, use_env: bool = True) -> Registries:
         try:
             module = ep.load()
         except Exception as exc:
-            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}") from exc
+            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}"
+                              f"{_way_out(ep.name)}") from exc
         infos.append(_register(pm, module, ep.name, ep.value, dist_name, version, builtin))
 
     missing = sorted(w for w in wanted or () if w not in named and _norm(w) not in named)
@@ -289,7 +290,7 @@ def load(*, use_env: bool = True) -> Registries:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) or "?"
-        raise PluginError(f"plugin '{name}': {_one_line(exc)}") from exc
+        raise PluginError(f"plugin '{name}': {_one_line(exc)}{_way_out(name)}") from exc
 
     regs = {kind: Registry(kind, t) for kind, t in REGISTRY_TYPES.items()}
     commands: dict[str, tuple[str, Callable, Callable, str]] = {}
@@ -316,9 +317,15 @@ def _register(pm, module, name, value, dist, version, builtin) -> PluginInfo:
     except ValueError as exc:
         raise PluginError(f"plugin '{name}' ({value}) could not be registered: {exc}") from exc
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin '{name}' ({value}): {_one_line(exc)}") from exc
+        raise PluginError(f"plugin '{name}' ({value}): {_one_line(exc)}{_way_out(name)}") \
+            from exc
     hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
     return PluginInfo(name, value, dist, version, builtin, hooks)
+
+
+def _way_out(name: str) -> str:
+    """How to run ganbench without a plugin that does not load."""
+    return f" (fix the plugin, or skip it: GANBENCH_DISABLE_PLUGINS={name})"
 
 
 def _one_line(exc: BaseException) -> str:
