@@ -98,3 +98,32 @@ def test_load_plugins_naming_an_uninstalled_plugin_is_one_line_exit_2(value, cap
     first = repr(value.split(",")[0])
     assert f"GANBENCH_LOAD_PLUGINS names {first}" in err and "no installed plugin" in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("what", ["--tensorboard", "--checkpoint-dir", "GANBENCH_CACHE_DIR"])
+@pytest.mark.parametrize("where, said", [
+    ("", "needs a path, got ''"),
+    ("/dev/null", "'/dev/null' exists and is not a directory"),
+    ("FILE", "exists and is not a directory"),
+    ("/sys/ganbench-unwritable", "cannot write to"),  # not even root may create it
+])
+def test_worker_directories_are_checked_before_training(what, where, said, tmp_path, capsys,
+                                                        monkeypatch):
+    """Like --out: one line, exit 2, before any run trains (not a failure in every run)."""
+    from ganbench import cli
+
+    if where == "FILE":
+        where = str(tmp_path / "file")
+        (tmp_path / "file").write_text("keep")
+    if what.startswith("--"):
+        extra = [what, where]
+    else:
+        extra = []
+        monkeypatch.setenv(what, where)
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                     "5steps", "-q", "--no-calibration", "--executor", "local",
+                     "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert what in err and said in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.glob("o/*.json"))
+    assert not os.path.exists("/sys/ganbench-unwritable")

@@ -27,13 +27,42 @@ def planning_device(args):
         return torch.device(str(args.device).strip().lower())
 
 
+def writable_dir(what: str, value: str) -> Path:
+    """``value`` as a directory ganbench can write (created when missing), else UsageError
+    naming ``what`` (an option or variable): not empty, not a file nor a device, not on a
+    read-only file system. Checked once before training, as ``--out`` is, not in every run."""
+    from ganbench.errors import UsageError
+    from ganbench.results import check_writable
+    from ganbench.validate import check_path
+
+    check_path(what, value)
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise UsageError(f"{what} '{value}' exists and is not a directory")
+    try:
+        return check_writable(value)
+    except UsageError as exc:  # its reason (strerror) after the path it names
+        raise UsageError(f"cannot write to {what} '{value}': "
+                         f"{str(exc).split(chr(39) + ': ', 1)[-1]}") from None
+
+
+def check_directories(args) -> None:
+    """The directories the workers write besides ``--out``: ``--checkpoint-dir``,
+    ``--tensorboard`` and ``$GANBENCH_CACHE_DIR`` (when given)."""
+    for what, value in (("--checkpoint-dir", args.checkpoint_dir),
+                        ("--tensorboard", getattr(args, "tensorboard", None)),
+                        ("GANBENCH_CACHE_DIR", os.environ.get("GANBENCH_CACHE_DIR"))):
+        if value is not None:
+            writable_dir(what, value)
+
+
 def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str], None]):
     """Train ``jobs`` on the executor ``args`` names; returns their Outcomes."""
     from ganbench import executors
 
+    check_directories(args)
     executors.choose(args, device, len(jobs))
     ex = executors.build(reg, args)
-    ckdir = Path(os.path.abspath(args.checkpoint_dir)) if args.checkpoint_dir else out
+    ckdir = Path(os.path.abspath(args.checkpoint_dir)) if args.checkpoint_dir is not None else out
     opts = WorkerOptions(
         out=os.path.abspath(out), checkpoint_dir=str(ckdir),
         device=str(device) if args.executor in IN_PROCESS else args.device,
@@ -41,8 +70,8 @@ def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str],
         download=args.download, fast=fast, force=args.force, quiet=args.quiet,
         threads=args.threads if args.executor != "processes" else None,
         executor=args.executor, keep_generators=getattr(args, "keep_generators", "final"),
-        tensorboard=(os.path.abspath(args.tensorboard) if getattr(args, "tensorboard", None)
-                     else None))
+        tensorboard=(os.path.abspath(args.tensorboard)
+                     if getattr(args, "tensorboard", None) is not None else None))
     if args.executor != "local" and jobs:
         log(f"ganbench: executor {ex.describe()}")
     return executors.dispatch(jobs, out, ex, lambda job, i, n: Task(job, i, n, opts),
