@@ -127,3 +127,30 @@ def test_worker_directories_are_checked_before_training(what, where, said, tmp_p
     assert what in err and said in err and len(err.strip().splitlines()) == 1, err
     assert not list(tmp_path.glob("o/*.json"))
     assert not os.path.exists("/sys/ganbench-unwritable")
+
+
+def test_disk_full_writing_a_result_file_is_one_line_and_earlier_results_stay(
+        tmp_path, capsys, monkeypatch):
+    import errno
+
+    from ganbench import cli, results
+
+    real, written = results.write_run, []
+
+    def full_after_one(out, meta, rows):
+        if written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(real(out, meta, rows))
+        return written[-1]
+
+    monkeypatch.setattr(results, "write_run", full_after_one)
+    out = tmp_path / "o"
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                     "5steps", "--seeds", "0,1", "-q", "--no-calibration", "--executor",
+                     "local", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "seed 1" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    (first,) = written
+    assert results.read_run(first)["meta"]["status"] == "completed"  # intact
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".json") == [first.name]

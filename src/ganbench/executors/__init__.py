@@ -158,7 +158,13 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
                         running[executor.submit(task)] = (job, task, lock, tries + 1)
                         lock = None
                         continue
-                    path = store(out, payload, checkpoint_dir)
+                    try:
+                        path = store(out, payload, checkpoint_dir)
+                    except OSError as exc:  # a full disk, a quota, the directory gone
+                        raise UsageError(
+                            f"cannot write the result file of {job.label} into '{out}': "
+                            f"{exc.strerror or exc}; the results written before are kept, "
+                            "and rerunning the command resumes") from None
                     log(payload.summary)
                     detail = payload.detail
                     if payload.status == "failed":
