@@ -154,3 +154,19 @@ def test_disk_full_writing_a_result_file_is_one_line_and_earlier_results_stay(
     (first,) = written
     assert results.read_run(first)["meta"]["status"] == "completed"  # intact
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".json") == [first.name]
+
+
+def test_fid_cache_others_could_write_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """torch-fidelity loads its cached statistics with pickle: a cache folder group or others
+    may write is refused (one line, exit 2), not loaded."""
+    from ganbench import cli
+
+    (tmp_path / "cache" / "fidelity").mkdir(parents=True)
+    os.chmod(tmp_path / "cache" / "fidelity", 0o777)
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                     "5steps", "-q", "--no-calibration", "--executor", "local",
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "the FID statistics cache" in err and "may be written by group or others" in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("o/*.json")), err

@@ -45,14 +45,46 @@ def writable_dir(what: str, value: str) -> Path:
                          f"{str(exc).split(chr(39) + ': ', 1)[-1]}") from None
 
 
+def private_dir(folder: str, what: str, loads: str, instead: str, create: bool = True) -> str:
+    """``folder`` (created mode 0700 when missing and ``create``) if it is a directory of this
+    user's that group and others cannot write, else UsageError: ganbench unpickles ``loads``
+    from it, so whoever could write there could run code as this user."""
+    import stat
+
+    from ganbench.errors import UsageError
+
+    try:
+        if create:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return folder  # create=False: nothing there to load yet
+    except OSError as exc:
+        raise UsageError(f"cannot create {what} '{folder}': {exc.strerror or exc}") from None
+    mode = stat.S_IMODE(st.st_mode)
+    why = ("is not a directory" if not stat.S_ISDIR(st.st_mode)
+           else f"is owned by another user (uid {st.st_uid})" if st.st_uid != os.geteuid()
+           else f"may be written by group or others (mode {mode:o})" if mode & 0o022 else "")
+    if why:
+        raise UsageError(f"{what} '{folder}' {why}: ganbench unpickles {loads}, so it must be "
+                         f"yours alone (chmod 700, or {instead})")
+    return folder
+
+
 def check_directories(args) -> None:
     """The directories the workers write besides ``--out``: ``--checkpoint-dir``,
-    ``--tensorboard`` and ``$GANBENCH_CACHE_DIR`` (when given)."""
+    ``--tensorboard`` and ``$GANBENCH_CACHE_DIR`` (when given); and torch-fidelity's cache
+    under the latter, which it loads with pickle (``torch.load(weights_only=False)``)."""
+    from ganbench.fidelity import cache_dir
+
     for what, value in (("--checkpoint-dir", args.checkpoint_dir),
                         ("--tensorboard", getattr(args, "tensorboard", None)),
                         ("GANBENCH_CACHE_DIR", os.environ.get("GANBENCH_CACHE_DIR"))):
         if value is not None:
             writable_dir(what, value)
+    private_dir(str(cache_dir()), "the FID statistics cache", "(torch-fidelity loads) the "
+                "statistics cached there", "point GANBENCH_CACHE_DIR at a private folder",
+                create=False)
 
 
 def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str], None]):

@@ -21,7 +21,7 @@ sbatch's refusal is one line (its messages are not echoed to the terminal).
 submitit works by pickles: each job's task and result are pickle files in its folder, and the
 driver unpickles the results, so whoever can write into that folder can run code in the driver.
 The folder is therefore made private (created mode 0700), and a folder another user owns or
-that group or others may write is refused (:func:`private_folder`).
+that group or others may write is refused (:func:`ganbench.launch.private_dir`).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import stat
 import subprocess
 import time
 from typing import Hashable, Optional
 
 from ganbench.errors import UsageError, one_line
 from ganbench.executors import Executor
+from ganbench.launch import private_dir
 from ganbench.work import Payload, Task, died
 
 POLL_S = 1.0
@@ -176,34 +176,15 @@ class SlurmExecutor(Executor):
         self.jobs.clear()
 
 
-def private_folder(folder: str) -> str:
-    """``folder`` created (mode 0700) when missing; UsageError when another user owns it or
-    group or others may write into it (they could plant a pickle the driver loads)."""
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        st = os.stat(folder)
-    except OSError as exc:
-        raise UsageError(f"cannot create submitit's folder '{folder}': "
-                         f"{exc.strerror or exc}") from None
-    mode = stat.S_IMODE(st.st_mode)
-    why = ("is not a directory" if not stat.S_ISDIR(st.st_mode)
-           else f"is owned by another user (uid {st.st_uid})" if st.st_uid != os.geteuid()
-           else f"may be written by group or others (mode {mode:o})" if mode & 0o022 else "")
-    if why:
-        raise UsageError(f"submitit's folder '{folder}' {why}: the driver unpickles the job "
-                         "results it finds there, so it must be yours alone (chmod 700, or "
-                         "give --slurm-logs a private folder on storage the nodes share)")
-    return folder
-
-
 def build(args) -> SlurmExecutor:
     try:
         import submitit  # noqa: F401
     except ImportError:
         raise UsageError("--executor slurm needs submitit: pip install 'ganbench[slurm]'") \
             from None
-    folder = private_folder(args.slurm_logs
-                            or os.path.join(os.path.abspath(args.out), ".submitit"))
+    folder = private_dir(args.slurm_logs or os.path.join(os.path.abspath(args.out), ".submitit"),
+                         "submitit's folder", "the job results it finds there",
+                         "give --slurm-logs a private folder on storage the nodes share")
     dev = (args.device or "auto").strip().lower()
     gpus = args.gpus_per_job if args.gpus_per_job is not None else (
         1 if dev.startswith("cuda") else 0)
