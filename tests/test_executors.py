@@ -116,6 +116,10 @@ def check_killed_run(out, reference, mark, stderr):
     (["--jobs", "2"], "--jobs needs a parallel executor"),
     (["--executor", "rai"], "unknown executor 'rai'"),
     (["--executor-option", "novalue"], "--executor-option needs KEY=VALUE"),
+    (["--executor", "processes", "--executor-option", "k=v"], "'processes' takes none"),
+    (["--executor", "processes", "--threads", "1000000000"], "--threads 1000000000 is more"),
+    (["--executor", "slurm", "--cpus-per-job", "5000"], "--cpus-per-job 5000 is more"),
+    (["--executor", "ray", "--gpus-per-job", "100"], "--gpus-per-job 100 is more"),
 ])
 def test_bad_executor_options_are_one_line_exit_2(args, message, tmp_path, capsys):
     assert cli.main(["run", *BASE, "--out", str(tmp_path / "o"), *args]) == 2

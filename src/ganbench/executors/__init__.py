@@ -38,6 +38,9 @@ from ganbench.work import Payload, Task, checkpoint_file, died, store
 POLL_S = 0.5
 AUTO = "auto"
 ENV_VAR = "GANBENCH_EXECUTOR"  # the default of --executor
+BUILT_IN = ("auto", "local", "processes", "ray", "slurm")  # they take no --executor-option
+MAX_THREADS = 1024  # --threads, --cpus-per-job: more is a typo (Ray would queue it forever)
+MAX_GPUS_PER_JOB = 64
 
 
 class Executor:
@@ -281,6 +284,15 @@ def check_arguments(args) -> None:
         options[key.strip()] = value
     args.executor_options = options
     name = getattr(args, "executor", "local")
+    if options and name in BUILT_IN:
+        raise UsageError(f"--executor-option is for a plugin's executor; '{name}' takes none "
+                         f"(got {', '.join(map(repr, options))})")
+    for option, limit in (("threads", MAX_THREADS), ("cpus_per_job", MAX_THREADS),
+                          ("gpus_per_job", MAX_GPUS_PER_JOB)):
+        value = getattr(args, option, None)
+        if value is not None and value > limit:
+            raise UsageError(f"--{option.replace('_', '-')} {value} is more than ganbench asks "
+                             f"for (at most {limit})")
     if name not in ("processes", "local", AUTO) and args.threads is None:
         args.threads = args.cpus_per_job
     if name == "local" and args.jobs not in (None, 1):
