@@ -384,3 +384,15 @@ def test_one_image_split_stops_the_run_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mnist: the train split in" in err and "holds 1 image(s)" in err, err
     assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("o/*.json"))
+
+
+@pytest.mark.parametrize("labels, said", [(["a"], "not whole numbers"), ([1.5], "not whole"),
+                                          ([None], "not whole"), ([2**70], "outside 0-9"),
+                                          ([-1], "outside 0-9")])
+def test_cifar10_labels_that_are_not_classes_are_refused(reg, tmp_path, labels, said):
+    _write_cifar(tmp_path)
+    batch = {"data": np.zeros((1, 3072), np.uint8), "labels": labels}
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump(batch, f, protocol=2)
+    with pytest.raises(DataUnavailableError, match=f"test_batch has labels .*{said}"):
+        _load(reg, "cifar10", "test", root=str(tmp_path))

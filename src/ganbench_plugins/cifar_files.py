@@ -56,9 +56,11 @@ def unpickle_batch(blob: bytes, where: str) -> tuple:
             or data.shape[1] != 3 * 32 * 32 or labels is None or len(labels) != len(data):
         raise DataUnavailableError(f"cifar10: {where} lacks uint8 'data' (N x 3072) and N "
                                    "'labels'")
-    y = np.asarray(labels, dtype=np.int64)
-    if len(y) and (y.min() < 0 or y.max() > 9):
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+        raise DataUnavailableError(f"cifar10: {where} has labels that are not whole numbers")
+    if any(not 0 <= v <= 9 for v in labels):
         raise DataUnavailableError(f"cifar10: {where} has labels outside 0-9")
+    y = np.asarray(labels, dtype=np.int64)
     return data.reshape(-1, 3, 32, 32), y
 
 
