@@ -168,5 +168,17 @@ def test_fid_cache_others_could_write_is_refused_before_training(tmp_path, capsy
                      "5steps", "-q", "--no-calibration", "--executor", "local",
                      "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "the FID statistics cache" in err and "may be written by group or others" in err
+    assert "the FID statistics cache" in err and "may be written by others" in err
     assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("o/*.json")), err
+
+
+def test_private_dir_accepts_the_users_own_private_group(tmp_path):
+    """umask 002 with a group of one (named after the user): its write bit admits no one."""
+    from ganbench.launch import _own_group, private_dir
+
+    d = tmp_path / "d"
+    d.mkdir()
+    os.chmod(d, 0o770)
+    if not _own_group(os.stat(d).st_gid):
+        pytest.skip("this user has no private group of its own")
+    assert private_dir(str(d), "a folder", "files", "nothing") == str(d)

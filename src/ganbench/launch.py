@@ -64,11 +64,27 @@ def private_dir(folder: str, what: str, loads: str, instead: str, create: bool =
     mode = stat.S_IMODE(st.st_mode)
     why = ("is not a directory" if not stat.S_ISDIR(st.st_mode)
            else f"is owned by another user (uid {st.st_uid})" if st.st_uid != os.geteuid()
-           else f"may be written by group or others (mode {mode:o})" if mode & 0o022 else "")
+           else f"may be written by others (mode {mode:o})" if mode & 0o002
+           else f"may be written by group {st.st_gid} (mode {mode:o})"
+           if mode & 0o020 and not _own_group(st.st_gid) else "")
     if why:
         raise UsageError(f"{what} '{folder}' {why}: ganbench unpickles {loads}, so it must be "
                          f"yours alone (chmod 700, or {instead})")
     return folder
+
+
+def _own_group(gid: int) -> bool:
+    """Whether ``gid`` is this user's private group (a group of one, named after the user, as
+    with umask 002 on many Linux systems), so that its write bit lets no one else in."""
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(gid)
+        return (gid == os.getegid() and not group.gr_mem
+                and group.gr_name == pwd.getpwuid(os.geteuid()).pw_name)
+    except (ImportError, KeyError):
+        return False
 
 
 def check_directories(args) -> None:
