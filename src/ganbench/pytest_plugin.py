@@ -193,10 +193,12 @@ def _choose_baseline(config, keyed: bool) -> None:
         if len(sound) < len(found) or compare is True:
             config.option.benchmark_compare = str(sound[-1].resolve())
         return
-    if compare is not True:
-        raise pytest.UsageError(f"--benchmark-compare={compare}: no sound saved run matches "
-                                 f"under {folder}" + (" (see the skipped files above)"
-                                                      if found else ""))
+    if compare is not True:  # a run asked for by number: comparing with none is wrong
+        if found:  # (none found at all: pytest-benchmark says so itself)
+            raise pytest.UsageError(f"--benchmark-compare={compare}: every saved run it "
+                                    f"matches under {folder} is unsound: "
+                                    + "; ".join(notes[-len(found):]))
+        return
     others = []  # saved under other machine keys: named, never compared with
     if keyed and folder.parent.is_dir():
         others = sorted(p.name for p in folder.parent.iterdir()
