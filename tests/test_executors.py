@@ -116,6 +116,10 @@ def check_killed_run(out, reference, mark, stderr):
     (["--jobs", "2"], "--jobs needs a parallel executor"),
     (["--executor", "rai"], "unknown executor 'rai'"),
     (["--executor-option", "novalue"], "--executor-option needs KEY=VALUE"),
+    (["--executor", "processes", "--executor-option", "k=v"], "'processes' takes none"),
+    (["--executor", "processes", "--threads", "1000000000"], "--threads 1000000000 is more"),
+    (["--executor", "slurm", "--cpus-per-job", "5000"], "--cpus-per-job 5000 is more"),
+    (["--executor", "ray", "--gpus-per-job", "100"], "--gpus-per-job 100 is more"),
 ])
 def test_bad_executor_options_are_one_line_exit_2(args, message, tmp_path, capsys):
     assert cli.main(["run", *BASE, "--out", str(tmp_path / "o"), *args]) == 2
@@ -141,6 +145,93 @@ def test_no_ray_cluster_is_one_line_exit_2(tmp_path):
                 timeout=60)
     assert r.returncode == 2, r.stderr
     assert f"no Ray cluster at '127.0.0.1:{port}'" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("address", ["not an address", "", "127.0.0.1:-5", "host:0",
+                                     "host:65536", ":6379", "ray://host"])
+def test_malformed_ray_address_is_one_line_exit_2_before_ray(address, tmp_path, capsys,
+                                                              monkeypatch):
+    """Checked before Ray is imported (Ray would retry it for a minute): ray is absent here."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert cli.main(["run", *BASE, "--out", str(tmp_path / "o"), "--executor", "ray",
+                     "--ray-address", address]) == 2
+    err = capsys.readouterr().err
+    assert f"--ray-address {address!r} is not a Ray cluster address" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_malformed_ray_address_env_is_named(monkeypatch):
+    from ganbench.errors import UsageError
+    from ganbench.executors.ray_engine import check_address
+
+    for ok in ("auto", "local", "10.0.0.1:6379", "ray://head.lab:10001", "[::1]:6379"):
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+        assert check_address(ok) == ok
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    assert check_address("auto") == "head:6379"
+    monkeypatch.setenv("RAY_ADDRESS", "head:port")
+    with pytest.raises(UsageError, match="RAY_ADDRESS='head:port' is not"):
+        check_address("auto")
+
+
+@pytest.mark.parametrize("value", ["bogus", "Local", "a\nb"])
+@pytest.mark.parametrize("flag", [[], ["--executor", "local"]])
+def test_unknown_ganbench_executor_env_is_refused(value, flag, tmp_path, capsys, monkeypatch):
+    """$GANBENCH_EXECUTOR naming no executor is refused, even when --executor overrides it."""
+    monkeypatch.setenv("GANBENCH_EXECUTOR", value)
+    assert cli.main(["run", *BASE, "--out", str(tmp_path / "o"), "--dry-run", *flag]) == 2
+    err = capsys.readouterr().err
+    assert f"GANBENCH_EXECUTOR={value!r} names no executor" in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists(), err
+
+
+def slurm_args(tmp_path, logs):
+    from argparse import Namespace
+
+    return Namespace(slurm_logs=str(logs) if logs else None, out=str(tmp_path / "o"),
+                     device="cpu", gpus_per_job=None, slurm_time=5, cpus_per_job=1,
+                     slurm_mem_gb=None, slurm_partition=None, slurm_cluster="local",
+                     slurm_array=False, jobs=None)
+
+
+def test_slurm_folder_is_created_private(tmp_path):
+    if not HAVE_SUBMITIT:
+        pytest.skip("submitit is not installed (pip install -e '.[slurm]')")
+    from ganbench.executors import slurm
+
+    ex = slurm.build(slurm_args(tmp_path, None))
+    folder = tmp_path / "o" / ".submitit"
+    assert ex.ex.folder == folder and folder.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("case", ["world", "group", "foreign", "file"])
+def test_slurm_folder_others_could_write_is_refused(case, tmp_path, capsys, monkeypatch):
+    """submitit's folder holds the pickles the driver unpickles: refused, one line, exit 2,
+    when another user owns it or group/others may write it (before anything is submitted)."""
+    if not HAVE_SUBMITIT:
+        pytest.skip("submitit is not installed (pip install -e '.[slurm]')")
+    logs = tmp_path / "logs"
+    if case == "file":
+        logs.write_text("")
+    else:
+        logs.mkdir(mode=0o700)
+        os.chmod(logs, {"world": 0o777, "group": 0o770, "foreign": 0o700}[case])
+    if case == "group":  # a group of others (the user's own private group would be fine)
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the folder another group")
+        os.chown(logs, -1, 65534)
+    if case == "foreign":
+        uid = os.geteuid()
+        monkeypatch.setattr(os, "geteuid", lambda: uid + 1)
+    assert cli.main(["run", *BASE, "--out", str(tmp_path / "o"), "--executor", "slurm",
+                     "--slurm-cluster", "local", "--slurm-logs", str(logs)]) == 2
+    err = capsys.readouterr().err
+    said = {"world": "may be written by others (mode 777)",
+            "group": "may be written by group 65534 (mode 770)",
+            "foreign": f"is owned by another user (uid {os.stat(logs).st_uid})",
+            "file": "cannot create submitit's folder"}[case]
+    assert said in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.glob("o/*.json"))
 
 
 @pytest.mark.parametrize("device, cores, gpus, threads, jobs, n, want", [
@@ -254,6 +345,80 @@ def test_processes_killed_worker_without_retries_fails_and_rerun_resumes(referen
     assert r.returncode == 0, r.stderr
     assert "resuming from its last checkpoint" in r.stderr
     check_killed_run(out, reference, mark, r.stderr)
+
+
+SLEEPER = textwrap.dedent('''
+    """Once (while $SLEEPER_MARK does not exist), at the last evaluation (after the checkpoint
+    of step 10), writes its process id there and sleeps: a worker busy mid-job."""
+    import os, time
+    from ganbench import hookimpl
+    from ganbench.specs import MetricSpec
+
+    def compute(ctx):
+        mark = os.environ["SLEEPER_MARK"]
+        if ctx.step >= 20 and not os.path.exists(mark):
+            with open(mark + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(mark + ".tmp", mark)
+            time.sleep(300)
+        return []
+
+    @hookimpl
+    def ganbench_register_metrics(register):
+        register(MetricSpec("sleeper", compute, "sleeps in its worker once"))
+''')
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie nobody reaped yet counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+def test_processes_workers_die_with_their_driver_and_a_rerun_resumes(sig, tmp_path):
+    """kill -9 (or -TERM) of the driver mid-sweep: its worker does not train on as an orphan
+    of init, and the same command then resumes the run from its checkpoint."""
+    site = install_plugin(tmp_path / "site", "sleeper_plugin", SLEEPER, "sleeper-plugin",
+                          "1.0", "sleeper")
+    mark = tmp_path / "mark"
+    env = {**os.environ, **ENV, "GANBENCH_LOAD_PLUGINS": "sleeper", "SLEEPER_MARK": str(mark),
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "runs"
+    args = ["run", *BASE[:-1], "--seeds", "0", "--out", str(out), "--executor", "processes"]
+    with open(tmp_path / "driver.log", "w") as log:
+        driver = subprocess.Popen([sys.executable, "-m", "ganbench", *args], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists():
+            assert driver.poll() is None, (tmp_path / "driver.log").read_text()
+            assert time.monotonic() < deadline, "the worker never reached its evaluation"
+            time.sleep(0.2)
+        worker = int(mark.read_text())
+        assert worker != driver.pid and not gone(worker)
+        driver.send_signal(sig)
+        driver.wait(30)
+        deadline = time.monotonic() + 5
+        while not gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(worker), f"worker {worker} outlived its driver ({sig.name})"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    if sig != signal.SIGKILL:
+        return  # the rerun after kill -9 is the harder case
+    r = run_cli(*args, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "resuming from its last checkpoint" in r.stderr
+    (path,) = out.glob("*__s0__*.json")
+    meta = results.read_run(path)["meta"]
+    assert meta["status"] == "completed" and meta["resumed_from_step"] == 10
+    no_leftovers(out)
 
 
 # ----------------------------------------------------------------------------------- ray

@@ -81,3 +81,104 @@ def test_lock_file_no_process_holds_does_not_make_a_run_wait(tmp_path, lock_text
     assert r.returncode == 0, r.stderr
     assert (out / run_file.name).exists()
     assert not (out / ".ganbench" / f"{run_file.stem}.lock").exists()
+
+
+@pytest.mark.parametrize("value", ["nosuch", "nosuch,other", "x\ny"])
+def test_load_plugins_naming_an_uninstalled_plugin_is_one_line_exit_2(value, capsys,
+                                                                      monkeypatch):
+    from ganbench import cli, plugins
+
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", value)
+    plugins.reset()
+    try:
+        assert cli.main(["list", "variants"]) == 2
+    finally:
+        plugins.reset()
+    err = capsys.readouterr().err
+    first = repr(value.split(",")[0])
+    assert f"GANBENCH_LOAD_PLUGINS names {first}" in err and "no installed plugin" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("what", ["--tensorboard", "--checkpoint-dir", "GANBENCH_CACHE_DIR"])
+@pytest.mark.parametrize("where, said", [
+    ("", "needs a path, got ''"),
+    ("/dev/null", "'/dev/null' exists and is not a directory"),
+    ("FILE", "exists and is not a directory"),
+    ("/sys/ganbench-unwritable", "cannot write to"),  # not even root may create it
+])
+def test_worker_directories_are_checked_before_training(what, where, said, tmp_path, capsys,
+                                                        monkeypatch):
+    """Like --out: one line, exit 2, before any run trains (not a failure in every run)."""
+    from ganbench import cli
+
+    if where == "FILE":
+        where = str(tmp_path / "file")
+        (tmp_path / "file").write_text("keep")
+    if what.startswith("--"):
+        extra = [what, where]
+    else:
+        extra = []
+        monkeypatch.setenv(what, where)
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                     "5steps", "-q", "--no-calibration", "--executor", "local",
+                     "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert what in err and said in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.glob("o/*.json"))
+    assert not os.path.exists("/sys/ganbench-unwritable")
+
+
+def test_disk_full_writing_a_result_file_is_one_line_and_earlier_results_stay(
+        tmp_path, capsys, monkeypatch):
+    import errno
+
+    from ganbench import cli, results
+
+    real, written = results.write_run, []
+
+    def full_after_one(out, meta, rows):
+        if written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(real(out, meta, rows))
+        return written[-1]
+
+    monkeypatch.setattr(results, "write_run", full_after_one)
+    out = tmp_path / "o"
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                     "5steps", "--seeds", "0,1", "-q", "--no-calibration", "--executor",
+                     "local", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "seed 1" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    (first,) = written
+    assert results.read_run(first)["meta"]["status"] == "completed"  # intact
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".json") == [first.name]
+
+
+def test_fid_cache_others_could_write_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """torch-fidelity loads its cached statistics with pickle: a cache folder group or others
+    may write is refused (one line, exit 2), not loaded."""
+    from ganbench import cli
+
+    (tmp_path / "cache" / "fidelity").mkdir(parents=True)
+    os.chmod(tmp_path / "cache" / "fidelity", 0o777)
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "ring8", "--budget",
+                     "5steps", "-q", "--no-calibration", "--executor", "local",
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "the FID statistics cache" in err and "may be written by others" in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("o/*.json")), err
+
+
+def test_private_dir_accepts_the_users_own_private_group(tmp_path):
+    """umask 002 with a group of one (named after the user): its write bit admits no one."""
+    from ganbench.launch import _own_group, private_dir
+
+    d = tmp_path / "d"
+    d.mkdir()
+    os.chmod(d, 0o770)
+    if not _own_group(os.stat(d).st_gid):
+        pytest.skip("this user has no private group of its own")
+    assert private_dir(str(d), "a folder", "files", "nothing") == str(d)

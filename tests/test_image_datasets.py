@@ -315,3 +315,84 @@ def test_dcgan_from_the_mnist_suite_learns_on_real_mnist(tmp_path):
     fd = {row["step"]: row["value"] for row in run["rows"] if row["metric"] == "frechet_data"}
     assert sorted(fd) == [0, 30]
     assert fd[30] < 0.75 * fd[0], fd  # measured: 898 -> 527
+
+
+# ------------------------------------------------- hostile data roots: refused at load, one line
+
+
+def _write_idx(path, array):
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + array.tobytes())
+
+
+def _idx_root(root, folder="MNIST", n=5, shape=(28, 28), labels=None, split="train"):
+    """A data root with the uncompressed files torchvision extracts (no md5 to check)."""
+    from ganbench_plugins.idx_files import SPLIT_FILES
+
+    images_name, labels_name = SPLIT_FILES[split]
+    raw = root / folder / "raw"
+    _write_idx(raw / images_name, np.zeros((n, *shape)))
+    _write_idx(raw / labels_name, labels if labels is not None else np.arange(n) % 10)
+    return raw
+
+
+@pytest.mark.parametrize("dataset, folder", [("mnist", "MNIST"),
+                                             ("fashion-mnist", "FashionMNIST"),
+                                             ("stacked-mnist", "MNIST")])
+@pytest.mark.parametrize("case, said", [
+    ("labels", "train-labels-idx1-ubyte has labels outside 0-9 (up to 12)"),
+    ("shape", "train-images-idx3-ubyte holds images of shape (14, 56), not (28, 28)"),
+    ("one", "the train split in {raw}/train-images-idx3-ubyte holds 1 image(s); at least 2"),
+    ("none", "the train split in {raw}/train-images-idx3-ubyte holds 0 image(s)"),
+    ("truncated", "train-images-idx3-ubyte is truncated"),
+])
+def test_hostile_idx_files_are_refused_naming_the_file(reg, dataset, folder, case, said,
+                                                       tmp_path):
+    kw = {"labels": dict(labels=[1, 2, 12, 3, 4]), "shape": dict(shape=(14, 56)),
+          "one": dict(n=1), "none": dict(n=0)}.get(case, {})
+    raw = _idx_root(tmp_path, folder, **kw)
+    if case == "truncated":
+        path = raw / "train-images-idx3-ubyte"
+        path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataUnavailableError) as info:
+        _load(reg, dataset, root=str(tmp_path))
+    assert said.format(raw=raw) in str(info.value) and str(info.value).startswith(dataset)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_cifar10_split_of_fewer_than_two_images_is_refused(reg, tmp_path, n):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(tmp_path)
+    batch = _cifar_batch(1, 9) if n else {"data": np.zeros((0, 3072), np.uint8), "labels": []}
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump(batch, f, protocol=4)  # protocol 2 pickles an empty array's b'' as a call
+    with pytest.raises(DataUnavailableError, match=f"test split in .*test_batch holds {n} "):
+        _load(reg, "cifar10", "test", root=str(tmp_path))
+
+
+def test_one_image_split_stops_the_run_before_training(tmp_path, capsys):
+    """Not an IndexError or LinAlgError mid-training: one line, exit 2, no run file."""
+    from ganbench import cli
+
+    _idx_root(tmp_path / "data", n=64, split="test")
+    _idx_root(tmp_path / "data", n=1)
+    assert cli.main(["run", "--variant", "non-saturating", "--dataset", "mnist", "--budget",
+                     "2steps", "--data-root", str(tmp_path / "data"), "--no-download",
+                     "--no-calibration", "-q", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "mnist: the train split in" in err and "holds 1 image(s)" in err, err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("o/*.json"))
+
+
+@pytest.mark.parametrize("labels, said", [(["a"], "not whole numbers"), ([1.5], "not whole"),
+                                          ([None], "not whole"), ([2**70], "outside 0-9"),
+                                          ([-1], "outside 0-9")])
+def test_cifar10_labels_that_are_not_classes_are_refused(reg, tmp_path, labels, said):
+    _write_cifar(tmp_path)
+    batch = {"data": np.zeros((1, 3072), np.uint8), "labels": labels}
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump(batch, f, protocol=2)
+    with pytest.raises(DataUnavailableError, match=f"test_batch has labels .*{said}"):
+        _load(reg, "cifar10", "test", root=str(tmp_path))

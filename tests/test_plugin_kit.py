@@ -52,6 +52,59 @@ def test_new_plugin_never_overwrites(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ganbench-mine").iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.parametrize("name, said", [
+    ("abc\n", "invalid plugin name 'abc\\n'"),  # a newline would end up in pyproject.toml
+    ("a\nb", "invalid plugin name 'a\\nb'"),
+    ("dcgan", "clashes with variant 'dcgan' (plugin 'builtin-variants')"),
+    ("hinge", "clashes with variant 'hinge'"),
+    ("plugins", "clashes with the module 'ganbench_plugins'"),
+    ("builtin-losses", "clashes with the entry-point names of ganbench's built-ins"),
+])
+def test_new_plugin_refuses_names_that_would_break_ganbench(tmp_path, capsys, name, said):
+    from ganbench import cli
+
+    assert cli.main(["new-plugin", name, "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("where, said", [
+    ("file", "is not a directory"), ("/dev/null", "is not a directory"),
+    ("", "--dir is empty"), ("/proc/ganbench-no", "cannot write"),
+])
+def test_new_plugin_refuses_a_dir_it_cannot_write(tmp_path, capsys, where, said):
+    from ganbench import cli
+
+    if where == "file":
+        where = str(tmp_path / "file")
+        (tmp_path / "file").write_text("keep")
+    assert cli.main(["new-plugin", "fine-name", "--dir", where]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1, err
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["file"])
+
+
+def test_new_plugin_disk_full_leaves_nothing_half_written(tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    from ganbench import cli
+
+    real, calls = Path.write_text, []
+
+    def full(self, *a, **k):
+        calls.append(self)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert cli.main(["new-plugin", "fine-name", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
 BROKEN = '''
 from ganbench import hookimpl
 from ganbench.specs import LossSpec, ModelSpec, VariantSpec
@@ -121,3 +174,20 @@ def test_builtin_plugins_conform(reg):
     for name in ("builtin-models", "builtin-losses", "builtin-datasets"):
         findings = testing.check_plugin(name, reg)
         assert findings and all(f.ok for f in findings), testing.format_findings(findings)
+
+
+def test_misspelled_hook_names_the_way_out(tmp_path, monkeypatch):
+    """A plugin that does not load stops every command: its error says how to skip it."""
+    from ganbench import plugins
+    from ganbench.errors import PluginError
+
+    site = install_plugin(tmp_path / "site", "typo_plugin", "from ganbench import hookimpl\n"
+                          "@hookimpl\ndef ganbench_register_lossess(register):\n    pass\n",
+                          "typo-plugin", "1.0", "typo")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "typo")
+    with pytest.raises(PluginError, match="unknown hook 'ganbench_register_lossess'.*skip it: "
+                       "GANBENCH_DISABLE_PLUGINS=typo"):
+        plugins.load()
+    monkeypatch.setenv("GANBENCH_DISABLE_PLUGINS", "typo")  # the way out works
+    assert "typo" not in {p.name for p in plugins.load().plugins}

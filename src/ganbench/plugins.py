@@ -7,7 +7,8 @@ distribution in the same group, so they load exactly as third-party plugins do.
 Environment controls:
 
 * ``GANBENCH_LOAD_PLUGINS`` unset: load every installed plugin; empty: built-ins only; a comma
-  list: the built-ins plus the named entry points (or distributions).
+  list: the built-ins plus the named entry points (or distributions); a name that is not
+  installed is an error (PluginError, one line), not silently skipped.
 * ``GANBENCH_DISABLE_PLUGINS``: a comma list of entry-point or distribution names not to load
   (built-ins included).
 """
@@ -227,6 +228,13 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return list(seen.values())
 
 
+def _norm(dist: str) -> str:
+    """A distribution name as pip compares them (PEP 503: case and runs of -_. aside)."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
 def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:
     dist = getattr(ep, "dist", None)
     if dist is None:
@@ -245,19 +253,34 @@ def load(*, use_env: bool = True) -> Registries:
 
     infos: list[PluginInfo] = []
     found_builtin = False
+    named: set[str] = set()  # what GANBENCH_LOAD_PLUGINS may name: entry points, distributions
+    third_party: set[str] = set()
     for ep in sorted(_entry_points(), key=lambda e: e.name):
         dist_name, version = _dist_of(ep)
+        named |= {ep.name, _norm(dist_name)}
         builtin = dist_name.lower() == DIST_NAME or ep.value in BUILTIN_MODULES
+        if not builtin:
+            third_party |= {ep.name, dist_name}
         found_builtin |= builtin
         if ep.name in disabled or dist_name in disabled:
             continue
-        if not builtin and wanted is not None and not (ep.name in wanted or dist_name in wanted):
+        if not builtin and wanted is not None and not (
+                ep.name in wanted or _norm(dist_name) in {_norm(w) for w in wanted}):
             continue
         try:
             module = ep.load()
         except Exception as exc:
-            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}") from exc
+            raise PluginError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}"
+                              f"{_way_out(ep.name)}") from exc
         infos.append(_register(pm, module, ep.name, ep.value, dist_name, version, builtin))
+
+    missing = sorted(w for w in wanted or () if w not in named and _norm(w) not in named)
+    if missing:
+        installed = ", ".join(sorted(n for n in third_party if n)) or "none besides the built-ins"
+        raise PluginError(
+            f"GANBENCH_LOAD_PLUGINS names {', '.join(map(repr, missing))}: no installed plugin "
+            f"has that entry-point or distribution name (installed: {installed}); install it "
+            "or leave it out of the variable")
 
     if not found_builtin:  # running from a source tree that was never installed
         for modname in BUILTIN_MODULES:
@@ -271,7 +294,7 @@ def load(*, use_env: bool = True) -> Registries:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) or "?"
-        raise PluginError(f"plugin '{name}': {_one_line(exc)}") from exc
+        raise PluginError(f"plugin '{name}': {_one_line(exc)}{_way_out(name)}") from exc
 
     regs = {kind: Registry(kind, t) for kind, t in REGISTRY_TYPES.items()}
     commands: dict[str, tuple[str, Callable, Callable, str]] = {}
@@ -298,9 +321,15 @@ def _register(pm, module, name, value, dist, version, builtin) -> PluginInfo:
     except ValueError as exc:
         raise PluginError(f"plugin '{name}' ({value}) could not be registered: {exc}") from exc
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin '{name}' ({value}): {_one_line(exc)}") from exc
+        raise PluginError(f"plugin '{name}' ({value}): {_one_line(exc)}{_way_out(name)}") \
+            from exc
     hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
     return PluginInfo(name, value, dist, version, builtin, hooks)
+
+
+def _way_out(name: str) -> str:
+    """How to run ganbench without a plugin that does not load."""
+    return f" (fix the plugin, or skip it: GANBENCH_DISABLE_PLUGINS={name})"
 
 
 def _one_line(exc: BaseException) -> str:

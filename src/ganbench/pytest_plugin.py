@@ -32,19 +32,32 @@ the pytest-benchmark way (``--benchmark-save``, ``--benchmark-compare``,
 facts go into the saved ``machine_info["ganbench"]``. Options: ``--ganbench-device`` (default
 ``$GANBENCH_BENCH_DEVICE`` or auto), ``--ganbench-threads N`` (torch intra-op threads; 1 keeps
 small-model timings steady on a shared machine).
+
+``--benchmark-compare`` (the latest saved run, or ``NUM``) compares only with a saved run that
+is sound (:func:`baseline_problem`): a file that is not JSON, lacks pytest-benchmark's fields or
+holds a statistic that is not a finite number >= 0 (a NaN median would pass every gate) is named
+on the terminal and skipped for the newest sound one. With no sound saved run for this machine
+key (a new CI machine, or baselines saved under other keys only, which are named),
+``--benchmark-compare`` and ``--benchmark-compare-fail`` step aside for that run, which saves
+the first baseline (``--benchmark-save``) and passes.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import platform
 import re
 import subprocess
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 
 DEFAULT_STORAGE = "file://./.benchmarks"
+STATS = ("min", "max", "mean", "median", "stddev", "iqr")  # what --benchmark-compare-fail checks
+_NOTES = "_ganbench_baseline_notes"  # config attribute: lines for the terminal summary
 
 
 def pytest_addoption(parser) -> None:
@@ -122,6 +135,105 @@ def pytest_configure(config) -> None:
                        ("benchmark_save", "benchmark_autosave", "benchmark_compare"))
     if uses_storage and storage in (DEFAULT_STORAGE, "./.benchmarks", ".benchmarks"):
         config.option.benchmark_storage = f"{DEFAULT_STORAGE}/{machine_key()}"
+        _choose_baseline(config, keyed=True)
+    elif uses_storage:
+        _choose_baseline(config, keyed=False)
+
+
+def baseline_problem(path) -> Optional[str]:
+    """What makes a saved pytest-benchmark run unfit to compare with (None: nothing): not
+    JSON, no ``machine_info`` / ``benchmarks``, a benchmark without ``fullname`` or ``stats``,
+    or a statistic --benchmark-compare-fail may check that is not a finite number >= 0."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"not readable as JSON ({type(exc).__name__})"
+    if not isinstance(data, dict) or not isinstance(data.get("machine_info"), dict) \
+            or not isinstance(data.get("benchmarks"), list):
+        return "not a pytest-benchmark run (no machine_info and benchmarks)"
+    for bench in data["benchmarks"]:
+        if not isinstance(bench, dict) or not isinstance(bench.get("fullname"), str) \
+                or not isinstance(bench.get("stats"), dict):
+            return "a benchmark without fullname and stats"
+        for name in STATS:
+            v = bench["stats"].get(name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0:
+                return f"{bench['fullname'][:80]!r} has {name} {v!r}"
+    return None
+
+
+def _choose_baseline(config, keyed: bool) -> None:
+    """Point --benchmark-compare at the newest sound saved run it would load; with none, and
+    no run asked for by number, let this run save the first one and pass (see the module's
+    docstring). Each skipped file and the fallback are noted for the terminal summary."""
+    compare = getattr(config.option, "benchmark_compare", None)
+    storage = str(getattr(config.option, "benchmark_storage", "") or "")
+    if not compare or "://" in storage and not storage.startswith("file://"):
+        return  # not comparing, or not file storage (elasticsearch: its own business)
+    from pytest_benchmark.storage.file import FileStorage
+    from pytest_benchmark.utils import get_machine_id
+
+    folder = Path(storage.removeprefix("file://"))
+    store = FileStorage(folder, logger=None, default_machine_id=get_machine_id())
+    try:
+        found = store.query("[0-9][0-9][0-9][0-9]_" if compare is True else compare)
+    except ValueError:  # an unusable NUM|glob: pytest-benchmark says so itself
+        return
+    notes = getattr(config, _NOTES, [])
+    setattr(config, _NOTES, notes)
+    sound = []
+    for path in found:
+        problem = baseline_problem(path)
+        if problem:
+            notes.append(f"ganbench: saved benchmark run {path} skipped: {problem}")
+        else:
+            sound.append(path)
+    if sound:
+        if len(sound) < len(found) or compare is True:
+            config.option.benchmark_compare = str(sound[-1].resolve())
+        return
+    if compare is not True:  # a run asked for by number: comparing with none is wrong
+        if found:  # (none found at all: pytest-benchmark says so itself)
+            raise pytest.UsageError(f"--benchmark-compare={compare}: every saved run it "
+                                    f"matches under {folder} is unsound: "
+                                    + "; ".join(notes[-len(found):]))
+        return
+    others = []  # saved under other machine keys: named, never compared with
+    if keyed and folder.parent.is_dir():
+        others = sorted(p.name for p in folder.parent.iterdir()
+                        if p.is_dir() and p.resolve() != folder.resolve()
+                        and any(p.rglob("*.json")))
+    notes.append(
+        f"ganbench: no saved benchmark run to compare with under {folder}"
+        + (f" (saved runs exist for other machine keys only: {', '.join(others)})"
+           if others else "")
+        + ": --benchmark-compare and --benchmark-compare-fail skipped; "
+        + ("this run saves the first baseline" if config.option.benchmark_save
+           or config.option.benchmark_autosave else "save one with --benchmark-save"))
+    config.option.benchmark_compare = []
+    config.option.benchmark_compare_fail = None
+
+
+def pytest_sessionstart(session) -> None:
+    session.config._ganbench_session = session
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter, config):
+    """The baseline notes; and a speed regression (pytest-benchmark raises it from its own
+    summary, with a traceback) is the failed run it means: exit code 1 after its report."""
+    try:
+        return (yield)
+    except Exception as exc:
+        if type(exc).__name__ != "PerformanceRegression":
+            raise
+        config._ganbench_session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        terminalreporter.write_line("ganbench: the speed gate failed: performance has regressed "
+                                    "against the saved run (see above)", red=True)
+    finally:
+        for line in getattr(config, _NOTES, []):
+            terminalreporter.write_line(line, yellow=True)
 
 
 @pytest.hookimpl(optionalhook=True)

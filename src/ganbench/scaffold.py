@@ -16,7 +16,7 @@ from string import Template
 
 from ganbench.errors import UsageError
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")  # fullmatch: no trailing newline
 
 PYPROJECT = '''\
 [build-system]
@@ -253,23 +253,78 @@ FILES = {
 
 
 def names(name: str) -> dict[str, str]:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise UsageError(f"invalid plugin name '{name}': use 2-40 lowercase letters, digits and "
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise UsageError(f"invalid plugin name {name!r}: use 2-40 lowercase letters, digits and "
                          "dashes, starting with a letter (e.g. my-gan)")
     return {"name": name, "dist": f"ganbench-{name}",
             "module": "ganbench_" + name.replace("-", "_")}
 
 
+def check_unclaimed(subs: dict[str, str]) -> None:
+    """UsageError when the package would clash, once installed, with what is there already:
+    its variant, loss or regulariser name registered by a loaded plugin (then every command
+    fails on the duplicate), its entry point named like a built-in, or its module name
+    importable already."""
+    import importlib.util
+
+    from ganbench.plugins import registries
+
+    name, reg = subs["name"], registries()
+    taken = [f"{kind} '{n}' (plugin '{r.owner(n)}')" for kind, r, n in (
+        ("variant", reg.variants, name), ("loss", reg.losses, f"{name}-smooth"),
+        ("regulariser", reg.regularizers, f"{name}-drift")) if n in r]
+    if name.startswith("builtin-"):
+        taken.append("the entry-point names of ganbench's built-ins")
+    try:
+        if importlib.util.find_spec(subs["module"]) is not None:
+            taken.append(f"the module '{subs['module']}', importable already")
+    except (ImportError, ValueError):
+        pass
+    if taken:
+        raise UsageError(f"plugin name '{name}' clashes with {'; '.join(taken)}: once "
+                         "installed it would break loading ganbench's plugins; choose another "
+                         "name")
+
+
 def new_plugin(name: str, directory: str | Path = ".") -> Path:
-    """Write the package into ``directory/ganbench-NAME``; returns its path. Refuses to write
-    into an existing path."""
+    """Write the package into ``directory/ganbench-NAME``; returns its path. Refuses (before
+    writing anything) a bad or clashing name, a directory that cannot be written, and an
+    existing path; the files are written into a temporary folder renamed into place, so a
+    failure (a full disk) leaves nothing half-written."""
+    import shutil
+    import tempfile
+
+    from ganbench.results import check_writable
+
     subs = names(name)
+    check_unclaimed(subs)
+    if not str(directory).strip():
+        raise UsageError("--dir is empty; give the folder to create the package in")
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise UsageError(f"--dir '{directory}' is not a directory")
     root = Path(directory) / subs["dist"]
     if root.exists() or root.is_symlink():
         raise UsageError(f"'{root}' exists already; choose another name or --dir")
-    root.mkdir(parents=True)
-    for rel, text in FILES.items():
-        path = root / Template(rel).substitute(subs)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(Template(text).substitute(subs))
+    check_writable(directory)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{subs['dist']}.", dir=directory))
+    try:
+        for rel, text in FILES.items():
+            path = tmp / Template(rel).substitute(subs)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Template(text).substitute(subs))
+        tmp.chmod(0o777 & ~_umask())
+        tmp.rename(root)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plugin package into '{directory}': "
+                         f"{exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -56,9 +56,11 @@ def unpickle_batch(blob: bytes, where: str) -> tuple:
             or data.shape[1] != 3 * 32 * 32 or labels is None or len(labels) != len(data):
         raise DataUnavailableError(f"cifar10: {where} lacks uint8 'data' (N x 3072) and N "
                                    "'labels'")
-    y = np.asarray(labels, dtype=np.int64)
-    if len(y) and (y.min() < 0 or y.max() > 9):
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+        raise DataUnavailableError(f"cifar10: {where} has labels that are not whole numbers")
+    if any(not 0 <= v <= 9 for v in labels):
         raise DataUnavailableError(f"cifar10: {where} has labels outside 0-9")
+    y = np.asarray(labels, dtype=np.int64)
     return data.reshape(-1, 3, 32, 32), y
 
 
@@ -78,8 +80,12 @@ def load_split(root: Path, split: str, download: bool):
         if blobs is None:
             raise DataUnavailableError(f"cifar10: download finished but {root / FOLDER} lacks "
                                        f"{', '.join(names)}")
+    from ganbench_plugins.idx_files import check_count
+
     parts = [unpickle_batch(b, where) for where, b in blobs]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    images = np.concatenate([p[0] for p in parts])
+    check_count(len(images), "cifar10", split, ", ".join(where for where, _ in blobs))
+    return images, np.concatenate([p[1] for p in parts])
 
 
 def _read_folder(folder: Path, names):

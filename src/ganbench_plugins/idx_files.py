@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gzip
 import hashlib
+import math
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,9 @@ SPLIT_FILES = {  # split -> (images, labels) base names, identical for MNIST and
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 IDX_UBYTE = 0x08
+IMAGE_SHAPE = (28, 28)  # every MNIST-family image
+NUM_CLASSES = 10
+MIN_IMAGES = 2  # fewer cannot be trained on (batches) nor evaluated (statistics)
 
 
 def torchvision_dataset(folder: str):
@@ -51,10 +55,24 @@ def load_split(root: Path, folder: str, split: str, download: bool, dataset: str
         paths = _download(root, folder, names, download, dataset)
     images = _read_idx(str(paths[0]), *_stamp(paths[0]), dataset=dataset)
     labels = _read_idx(str(paths[1]), *_stamp(paths[1]), dataset=dataset)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataUnavailableError(f"{dataset}: {paths[0]} holds images of shape "
+                                   f"{images.shape[1:]}, not {IMAGE_SHAPE}")
+    if labels.ndim != 1 or len(images) != len(labels):
         raise DataUnavailableError(f"{dataset}: {paths[0]} and {paths[1]} do not match "
                                    f"(shapes {images.shape} and {labels.shape})")
+    if len(labels) and int(labels.max()) >= NUM_CLASSES:
+        raise DataUnavailableError(f"{dataset}: {paths[1]} has labels outside 0-"
+                                   f"{NUM_CLASSES - 1} (up to {int(labels.max())})")
+    check_count(len(images), dataset, split, paths[0])
     return images, labels.astype("int64")
+
+
+def check_count(n: int, dataset: str, split: str, where) -> None:
+    """DataUnavailableError for a split of fewer than MIN_IMAGES images."""
+    if n < MIN_IMAGES:
+        raise DataUnavailableError(f"{dataset}: the {split} split in {where} holds {n} "
+                                   f"image(s); at least {MIN_IMAGES} are needed")
 
 
 def _find(raw: Path, name: str) -> Optional[Path]:
@@ -116,7 +134,7 @@ def _read_idx(path: str, size: int, mtime_ns: int, dataset: str):
     ndim = blob[3]
     header = 4 + 4 * ndim
     dims = tuple(int.from_bytes(blob[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    count = int(np.prod(dims)) if dims else 0
+    count = math.prod(dims) if dims else 0  # exact: a forged header cannot overflow it
     if len(blob) != header + count:
         raise DataUnavailableError(f"{dataset}: {path} is truncated ({len(blob)} bytes, "
                                    f"expected {header + count})")

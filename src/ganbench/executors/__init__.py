@@ -37,6 +37,10 @@ from ganbench.work import Payload, Task, checkpoint_file, died, store
 
 POLL_S = 0.5
 AUTO = "auto"
+ENV_VAR = "GANBENCH_EXECUTOR"  # the default of --executor
+BUILT_IN = ("auto", "local", "processes", "ray", "slurm")  # they take no --executor-option
+MAX_THREADS = 1024  # --threads, --cpus-per-job: more is a typo (Ray would queue it forever)
+MAX_GPUS_PER_JOB = 64
 
 
 class Executor:
@@ -163,8 +167,14 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
                         running[executor.submit(task)] = (job, task, lock, tries + 1)
                         lock = None
                         continue
-                    path = store(out, payload, checkpoint_dir,
-                                 keep_finished=job.run_id in retrain)
+                    try:
+                        path = store(out, payload, checkpoint_dir,
+                                     keep_finished=job.run_id in retrain)
+                    except OSError as exc:  # a full disk, a quota, the directory gone
+                        raise UsageError(
+                            f"cannot write the result file of {job.label} into '{out}': "
+                            f"{exc.strerror or exc}; the results written before are kept, "
+                            "and rerunning the command resumes") from None
                     log(payload.summary)
                     detail = payload.detail
                     if payload.status == "failed":
@@ -206,7 +216,7 @@ def add_arguments(parser) -> None:
 
     g = parser.add_argument_group(
         "executor (where jobs train; results, resume and exit codes are the same everywhere)")
-    g.add_argument("--executor", default=os.environ.get("GANBENCH_EXECUTOR") or AUTO,
+    g.add_argument("--executor", default=os.environ.get(ENV_VAR) or AUTO,
                    metavar="NAME",
                    help="auto (the default, or $GANBENCH_EXECUTOR: processes with one "
                    "single-thread worker per CPU core when several jobs train on the CPU, one "
@@ -267,7 +277,19 @@ def _nonneg_int(text: str) -> int:
 
 
 def check_arguments(args) -> None:
-    """UsageError for executor options that contradict each other."""
+    """UsageError for executor options that contradict each other, and for a
+    ``$GANBENCH_EXECUTOR`` that names no executor (even when ``--executor`` overrides it)."""
+    from ganbench.errors import did_you_mean
+
+    env = os.environ.get(ENV_VAR)
+    if env:
+        from ganbench.plugins import registries
+
+        known = registries().executors.names()
+        if env not in known:
+            raise UsageError(f"{ENV_VAR}={env!r} names no executor"
+                             f"{did_you_mean(env, known)}; known: {', '.join(known)} "
+                             f"(unset it, or set it to one of them)")
     if getattr(args, "jobs", None) == 0:
         raise UsageError("--jobs must be at least 1")
     options = {}
@@ -278,6 +300,15 @@ def check_arguments(args) -> None:
         options[key.strip()] = value
     args.executor_options = options
     name = getattr(args, "executor", "local")
+    if options and name in BUILT_IN:
+        raise UsageError(f"--executor-option is for a plugin's executor; '{name}' takes none "
+                         f"(got {', '.join(map(repr, options))})")
+    for option, limit in (("threads", MAX_THREADS), ("cpus_per_job", MAX_THREADS),
+                          ("gpus_per_job", MAX_GPUS_PER_JOB)):
+        value = getattr(args, option, None)
+        if value is not None and value > limit:
+            raise UsageError(f"--{option.replace('_', '-')} {value} is more than ganbench asks "
+                             f"for (at most {limit})")
     if name not in ("processes", "local", AUTO) and args.threads is None:
         args.threads = args.cpus_per_job
     if name == "local" and args.jobs not in (None, 1):

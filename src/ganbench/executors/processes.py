@@ -9,6 +9,12 @@ several GPUs (``--device auto`` or ``cuda``) worker slot k sees one GPU,
 ``CUDA_VISIBLE_DEVICES=k mod #GPUs``; the CPU's cores are split between the workers
 (``torch.set_num_threads`` and ``OMP_NUM_THREADS`` = cores // N, at least 1), so N workers on N
 cores do not oversubscribe them.
+
+A worker dies with its driver, however the driver ends (SIGKILL included): on Linux the kernel
+sends it SIGKILL when the driver exits (``PR_SET_PDEATHSIG``), and everywhere a thread in the
+worker ends it once its parent is gone (it was re-parented), so no orphan trains on and writes
+into the output directory; the driver's run locks die with it, and a rerun resumes each run
+from its checkpoint.
 """
 
 from __future__ import annotations
@@ -31,8 +37,36 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _worker(conn, env: dict) -> None:
+def die_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """End this process when its parent ``parent`` ends: the kernel's parent-death signal on
+    Linux, and a watching thread everywhere (the parent's end re-parents this process)."""
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        except (OSError, AttributeError):
+            pass  # the thread below still watches
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(137)
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(137)
+
+    threading.Thread(target=watch, name="ganbench-parent-watch", daemon=True).start()
+
+
+def _worker(conn, env: dict, parent: int) -> None:
     """A worker's loop: receive a pickled task, train it, send its payload; None stops it."""
+    die_with_parent(parent)
     for k, v in env.items():
         if v is None:
             os.environ.pop(k, None)
@@ -81,7 +115,7 @@ class ProcessExecutor(Executor):
         if self.gpus[slot] is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot]
         parent, child = self.ctx.Pipe(duplex=True)
-        proc = self.ctx.Process(target=_worker, args=(child, env),
+        proc = self.ctx.Process(target=_worker, args=(child, env, os.getpid()),
                                 name=f"ganbench-worker-{slot}", daemon=False)
         proc.start()
         child.close()

@@ -39,7 +39,7 @@ class RayExecutor(Executor):
         import ray
 
         self.ray = ray
-        _check_reachable(address)
+        _check_reachable(check_address(address))  # RAY_ADDRESS's when auto
         try:
             if address == "local":
                 ray.init(include_dashboard=False, log_to_driver=not quiet,
@@ -108,13 +108,33 @@ def _check_reachable(address: str) -> None:
     if not sep or not port.isdigit():
         return  # auto, local: Ray answers at once
     try:
-        socket.create_connection((host, int(port)), timeout=10).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as exc:
         raise UsageError(f"no Ray cluster at '{address}' ({exc.strerror or exc}): start one "
                          "with `ray start --head`, or give its --ray-address") from None
 
 
+def check_address(address: str) -> str:
+    """``address`` if it has a form Ray takes (``auto``, ``local``, ``HOST:PORT`` or
+    ``ray://HOST:PORT`` with a port 1-65535; ``auto`` with ``$RAY_ADDRESS`` set: that one's
+    form), else UsageError: Ray would retry a malformed address for a minute before failing."""
+    import os
+    import re
+
+    shown = f"--ray-address {address!r}"
+    if address == "auto" and os.environ.get("RAY_ADDRESS"):
+        address, shown = os.environ["RAY_ADDRESS"], f"RAY_ADDRESS={os.environ['RAY_ADDRESS']!r}"
+    if address in ("auto", "local"):
+        return address
+    m = re.fullmatch(r"(?:ray://)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})", address)
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise UsageError(f"{shown} is not a Ray cluster address: give auto, local, HOST:PORT "
+                         "or ray://HOST:PORT (a port 1-65535)")
+    return address
+
+
 def build(args) -> RayExecutor:
+    check_address(args.ray_address)
     try:
         import ray  # noqa: F401
     except ImportError:

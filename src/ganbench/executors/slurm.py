@@ -17,6 +17,11 @@ state stays UNKNOWN, so the executor also asks ``squeue``: a job that left the q
 result for ``GONE_GRACE_S`` (the result file may reach a shared filesystem late) died; and
 submitit is kept from calling sacct (whose error it would print at every poll).
 sbatch's refusal is one line (its messages are not echoed to the terminal).
+
+submitit works by pickles: each job's task and result are pickle files in its folder, and the
+driver unpickles the results, so whoever can write into that folder can run code in the driver.
+The folder is therefore made private (created mode 0700), and a folder another user owns or
+that group or others may write is refused (:func:`ganbench.launch.private_dir`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Hashable, Optional
 
 from ganbench.errors import UsageError, one_line
 from ganbench.executors import Executor
+from ganbench.launch import private_dir
 from ganbench.work import Payload, Task, died
 
 POLL_S = 1.0
@@ -176,7 +182,9 @@ def build(args) -> SlurmExecutor:
     except ImportError:
         raise UsageError("--executor slurm needs submitit: pip install 'ganbench[slurm]'") \
             from None
-    folder = args.slurm_logs or os.path.join(os.path.abspath(args.out), ".submitit")
+    folder = private_dir(args.slurm_logs or os.path.join(os.path.abspath(args.out), ".submitit"),
+                         "submitit's folder", "the job results it finds there",
+                         "give --slurm-logs a private folder on storage the nodes share")
     dev = (args.device or "auto").strip().lower()
     gpus = args.gpus_per_job if args.gpus_per_job is not None else (
         1 if dev.startswith("cuda") else 0)
