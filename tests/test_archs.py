@@ -227,3 +227,69 @@ def test_cifar10_suite_is_mimicrys_protocol(reg):
     assert reg.variants.get("mimicry-cgan-pd").model == "cresnet"
     quick = {e.variant for e in reg.suites.get("quick").resolve(reg)}
     assert not quick & {"mimicry-sngan", "mimicry-cgan-pd"}
+
+
+def test_linear_lr_decay_schedule():
+    """lr_decay linear: each learning rate x (1 - the fraction of the budget used), 0 at the end;
+    "none" (the default) leaves the optimisers alone and is not in the recipe's dict, so run ids
+    of recipes without a schedule are unchanged."""
+    from ganbench.runner import _lr_schedule
+
+    p = [torch.nn.Parameter(torch.zeros(1))]
+    opt_g, opt_d = torch.optim.SGD(p, lr=2e-4), torch.optim.SGD(p, lr=4e-4)
+    assert _lr_schedule(Hyperparams(), opt_g, opt_d) is None
+    assert "lr_decay" not in Hyperparams().to_dict()
+    set_lr = _lr_schedule(Hyperparams(lr_decay="linear"), opt_g, opt_d)
+    assert Hyperparams(lr_decay="linear").to_dict()["lr_decay"] == "linear"
+    set_lr(0.25)
+    assert (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]) == pytest.approx(
+        (1.5e-4, 3e-4))
+    opt_g.load_state_dict(opt_g.state_dict())  # a restore replaces the param groups
+    set_lr(1.5)
+    assert opt_g.param_groups[0]["lr"] == 0.0 == opt_d.param_groups[0]["lr"]
+
+
+def test_unknown_lr_decay_is_refused(reg):
+    from ganbench.plan import check_hparams
+
+    with pytest.raises(UsageError, match="lr_decay must be none or linear, got 'cosine'"):
+        check_hparams(Hyperparams(lr_decay="cosine"), "variant 'x'")
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_lr_decay_resumes_on_the_same_schedule(reg, tmp_path):
+    """A run with the linear decay killed after a checkpoint and resumed gives the rows of the
+    uninterrupted run exactly (the schedule is a function of the counters), and they differ
+    from the run without the decay."""
+    from ganbench.budget import Budget
+    from ganbench.checkpoint import Checkpointer
+    from ganbench.plan import plan
+    from ganbench.results import MACHINE_METRICS
+    from ganbench.runner import train
+
+    class CrashAt(Checkpointer):
+        def save(self, *a, **kw):
+            super().save(*a, **kw)
+            if self.steps == 20:
+                raise _Crash
+
+    (job,) = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[3],
+                  budget=Budget.parse("40steps"), evals=4, eval_samples=256)
+    decayed = dataclasses.replace(job, hparams=dataclasses.replace(job.hparams,
+                                                                   lr_decay="linear"))
+
+    def key(rows):
+        return repr([(r["step"], r["metric"], r["value"]) for r in rows
+                     if r["metric"] not in MACHINE_METRICS])
+
+    straight = train(decayed, reg, device="cpu")
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(_Crash):
+        train(decayed, reg, device="cpu", checkpoint=CrashAt(path, decayed.run_id))
+    resumed = train(decayed, reg, device="cpu", checkpoint=Checkpointer(path, decayed.run_id))
+    assert resumed.info["resumed_from_step"] == 20
+    assert key(resumed.rows) == key(straight.rows)
+    assert key(train(job, reg, device="cpu").rows) != key(straight.rows)

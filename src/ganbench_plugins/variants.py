@@ -59,8 +59,9 @@ optimiser are registered as variants of their own, with ``suite_only=True``: the
   architecture (InfoGAN's G and D on 28 x 28, sigmoid output) and latent (U(-1, 1)); see the
   ``lucic`` suite.
 * ``mimicry-sngan``, ``mimicry-cgan-pd``: SN-GAN (``resnet``) and cGAN-PD (``cresnet``) with
-  mimicry's CIFAR-10 recipe (hinge loss, Adam 2e-4, β (0, 0.9), 5 D steps per G step, batch 64,
-  z_dim 128), for the ``cifar10`` suite; mimicry's linear learning-rate decay is not applied.
+  mimicry's CIFAR-10 recipe (hinge loss, Adam 2e-4, β (0, 0.9), both learning rates decayed
+  linearly to 0 over the budget, 5 D steps per G step, batch 64, z_dim 128), for the
+  ``cifar10`` suite.
 """
 
 from __future__ import annotations
@@ -187,10 +188,10 @@ VARIANTS += [
 
 # mimicry's CIFAR-10 protocol (Lee & Town 2020, Mimicry: Towards the Reproducibility of GAN
 # Research; github.com/kwotsin/mimicry README, "CIFAR-10 / Training Parameters"): batch 64,
-# Adam 2e-4, betas (0, 0.9), 5 D steps per G step, 100k G steps, z_dim 128 (its nz), hinge loss.
-# Its linear learning-rate decay to 0 is not applied: ganbench has no learning-rate schedule.
+# Adam 2e-4, betas (0, 0.9), 5 D steps per G step, 100k G steps, both learning rates decayed
+# linearly to 0 over them, z_dim 128 (its nz), hinge loss.
 MIMICRY_HPARAMS = Hyperparams(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.9), k=5,
-                              batch_size=64, z_dim=128)
+                              batch_size=64, z_dim=128, lr_decay="linear")
 MIMICRY_REFERENCE = ("Lee & Town 2020, Mimicry: Towards the Reproducibility of GAN Research; "
                      "github.com/kwotsin/mimicry, CIFAR-10 baselines")
 
