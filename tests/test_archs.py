@@ -225,22 +225,28 @@ def test_cifar10_suite_is_mimicrys_protocol(reg):
         assert v.suite_only
     assert reg.variants.get("mimicry-sngan").model == "resnet"
     assert reg.variants.get("mimicry-cgan-pd").model == "cresnet"
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "published FIDs 16.77 (SN-GAN) and 10.84 (cGAN-PD)" in readme
+    assert CIFAR10_PUBLISHED_FID == {"mimicry-sngan": 16.77, "mimicry-cgan-pd": 10.84}
+    assert "4.28M / 1.05M parameters" in readme  # test_parameter_counts_at_the_papers_widths
     quick = {e.variant for e in reg.suites.get("quick").resolve(reg)}
     assert not quick & {"mimicry-sngan", "mimicry-cgan-pd"}
 
 
-def test_linear_lr_decay_schedule():
-    """lr_decay linear: each learning rate x (1 - the fraction of the budget used), 0 at the end;
-    "none" (the default) leaves the optimisers alone and is not in the recipe's dict, so run ids
-    of recipes without a schedule are unchanged."""
+def test_linear_lr_schedule():
+    """lr_schedule linear: each learning rate x (1 - the fraction of the budget used), 0 at the
+    end; "none" (the default) leaves the optimisers alone and is not in the recipe's dict, so
+    run ids of recipes without a schedule are unchanged."""
     from ganbench.runner import _lr_schedule
 
     p = [torch.nn.Parameter(torch.zeros(1))]
     opt_g, opt_d = torch.optim.SGD(p, lr=2e-4), torch.optim.SGD(p, lr=4e-4)
     assert _lr_schedule(Hyperparams(), opt_g, opt_d) is None
-    assert "lr_decay" not in Hyperparams().to_dict()
-    set_lr = _lr_schedule(Hyperparams(lr_decay="linear"), opt_g, opt_d)
-    assert Hyperparams(lr_decay="linear").to_dict()["lr_decay"] == "linear"
+    assert "lr_schedule" not in Hyperparams().to_dict()
+    set_lr = _lr_schedule(Hyperparams(lr_schedule="linear"), opt_g, opt_d)
+    assert Hyperparams(lr_schedule="linear").to_dict()["lr_schedule"] == "linear"
     set_lr(0.25)
     assert (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]) == pytest.approx(
         (1.5e-4, 3e-4))
@@ -249,18 +255,18 @@ def test_linear_lr_decay_schedule():
     assert opt_g.param_groups[0]["lr"] == 0.0 == opt_d.param_groups[0]["lr"]
 
 
-def test_unknown_lr_decay_is_refused(reg):
+def test_unknown_lr_schedule_is_refused(reg):
     from ganbench.plan import check_hparams
 
-    with pytest.raises(UsageError, match="lr_decay must be none or linear, got 'cosine'"):
-        check_hparams(Hyperparams(lr_decay="cosine"), "variant 'x'")
+    with pytest.raises(UsageError, match="lr_schedule must be none or linear, got 'cosine'"):
+        check_hparams(Hyperparams(lr_schedule="cosine"), "variant 'x'")
 
 
 class _Crash(Exception):
     pass
 
 
-def test_lr_decay_resumes_on_the_same_schedule(reg, tmp_path):
+def test_lr_schedule_resumes_on_the_same_schedule(reg, tmp_path):
     """A run with the linear decay killed after a checkpoint and resumed gives the rows of the
     uninterrupted run exactly (the schedule is a function of the counters), and they differ
     from the run without the decay."""
@@ -278,8 +284,8 @@ def test_lr_decay_resumes_on_the_same_schedule(reg, tmp_path):
 
     (job,) = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[3],
                   budget=Budget.parse("40steps"), evals=4, eval_samples=256)
-    decayed = dataclasses.replace(job, hparams=dataclasses.replace(job.hparams,
-                                                                   lr_decay="linear"))
+    decayed = dataclasses.replace(
+        job, hparams=dataclasses.replace(job.hparams, lr_schedule="linear"))
 
     def key(rows):
         return repr([(r["step"], r["metric"], r["value"]) for r in rows

@@ -300,10 +300,10 @@ def train(
 
 
 def _lr_schedule(h, opt_g, opt_d):
-    """``set_lr(fraction)`` for ``h.lr_decay == "linear"`` (each learning rate × (1 − the
+    """``set_lr(fraction)`` for ``h.lr_schedule == "linear"`` (each learning rate × (1 − the
     fraction of the budget used), as SN-GAN's and mimicry's linear decay), else None. A
     function of the run's counters, so a resumed run continues the same schedule."""
-    if h.lr_decay != "linear":
+    if h.lr_schedule != "linear":
         return None
     opts = (opt_g, opt_d)
     base = [[group["lr"] for group in opt.param_groups] for opt in opts]

@@ -118,20 +118,20 @@ with the label metrics, plus ``frechet-data`` (Frechet distance in pixel space, 
 the training statistics and throughput.
 
 ``cifar10``: mimicry's CIFAR-10 protocol (Lee & Town 2020; github.com/kwotsin/mimicry, README,
-"Baselines / CIFAR-10"), so that its numbers sit beside mimicry's table there:
-``mimicry-sngan`` (``resnet``, SN-GAN) and ``mimicry-cgan-pd`` (``cresnet``, projection D) with
-the hinge loss, batch 64, Adam 2e-4, betas (0, 0.9) decayed linearly to 0 over the budget
-(``lr_decay="linear"``), 5 D steps per G step, 100k G steps (``100ksteps``), and FID on 50,000
-generated samples against the 50,000 train images. mimicry's published FIDs (same table,
-CIFAR-10 32 x 32, 100K steps): SN-GAN 16.77 +- 0.04, cGAN-PD 10.84 +- 0.03 (IS 7.97 and 8.25).
-Two differences remain: mimicry's G up-samples bilinearly, ganbench's ``resnet`` with nearest
-neighbours (SN-GAN's and WGAN-GP's code); and mimicry reports one trained model per GAN (the
-+- is over evaluation seeds), here seeds 0, 1, 2 are three trainings. 10 evaluations after the one at step 0, each
-of 50,000 samples. ``frechet-data`` does not apply (3 x 32 x 32 = 3072 dims > 1024); FID, KID
-and IS use torch-fidelity's ``inception-v3-compat`` (the TF-FID Inception), whose weights must
-be downloadable or given with ``--fid-weights``. CIFAR-10 must be in the data root (it is
-downloaded unless ``--no-download``; a missing copy is one clear error line). GPU-sized: 6
-runs of 100k G steps (500k D steps).
+"Baselines / CIFAR-10"), so that its numbers sit beside mimicry's table there: ``mimicry-sngan``
+(``resnet``, SN-GAN) and ``mimicry-cgan-pd`` (``cresnet``, projection D) with the hinge loss,
+batch 64, Adam 2e-4, betas (0, 0.9) decayed linearly to 0 over the budget
+(``lr_schedule="linear"``), 5 D steps per G step, 100k G steps (``100ksteps``), and FID on
+50,000 generated samples against the 50,000 train images. mimicry's published FIDs (same table,
+CIFAR-10 32 x 32, 100K steps): SN-GAN 16.77 ± 0.04, cGAN-PD 10.84 ± 0.03 (IS 7.97 and 8.25). Two
+differences remain: mimicry's G up-samples bilinearly, ganbench's ``resnet`` with nearest
+neighbours (SN-GAN's and WGAN-GP's code); and mimicry publishes one trained checkpoint per
+GAN, here seeds 0, 1, 2 are three trainings. 10 evaluations after the one
+at step 0, each of 50,000 samples. ``frechet-data`` does not apply (3 x 32 x 32 = 3072 dims,
+over 1024); FID, KID and IS use torch-fidelity's ``inception-v3-compat`` (the TF-FID Inception),
+whose weights must be downloadable or given with ``--fid-weights``. CIFAR-10 must be in the data
+root (it is downloaded unless ``--no-download``; a missing copy is one clear error line).
+GPU-sized: 6 runs of 100k G steps (500k D steps).
 
 ``pacgan``: PacGAN's synthetic protocol (Lin et al. 2018, section 4.1, Table 1; their code,
 github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments``): ``pacgan-paper-gan`` and

@@ -191,7 +191,7 @@ VARIANTS += [
 # Adam 2e-4, betas (0, 0.9), 5 D steps per G step, 100k G steps, both learning rates decayed
 # linearly to 0 over them, z_dim 128 (its nz), hinge loss.
 MIMICRY_HPARAMS = Hyperparams(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.9), k=5,
-                              batch_size=64, z_dim=128, lr_decay="linear")
+                              batch_size=64, z_dim=128, lr_schedule="linear")
 MIMICRY_REFERENCE = ("Lee & Town 2020, Mimicry: Towards the Reproducibility of GAN Research; "
                      "github.com/kwotsin/mimicry, CIFAR-10 baselines")
 
