@@ -51,23 +51,8 @@ def test_models_take_32x32_images_only(reg):
         reg.models.get("biggan32").build(CIFAR, 32, g_width=36)  # attention needs C/8
 
 
-def test_conditional_nets_use_the_label(reg):
-    torch.manual_seed(0)
-    for name in ("cresnet", "biggan32"):
-        g, d = _build(reg, name, **SMALL[name])
-        if name == "cresnet":  # class BN starts at scale 1, shift 0 for every class: move them
-            with torch.no_grad():
-                for p in g.parameters():
-                    if p.dim() == 2 and p.shape[0] == 10:
-                        p.normal_(1.0, 0.5)
-        g.eval()
-        d.eval()
-        z = torch.randn(1, 16).repeat(2, 1)
-        y = torch.tensor([1, 7])
-        x = g(z, y)
-        assert not torch.allclose(x[0], x[1])  # same noise, different label
-        logits = d(x[:1].repeat(2, 1, 1, 1), y)  # same image, different label: projection
-        assert not torch.allclose(logits[0], logits[1])
+# that cresnet and biggan32 use the label: tests/test_models.py,
+# test_conditional_models_use_the_label
 
 
 def _sigma_max(w):
