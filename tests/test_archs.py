@@ -166,16 +166,16 @@ def test_parameter_counts_at_the_papers_widths(reg):
     assert (_count(g), _count(d)) == _resnet_params(128, 3, 128, 128)
 
 
-def _digits_job(reg, model, steps, *, lr=1e-3, **changes):
+def _digits_job(reg, model, steps, *, lr=2e-3, options=None, **changes):
     from ganbench.budget import Budget
     from ganbench.plan import plan
 
     (job,) = plan(reg, model=model, loss="hinge", datasets=["digits"],
                   budget=Budget.parse(f"{steps}steps"), seeds=[0])
     assert dict(job.data_options) == {"resize": 32}  # the automatic resize for 32x32 nets
-    h = Hyperparams(optimizer="adam", lr_g=lr, lr_d=lr, betas=(0.0, 0.9), k=1, batch_size=32,
+    h = Hyperparams(optimizer="adam", lr_g=lr, lr_d=lr, betas=(0.0, 0.9), k=1, batch_size=16,
                     z_dim=32)
-    opts = dict(SMALL[model], **({"attention": False} if model == "biggan32" else {}))
+    opts = dict(SMALL[model], **(options or {}))
     return dataclasses.replace(job, hparams=h, model_options=tuple(sorted(opts.items())),
                                **changes)
 
@@ -188,6 +188,26 @@ def test_trains_a_few_finite_steps_on_digits_at_32(reg, model):
     res = runner.train(job, reg, device="cpu", download=False)
     assert res.status == "completed" and res.steps == 3
     assert all(torch.isfinite(torch.tensor(r["value"])) for r in res.rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["resnet", "biggan32"])
+def test_learns_digits_at_32_on_a_tiny_budget(reg, model):
+    """Hinge loss, Adam 2e-3 β (0, 0.9), batch 16, G 16 and D 16 channels (biggan32 without
+    attention), 40 G steps on digits resized to 32x32: frechet_data (pixel space, against the
+    train set, 300 samples) at least halves. Measured at seed 0: resnet 652.9 -> 172.8 (3.8x),
+    biggan32 829.0 -> 295.7 (2.8x), 15-20 s on a loaded 2-core CPU."""
+    from ganbench import runner
+
+    options = {"g_width": 16, "d_width": 16}
+    if model == "biggan32":
+        options["attention"] = False
+    job = _digits_job(reg, model, 40, options=options, evals=1, eval_samples=300,
+                      metrics=("frechet-data",))
+    res = runner.train(job, reg, device="cpu", download=False)
+    fd = {r["step"]: r["value"] for r in res.rows if r["metric"] == "frechet_data"}
+    assert sorted(fd) == [0, 40] and res.status == "completed"
+    assert fd[40] < fd[0] / 2, fd
 
 
 def test_cifar10_suite_is_mimicrys_protocol(reg):

@@ -166,9 +166,8 @@ def _check_dataset(reg, name: str) -> str:
 def _check_model(reg, name: str) -> str:
     import torch
 
-    from ganbench.specs import DataRequest
-
     from ganbench.imaging import apply_options, fit_options
+    from ganbench.specs import DataRequest
 
     model = reg.models.get(name)
     ds = _fitting_dataset(reg, name)
