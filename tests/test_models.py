@@ -50,20 +50,27 @@ def test_mlp_and_conditional_models(reg, spec):
     assert x.shape == (4, *spec.shape) and d(x, y).shape == (4,)
 
 
-def test_conditional_models_use_the_label(reg):
+@pytest.mark.parametrize("name,side,options", [
+    ("cmlp", 16, {}), ("cdcgan", 16, {}), ("cresnet", 32, {"g_width": 32, "d_width": 16}),
+    ("biggan32", 32, {"g_width": 32, "d_width": 16})])
+def test_conditional_models_use_the_label(reg, name, side, options):
     torch.manual_seed(0)
-    for name in ("cmlp", "cdcgan"):
-        spec = DataSpec("images", (1, 16, 16), 10)
-        g, d = reg.models.get(name).build(spec, 16)
-        g.eval()
-        d.eval()
-        z = torch.randn(1, 16).repeat(2, 1)
-        y = torch.tensor([1, 7])
-        x = g(z, y)
-        assert not torch.allclose(x[0], x[1])  # same noise, different label
-        same_x = x[:1].repeat(2, 1, 1, 1)
-        logits = d(same_x, y)
-        assert not torch.allclose(logits[0], logits[1])
+    spec = DataSpec("images", (1, side, side), 10)
+    g, d = reg.models.get(name).build(spec, 16, **options)
+    if name == "cresnet":  # class BN starts at scale 1, shift 0 for every class: move them
+        with torch.no_grad():
+            for m in g.modules():
+                if type(m).__name__ == "ClassBatchNorm":
+                    m.embed.weight.normal_(1.0, 0.5)
+    g.eval()
+    d.eval()
+    z = torch.randn(1, 16).repeat(2, 1)
+    y = torch.tensor([1, 7])
+    x = g(z, y)
+    assert not torch.allclose(x[0], x[1])  # same noise, different label
+    same_x = x[:1].repeat(2, 1, 1, 1)
+    logits = d(same_x, y)
+    assert not torch.allclose(logits[0], logits[1])
 
 
 def test_conditional_model_needs_labels(reg):

@@ -582,7 +582,8 @@ def cmd_list(args) -> int:
                          else f", betas {tuple(h['betas'])}")
                 terms = "".join(
                     [f"; {k} {v}" for k, v in h.items() if k in ("eps", "weight_decay",
-                                                                 "alpha", "g_options",
+                                                                 "alpha", "lr_schedule",
+                                                                 "g_options",
                                                                  "d_options")]
                     + [f"; {k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
                        for k, v in (("options", ", ".join(f"{a}={b}" for a, b in

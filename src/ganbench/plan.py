@@ -109,6 +109,7 @@ class Overrides:
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LR_SCHEDULES = ("none", "linear")
 
 
 def _real(v: Any) -> bool:
@@ -152,6 +153,9 @@ def check_hparams(h: Hyperparams, where: str) -> None:
             raise UsageError(f"{where}: {net}_options has unknown key(s) {', '.join(bad)} "
                              f"(use {', '.join(OPTIMIZER_OPTIONS)})")
         _check_optimizer_options(h.network(net), f"{where} ({net}_options)" if opts else where)
+    if h.lr_schedule not in LR_SCHEDULES:
+        raise UsageError(f"{where}: lr_schedule must be {' or '.join(LR_SCHEDULES)}, "
+                         f"got {h.lr_schedule!r}")
     for name, hi in (("k", 100), ("batch_size", 1 << 16), ("z_dim", 1 << 14)):
         v = getattr(h, name)
         if not isinstance(v, int) or not (1 <= v <= hi):

@@ -168,6 +168,7 @@ def train(
     fast = replace(fast or FastPath(), precision=job.precision)
     fused = fast.use_fused(dev)
     opt_g, opt_d = make_optimizers(h, g_net, d_net, fused=fused)
+    set_lr = _lr_schedule(h, opt_g, opt_d)  # before a restore overwrites the groups' lr
     # G-EMA: a copy of G averaged after every G step; evaluation samples it, not G
     ema_net = _ema_copy(g_net) if job.g_ema is not None else None
 
@@ -251,6 +252,8 @@ def train(
         next_eval += 1
     per_step_images = bs * k
     sync = dev.type == "cuda"
+    if set_lr:
+        set_lr(budget.fraction(images, steps, wall))
     while True:
         t0 = time.perf_counter()
         # a training segment: run until the next evaluation point or the end of the budget
@@ -261,6 +264,8 @@ def train(
             interval["images"] += per_step_images
             now = time.perf_counter()
             frac = budget.fraction(images, steps, wall + now - t0)
+            if set_lr:
+                set_lr(frac)
             if job.eval_every:
                 due = steps % job.eval_every == 0
             else:
@@ -292,6 +297,24 @@ def train(
                            "params_d": sum(p.numel() for p in d_net.parameters()),
                            "diverged_at_step": steps if status == "diverged" else None,
                            "resumed_from_step": resumed.steps if resumed else None, **kept})
+
+
+def _lr_schedule(h, opt_g, opt_d):
+    """``set_lr(fraction)`` for ``h.lr_schedule == "linear"`` (each learning rate × (1 − the
+    fraction of the budget used), as SN-GAN's and mimicry's linear decay), else None. A
+    function of the run's counters, so a resumed run continues the same schedule."""
+    if h.lr_schedule != "linear":
+        return None
+    opts = (opt_g, opt_d)
+    base = [[group["lr"] for group in opt.param_groups] for opt in opts]
+
+    def set_lr(fraction: float) -> None:  # the groups are looked up: a restore replaces them
+        scale = max(0.0, 1.0 - fraction)
+        for opt, lrs in zip(opts, base):
+            for group, lr in zip(opt.param_groups, lrs):
+                group["lr"] = lr * scale
+
+    return set_lr
 
 
 def _ema_copy(g_net):

@@ -59,6 +59,9 @@ class Hyperparams:
     rates (TTUR, Heusel et al. 2017). ``eps`` and ``weight_decay`` apply to both optimisers;
     ``g_options`` / ``d_options`` override any of ``optimizer``, ``betas``, ``eps``,
     ``weight_decay``, ``alpha`` for one network, e.g. ``d_options={"betas": (0.0, 0.9)}``.
+    ``lr_schedule``: ``"none"`` or ``"linear"``: both learning rates decay linearly to 0 over
+    the budget, lr x (1 - the fraction of the budget used before the step) (SN-GAN's and
+    mimicry's schedule).
 
     The defaults (Adam 2e-4, betas (0.5, 0.999), batch 64, z_dim 64) are those of an ad-hoc
     ``--model M --loss L`` run; each built-in variant sets its own (README's variants table
@@ -77,6 +80,7 @@ class Hyperparams:
     alpha: float = 0.99
     g_options: Any = ()  # a Mapping[str, Any]; stored as sorted (key, value) pairs
     d_options: Any = ()
+    lr_schedule: str = "none"
 
     def __post_init__(self) -> None:
         for name in ("g_options", "d_options"):
@@ -107,7 +111,8 @@ class Hyperparams:
             "z_dim": self.z_dim,
         }
         # options added later appear only when set, so the run ids of earlier recipes stay
-        for name, default in (("eps", 1e-8), ("weight_decay", 0.0), ("alpha", 0.99)):
+        for name, default in (("eps", 1e-8), ("weight_decay", 0.0), ("alpha", 0.99),
+                              ("lr_schedule", "none")):
             if getattr(self, name) != default:
                 d[name] = getattr(self, name)
         for name in ("g_options", "d_options"):

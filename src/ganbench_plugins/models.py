@@ -10,6 +10,13 @@ from ganbench.specs import DataSpec, ModelSpec
 MLP_OPTIONS = {"g_hidden": (256, 256), "d_hidden": (256, 256), "d_activation": "leakyrelu",
                "d_norm": "none", "pack": 1, "g_norm": "none", "maxout_pieces": 2, "init_std": 0.0}
 DCGAN_OPTIONS = {"width": 64, "d_norm": "batch"}
+# SN-GAN's CIFAR-10 ResNet (Miyato et al. 2018; mimicry's sngan_32): G 256 wide, D 128;
+# WGAN-GP's (Gulrajani et al. 2017) is g_width 128, d_norm none
+RESNET_OPTIONS = {"g_width": 256, "d_width": 128, "d_norm": "spectral"}
+# BigGAN at 32x32 as StudioGAN's CIFAR-10 config (src/configs/CIFAR10/BigGAN-Mod.yaml): conv dims
+# 96 (G 4x96 = 384 wide, D 2x96 = 192), shared embedding 128, self-attention after G's block 2
+# and D's block 1 (on by default, as there)
+BIGGAN32_OPTIONS = {"g_width": 384, "d_width": 192, "shared_dim": 128, "attention": True}
 EMBED_DIM = 16
 
 
@@ -111,6 +118,77 @@ def build_acdcgan(data: DataSpec, z_dim: int, **options):
     return g, d
 
 
+def _check_widths(o: dict, names: tuple[str, ...], multiple: int = 1) -> None:
+    from ganbench.errors import UsageError
+
+    for name in names:
+        v = o[name]
+        if (not isinstance(v, int) or isinstance(v, bool) or not 8 <= v <= 2048
+                or v % multiple):
+            raise UsageError(f"{name} must be an integer from 8 to 2048"
+                             + (f", a multiple of {multiple}" if multiple > 1 else "")
+                             + f", got {v!r}")
+
+
+def build_resnet(data: DataSpec, z_dim: int, conditional: bool = False, **options):
+    """SN-GAN's / WGAN-GP's 32x32 ResNet G and D; conditional: class-conditional BatchNorm in G,
+    projection D (Miyato & Koyama 2018)."""
+    from ganbench.errors import UsageError
+    from ganbench_plugins import nets
+
+    o = _opts(RESNET_OPTIONS, options, "cresnet" if conditional else "resnet")
+    if o["d_norm"] not in ("spectral", "none"):
+        raise UsageError(f"d_norm must be spectral or none, got {o['d_norm']!r}")
+    _check_widths(o, ("g_width", "d_width"))
+    c = data.shape[0]
+    nc = data.num_classes if conditional else 0
+    g = nets.ResNetGenerator(z_dim, c, o["g_width"], nc)
+    d = nets.ResNetDiscriminator(c, o["d_width"], nc)
+    nets.resnet_init(g)
+    nets.resnet_init(d)
+    if o["d_norm"] == "spectral":
+        nets.spectral_norm_all(d)
+    return g, d
+
+
+def build_biggan32(data: DataSpec, z_dim: int, conditional: bool = True, **options):
+    """BigGAN's 32x32 G and D (Brock et al. 2019): hierarchical z and a shared class embedding
+    into conditional BatchNorms, projection D, orthogonal init, spectral norm in G (but its
+    shared embedding) and D, optional self-attention."""
+    from ganbench.errors import UsageError
+    from ganbench_plugins import nets
+
+    o = _opts(BIGGAN32_OPTIONS, options, "biggan32")
+    _check_widths(o, ("g_width", "d_width"), multiple=8)  # attention's C/8 channels
+    _check_widths(o, ("shared_dim",))
+    if not isinstance(o["attention"], bool):
+        raise UsageError(f"attention must be true or false, got {o['attention']!r}")
+    if z_dim % 4:
+        raise UsageError(f"biggan32 splits z into 4 chunks: z_dim must be a multiple of 4, "
+                         f"got {z_dim}")
+    c = data.shape[0]
+    nc = data.num_classes if conditional else 0
+    att = o["attention"]
+    g = nets.BigGANGenerator(z_dim, c, o["g_width"], nc, o["shared_dim"],
+                             attention_after=2 if att else 0)
+    d = nets.ResNetDiscriminator(c, o["d_width"], nc, attention_after=1 if att else 0)
+    nets.orthogonal_init(g)
+    nets.orthogonal_init(d)
+    nets.spectral_norm_all(g, exclude=(g.shared,) if g.shared is not None else ())
+    nets.spectral_norm_all(d)
+    return g, d
+
+
+def resnet_supports(data: DataSpec) -> Optional[str]:
+    if data.kind != "images" or len(data.shape) != 3:
+        return "the ResNet models need image data (C, H, W)"
+    if tuple(data.shape[1:]) != (32, 32):
+        h, w = data.shape[1:]
+        return (f"the ResNet models are the 32x32 nets of the literature, got {h}x{w} "
+                "(resize the dataset to 32)")
+    return None
+
+
 def dcgan_supports(data: DataSpec) -> Optional[str]:
     if data.kind != "images" or len(data.shape) != 3:
         return "dcgan needs image data (C, H, W)"
@@ -178,6 +256,37 @@ MODELS = [
         supports=dcgan_supports,
         options={"width": 64},
         aux_outputs=True,
+    ),
+    ModelSpec(
+        name="resnet",
+        build=build_resnet,
+        description="32x32 ResNet of SN-GAN / WGAN-GP (Miyato et al. 2018, Gulrajani et al. "
+                    "2017): G linear to 4x4, 3 up-sampling residual blocks (BN, ReLU), 3x3 conv, "
+                    "Tanh; D an optimised block, 3 residual blocks (2 down-sampling), ReLU, "
+                    "global sum pooling, linear; d_norm spectral (SN-GAN, default) or none "
+                    "(WGAN-GP, with g_width 128)",
+        supports=resnet_supports,
+        options=RESNET_OPTIONS,
+    ),
+    ModelSpec(
+        name="cresnet",
+        build=lambda data, z_dim, **o: build_resnet(data, z_dim, conditional=True, **o),
+        description="conditional 32x32 ResNet (cGAN with projection discriminator, Miyato & "
+                    "Koyama 2018): class-conditional BatchNorm in G, projection D",
+        conditional=True,
+        supports=resnet_supports,
+        options=RESNET_OPTIONS,
+    ),
+    ModelSpec(
+        name="biggan32",
+        build=build_biggan32,
+        description="BigGAN's 32x32 G/D (Brock et al. 2019, StudioGAN's CIFAR-10 config): "
+                    "shared class embedding and hierarchical z into conditional BN, projection "
+                    "D, orthogonal init, spectral norm in G and D, self-attention after G's "
+                    "block 2 and D's block 1 (attention false: none); z_dim a multiple of 4",
+        conditional=True,
+        supports=resnet_supports,
+        options=BIGGAN32_OPTIONS,
     ),
 ]
 

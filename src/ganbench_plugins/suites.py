@@ -104,20 +104,34 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
 
   On digits wgan keeps n_critic 5 and clip 0.01, at lr 1e-3 (``QUICK_HPARAMS``).
 
-``mnist``, ``fashion-mnist``, ``cifar10``: the image benchmarks of the literature (Lucic et al.
-2018 compare GAN losses on exactly these). Each is a fixed list: the four built-in variants
+``mnist``, ``fashion-mnist``: image benchmarks of the literature (Lucic et al. 2018 compare
+GAN losses on these and CIFAR-10). Each is a fixed list: the four built-in variants
 (vanilla-minimax, non-saturating, dcgan, cgan) on one dataset, the same budget in images seen
-for every variant (20 epochs of MNIST / Fashion-MNIST, 40 of CIFAR-10: GPU hours, not CPU
-minutes; on a CPU give a smaller ``--budget``), seeds 0, 1, 2. Images are 32 x 32 for every
+for every variant (20 epochs: GPU hours, not CPU minutes; on a CPU give a smaller
+``--budget``), seeds 0, 1, 2. Images are 32 x 32 for every
 variant (MNIST and Fashion-MNIST resized from 28, so DCGAN runs and every variant is measured in
 the same space). Evaluation protocol: 10 evaluations spread over the budget after one at step 0,
 10,000 generated samples each (the sample count of FID in the literature), the same noise at
 every evaluation, compared with the train split. Metrics: FID, KID, IS and precision/recall
 (torch-fidelity) in the shipped domain classifier's feature space for MNIST and Fashion-MNIST,
 with the label metrics, plus ``frechet-data`` (Frechet distance in pixel space, 1024 dims) and
-the training statistics and throughput. ``frechet-data`` does not apply to CIFAR-10
-(3 x 32 x 32 = 3072 dims > 1024); its FID uses torch-fidelity's ``inception-v3-compat``, whose
-weights must be downloadable or given with ``--fid-weights``.
+the training statistics and throughput.
+
+``cifar10``: mimicry's CIFAR-10 protocol (Lee & Town 2020; github.com/kwotsin/mimicry, README,
+"Baselines / CIFAR-10"), so that its numbers sit beside mimicry's table there: ``mimicry-sngan``
+(``resnet``, SN-GAN) and ``mimicry-cgan-pd`` (``cresnet``, projection D) with the hinge loss,
+batch 64, Adam 2e-4, betas (0, 0.9) decayed linearly to 0 over the budget
+(``lr_schedule="linear"``), 5 D steps per G step, 100k G steps (``100ksteps``), and FID on
+50,000 generated samples against the 50,000 train images. mimicry's published FIDs (same table,
+CIFAR-10 32 x 32, 100K steps): SN-GAN 16.77 ± 0.04, cGAN-PD 10.84 ± 0.03 (IS 7.97 and 8.25). Two
+differences remain: mimicry's G up-samples bilinearly, ganbench's ``resnet`` with nearest
+neighbours (SN-GAN's and WGAN-GP's code); and mimicry publishes one trained checkpoint per
+GAN, here seeds 0, 1, 2 are three trainings. 10 evaluations after the one
+at step 0, each of 50,000 samples. ``frechet-data`` does not apply (3 x 32 x 32 = 3072 dims,
+over 1024); FID, KID and IS use torch-fidelity's ``inception-v3-compat`` (the TF-FID Inception),
+whose weights must be downloadable or given with ``--fid-weights``. CIFAR-10 must be in the data
+root (it is downloaded unless ``--no-download``; a missing copy is one clear error line).
+GPU-sized: 6 runs of 100k G steps (500k D steps).
 
 ``pacgan``: PacGAN's synthetic protocol (Lin et al. 2018, section 4.1, Table 1; their code,
 github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments``): ``pacgan-paper-gan`` and
@@ -205,6 +219,11 @@ LITERATURE_VARIANTS = ("vanilla-minimax", "non-saturating", "dcgan", "cgan")
 LITERATURE_SEEDS = (0, 1, 2)
 LITERATURE_EVAL_SAMPLES = 10_000
 IMAGE_SIDE = 32
+CIFAR10_VARIANTS = ("mimicry-sngan", "mimicry-cgan-pd")  # mimicry's protocol, module docstring
+CIFAR10_BUDGET = "100ksteps"  # G steps
+CIFAR10_EVAL_SAMPLES = 50_000
+# mimicry's published CIFAR-10 FIDs (its README, Baselines / CIFAR-10, 100K steps, 50k samples)
+CIFAR10_PUBLISHED_FID = {"mimicry-sngan": 16.77, "mimicry-cgan-pd": 10.84}
 
 
 def cross_entries(variants, datasets, budget: str, seeds: tuple[int, ...], eval_samples: int,
@@ -235,9 +254,13 @@ SUITES = [
     SuiteSpec("fashion-mnist", literature_entries("fashion-mnist", "1200kimg"),
               "4 built-in variants on Fashion-MNIST at 32x32, 1200kimg (20 epochs) each, "
               "seeds 0-2, FID (domain extractor) on 10k samples; GPU-sized"),
-    SuiteSpec("cifar10", literature_entries("cifar10", "2000kimg"),
-              "4 built-in variants on CIFAR-10, 2000kimg (40 epochs) each, seeds 0-2; "
-              "FID with inception-v3-compat (needs its weights); GPU-sized"),
+    SuiteSpec("cifar10", cross_entries(CIFAR10_VARIANTS, ("cifar10",), CIFAR10_BUDGET,
+                                        LITERATURE_SEEDS, CIFAR10_EVAL_SAMPLES),
+              "mimicry's CIFAR-10 protocol: SN-GAN (resnet) and cGAN-PD (cresnet), hinge, "
+              "Adam 2e-4 betas (0, 0.9) decayed linearly to 0, 5 D steps, batch 64, "
+              "100k G steps, "
+              "seeds 0-2, FID (inception-v3-compat, needs its weights) on 50k samples vs the "
+              "train set; mimicry's FIDs 16.77 / 10.84; GPU-sized"),
 ]
 
 

@@ -58,6 +58,10 @@ optimiser are registered as variants of their own, with ``suite_only=True``: the
   (``dragan-sigmoid``; ganbench's ``dragan`` penalises the logit's gradient). Theirs differ from ganbench's in
   architecture (InfoGAN's G and D on 28 x 28, sigmoid output) and latent (U(-1, 1)); see the
   ``lucic`` suite.
+* ``mimicry-sngan``, ``mimicry-cgan-pd``: SN-GAN (``resnet``) and cGAN-PD (``cresnet``) with
+  mimicry's CIFAR-10 recipe (hinge loss, Adam 2e-4, β (0, 0.9), both learning rates decayed
+  linearly to 0 over the budget, 5 D steps per G step, batch 64, z_dim 128), for the
+  ``cifar10`` suite.
 """
 
 from __future__ import annotations
@@ -179,6 +183,29 @@ VARIANTS += [
                   model_options={"d_norm": "none"}),
     lucic_variant("dragan", "non-saturating", "DRAGAN (NS GAN + DRAGAN penalty lambda 10)",
                   lucic_hparams(1e-4, 0.5), regularizers=("dragan-sigmoid:10",)),
+]
+
+
+# mimicry's CIFAR-10 protocol (Lee & Town 2020, Mimicry: Towards the Reproducibility of GAN
+# Research; github.com/kwotsin/mimicry README, "CIFAR-10 / Training Parameters"): batch 64,
+# Adam 2e-4, betas (0, 0.9), 5 D steps per G step, 100k G steps, both learning rates decayed
+# linearly to 0 over them, z_dim 128 (its nz), hinge loss.
+MIMICRY_HPARAMS = Hyperparams(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.9), k=5,
+                              batch_size=64, z_dim=128, lr_schedule="linear")
+MIMICRY_REFERENCE = ("Lee & Town 2020, Mimicry: Towards the Reproducibility of GAN Research; "
+                     "github.com/kwotsin/mimicry, CIFAR-10 baselines")
+
+VARIANTS += [
+    VariantSpec("mimicry-sngan", "resnet", "hinge",
+                "SN-GAN on the 32x32 ResNet with mimicry's CIFAR-10 recipe", MIMICRY_HPARAMS,
+                reference="Miyato, Kataoka, Koyama & Yoshida 2018; " + MIMICRY_REFERENCE,
+                suite_only=True),
+    VariantSpec("mimicry-cgan-pd", "cresnet", "hinge",
+                "cGAN with projection discriminator on the 32x32 ResNet with mimicry's CIFAR-10 "
+                "recipe", MIMICRY_HPARAMS,
+                reference="Miyato & Koyama 2018, cGANs with Projection Discriminator; "
+                          + MIMICRY_REFERENCE,
+                suite_only=True),
 ]
 
 
