@@ -219,7 +219,8 @@ def test_broken_third_party_plugin_fails_with_one_line(tmp_path):
     r = run_cli("list", env={"PYTHONPATH": str(site), "GANBENCH_LOAD_PLUGINS": "broken"})
     assert r.returncode == 2
     assert r.stderr.strip() == ("ganbench: error: plugin 'broken' (broken_plugin) failed to "
-                                "import: missing dependency foo")
+                                "import: missing dependency foo (fix the plugin, or skip it: "
+                                "GANBENCH_DISABLE_PLUGINS=broken)")
 
 
 def test_suite_entry_recipe_applies_to_the_suite_only(reg):
