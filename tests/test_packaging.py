@@ -49,3 +49,20 @@ def test_the_wheel_holds_every_package_data_file_and_entry_point(tmp_path):
     for module in targets:
         path = module.replace(".", "/")
         assert f"{path}.py" in names or f"{path}/__init__.py" in names, module
+
+
+def test_git_sha_names_the_checkout_ganbench_runs_from():
+    """Run files record the commit of the checkout ganbench is imported from (empty from a
+    wheel). The src/ layout moved envinfo.py one folder deeper, and for a while every run file
+    said '' here."""
+    from ganbench import envinfo
+
+    checkout = Path(envinfo.__file__).resolve().parents[2]
+    if not (checkout / ".git").exists():
+        import pytest
+
+        pytest.skip("ganbench is not imported from a git checkout here")
+    head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    envinfo.git_sha.cache_clear()
+    assert head and envinfo.git_sha().split("+")[0] == head

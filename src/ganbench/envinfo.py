@@ -22,7 +22,7 @@ def torch_version() -> str:
 def git_sha() -> str:
     """The commit of the ganbench source checkout, with '+dirty' when it has changes; '' when
     ganbench is not running from a git checkout."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # src/ganbench/envinfo.py -> the checkout
     if not (root / ".git").exists():
         return ""
     try:
