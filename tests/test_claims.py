@@ -1,0 +1,194 @@
+"""Every number and ordering claimed in README.md and results/README.md is recomputed here from
+the committed table it cites (results/*.csv), within the rounding printed."""
+
+import importlib.util
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from scipy import stats
+
+RESULTS = Path(REPO, "results")
+
+
+def _text(name):
+    return Path(REPO, name).read_text()
+
+
+def section(text, heading):
+    """The body of the Markdown section ``heading`` (up to the next heading of any level)."""
+    body = text.split(heading + "\n", 1)[1]
+    return re.split(r"\n#{1,6} ", body, maxsplit=1)[0]
+
+
+def md_rows(body, after=""):
+    """The rows of the first Markdown table in ``body`` after the text ``after``, as lists of
+    cell strings (header and separator left out)."""
+    lines = body.split(after, 1)[1].splitlines() if after else body.splitlines()
+    rows, started = [], False
+    for line in lines:
+        if line.startswith("|"):
+            started = True
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif started:
+            break
+    return rows[2:]
+
+
+def near(printed, value):
+    """``printed`` is ``value`` rounded to the digits printed (half a unit in its last digit)."""
+    s = printed.replace("−", "-").replace("+", "").replace(",", "").replace("%", "").strip()
+    mant, _, exp = s.partition("e")
+    dec = len(mant.split(".")[1]) if "." in mant else 0
+    tol = 0.5 * 10 ** ((int(exp) if exp else 0) - dec)
+    return abs(float(s) - value) <= tol * (1 + 1e-9) + 1e-12
+
+
+def check(printed, value, what=""):
+    assert near(printed, value), f"{what}: printed {printed}, data {value}"
+
+
+@lru_cache(maxsize=None)
+def long_table(name):
+    """A committed long table (``ganbench results --long --export``)."""
+    import pandas as pd
+
+    return pd.read_csv(RESULTS / name)
+
+
+@lru_cache(maxsize=None)
+def finals(name):
+    """Final value of each run × metric of a committed long table."""
+    from ganbench import results
+
+    return results.final_values(long_table(name))
+
+
+def throughput(name):
+    """variant -> per-run mean of its ``images_per_s`` rows (training only), mean over runs."""
+    df = long_table(name)
+    ips = df[(df.metric == "images_per_s") & (df.step > 0)]
+    return ips.groupby(["variant", "run_id"]).value.mean().groupby(level=0).mean()
+
+
+def values(name, variant, dataset, metric):
+    f = finals(name)
+    g = f[(f.variant == variant) & (f.dataset == dataset) & (f.metric == metric)]
+    return g.sort_values("seed")["value"].astype(float).tolist()
+
+
+def mean_sd(x):
+    m = sum(x) / len(x)
+    return m, math.sqrt(sum((v - m) ** 2 for v in x) / (len(x) - 1))
+
+
+def welch(a, b):
+    """B − A: delta of means, its 95% Welch interval and two-sided p (scipy)."""
+    r = stats.ttest_ind(b, a, equal_var=False)
+    ci = r.confidence_interval(0.95)
+    return sum(b) / len(b) - sum(a) / len(a), ci.low, ci.high, r.pvalue
+
+
+def signed(text):
+    """Minus signs as the READMEs print them."""
+    return text.replace("-", "−")
+
+
+def assert_in(fragment, text):
+    assert fragment in " ".join(text.split()), fragment
+
+
+# --- the mnist reference tables (results/README.md) ---------------------------------------
+
+MNIST = {"### Equal wall-clock: 60 s per run (`mnist-cpu-60s.csv`)": "mnist-cpu-60s.csv",
+         "### Equal images seen: 96,000 per run (`mnist-cpu-96kimg.csv`)": "mnist-cpu-96kimg.csv"}
+MNIST_COLUMNS = [None, "fid", "kid", "frechet_data", "precision", "recall", "classes_covered",
+                 "class_kl"]  # after variant, seeds and FID at step 0
+
+
+@pytest.mark.parametrize("heading", MNIST)
+def test_mnist_tables_are_their_csv(heading):
+    name = MNIST[heading]
+    rows = md_rows(section(_text("results/README.md"), heading))
+    assert len(rows) == 4
+    df = long_table(name)
+    for variant, seeds, fid0, *cells in rows:
+        what = f"{name} {variant}"
+        assert int(seeds) == df[df.variant == variant]["run_id"].nunique(), what
+        at0 = df[(df.variant == variant) & (df.metric == "fid") & (df.step == 0)]
+        for printed, v in zip(fid0.split(" ± "), mean_sd(at0["value"].tolist())):
+            check(printed, v, what + " fid@0")
+        for metric, cell in zip(MNIST_COLUMNS[1:], cells):
+            for printed, v in zip(cell.split(" ± "),
+                                  mean_sd(values(name, variant, "mnist", metric))):
+                check(printed, v, f"{what} {metric}")
+        f = finals(name)
+        run = f[(f.variant == variant) & (f.metric == "fid")]
+        steps, train_s, img_s = cells[-3:]
+        check(steps, run["step"].mean(), what + " steps")
+        check(train_s, run["wall_s"].mean(), what + " train s")
+        check(img_s, throughput(name)[variant], what + " img/s")
+
+
+def test_mnist_claims():
+    text = _text("results/README.md")
+    s60 = section(text, "### Equal wall-clock: 60 s per run (`mnist-cpu-60s.csv`)")
+    s96 = section(text, "### Equal images seen: 96,000 per run (`mnist-cpu-96kimg.csv`)")
+    f60, f96 = finals("mnist-cpu-60s.csv"), finals("mnist-cpu-96kimg.csv")
+    fid60 = f60[f60.metric == "fid"].set_index(["variant", "seed"])
+
+    # a minute buys the MLPs 2,693-3,449 G steps (345k-442k images), dcgan 170 (10.9k)
+    mlp = fid60.drop(index="dcgan", level=0)
+    means = mlp.groupby(level=0)[["step", "images_seen"]].mean()
+    assert_in(f"MLP variants {means.step.min():,.0f}–{means.step.max():,.0f} G steps "
+              f"({means.images_seen.min() / 1e3:.0f}k–{means.images_seen.max() / 1e3:.0f}k "
+              "images", s60)
+    dc = fid60.loc["dcgan"]
+    assert_in(f"dcgan {dc.step.mean():.0f} ({dc.images_seen.mean() / 1e3:.1f}k images", s60)
+    rate = throughput("mnist-cpu-60s.csv")
+    slow = rate.drop("dcgan") / rate["dcgan"]
+    assert_in(f"{slow.min():.0f}–{slow.max():.0f}× fewer images per second", s60)
+    ns, mm = fid60.loc["non-saturating"], fid60.loc["vanilla-minimax"]
+    more = ns.images_seen.mean() / mm.images_seen.mean() - 1
+    assert_in(f"~{100 * more:.0f}% more images in its minute "
+              f"({ns.images_seen.mean() / 1e3:.0f}k vs {mm.images_seen.mean() / 1e3:.0f}k)", s60)
+
+    # non-saturating - minimax on FID, Welch, at equal wall-clock and at equal images
+    for f in (f60, f96):
+        a = f[(f.variant == "vanilla-minimax") & (f.metric == "fid")].value.tolist()
+        b = f[(f.variant == "non-saturating") & (f.metric == "fid")].value.tolist()
+        d, lo, hi, p = welch(a, b)
+        assert_in(signed(f"= {d:+.1f} [{lo:.1f}, {hi:.1f}]") + f" (95% Welch t-interval), "
+                  f"p = {p:.2g}", s60)
+    assert "400kimg" not in text and "147.4" not in text  # no committed data behind them
+
+    cg = f60[f60.variant == "cgan"]
+    assert_in(f"class KL {cg[cg.metric == 'class_kl'].value.mean():.2f}", s60)
+    acc = mean_sd(cg[cg.metric == "cond_accuracy"].value.tolist())
+    assert_in(f"`cond_accuracy` {acc[0]:.2f} ± {acc[1]:.2f}", s60)
+
+    # 96kimg: dcgan's FID and recall against the MLPs', classes covered, cgan
+    fin96 = f96.set_index(["variant", "metric"])
+    fid = fin96.xs("fid", level=1).value.groupby(level=0).mean()
+    rec = fin96.xs("recall", level=1).value.groupby(level=0).mean()
+    assert_in(f"FID {fid['dcgan']:.1f} and recall {rec['dcgan']:.2f} against "
+              f"{fid.drop('dcgan').min():.0f}–{fid.drop('dcgan').max():.0f} and zero recall", s96)
+    assert rec.drop("dcgan").max() == 0
+    cls = fin96.xs("classes_covered", level=1).value.groupby(level=0).mean()
+    assert_in(f"cover only {cls[['vanilla-minimax', 'non-saturating']].min():.1f}–"
+              f"{cls[['vanilla-minimax', 'non-saturating']].max():.1f} classes", s96)
+    acc = mean_sd(fin96.loc[("cgan", "cond_accuracy")].value.tolist())
+    assert_in(f"(FID {fid['cgan']:.0f}, {cls['cgan']:.1f} classes, `cond_accuracy` "
+              f"{acc[0]:.2f} ± {acc[1]:.2f})", s96)
+    sd = mean_sd(fin96.loc[("vanilla-minimax", "fid")].value.tolist())[1]
+    assert abs(fid["vanilla-minimax"] - fid["non-saturating"]) < sd  # "within one std"
+    f96i = f96[f96.metric == "fid"].set_index("variant")
+    rate = throughput("mnist-cpu-96kimg.csv")
+    fast = rate.drop("dcgan") / rate["dcgan"]
+    assert_in(f"the MLPs are {fast.min():.0f}–{fast.max():.0f}× faster per image", s96)
+    dc = f96i.loc["dcgan"]
+    assert_in(f"dcgan's training {dc.wall_s.mean():.0f} s per run ({dc.step.mean():.0f} "
+              f"steps at {rate['dcgan']:.0f} img/s)", s96)
