@@ -4,6 +4,7 @@ the committed table it cites (results/*.csv), within the rounding printed."""
 import importlib.util
 import math
 import re
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -87,7 +88,9 @@ def mean_sd(x):
 
 def welch(a, b):
     """B − A: delta of means, its 95% Welch interval and two-sided p (scipy)."""
-    r = stats.ttest_ind(b, a, equal_var=False)
+    with warnings.catch_warnings():  # one side's seeds may all agree (8 of 8 modes)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = stats.ttest_ind(b, a, equal_var=False)
     ci = r.confidence_interval(0.95)
     return sum(b) / len(b) - sum(a) / len(a), ci.low, ci.high, r.pvalue
 
@@ -192,3 +195,92 @@ def test_mnist_claims():
     dc = f96i.loc["dcgan"]
     assert_in(f"dcgan's training {dc.wall_s.mean():.0f} s per run ({dc.step.mean():.0f} "
               f"steps at {rate['dcgan']:.0f} img/s)", s96)
+
+
+# --- PacGAN's protocol on a CPU (results/README.md) ---------------------------------------
+
+PACGAN = "## PacGAN synthetic protocol on a CPU"
+PAC = {"GAN": "pacgan-paper-gan", "PacGAN2": "pacgan-paper-pac2"}
+PAC_DATA = {"grid": "pacgan-grid", "ring": "pacgan-ring"}
+PAC_METRICS = {"modes covered": "modes_covered", "high quality %": "high_quality_pct",
+               "reverse KL": "reverse_kl"}
+
+
+def pac(variant, dataset, metric):
+    return values("pacgan-cpu.csv", PAC[variant], PAC_DATA[dataset.split()[0]], metric)
+
+
+def test_pacgan_table_is_its_csv():
+    rows = md_rows(section(_text("results/README.md"), PACGAN), "Table1.png")
+    assert len(rows) == 4
+    for variant, dataset, *cells in rows:
+        for metric, cell in zip(PAC_METRICS.values(), cells[::2]):  # ours; theirs between
+            x = pac(variant, dataset, metric)
+            assert len(x) == 5
+            m, sd = mean_sd(x)
+            half = stats.t.ppf(0.975, len(x) - 1) * sd / math.sqrt(len(x))
+            mean, se, lo, hi = re.fullmatch(r"(\S+) ± (\S+) \[(\S+), (\S+)\]", cell).groups()
+            what = f"{variant} {dataset} {metric}"
+            for printed, v in ((mean, m), (se, sd / math.sqrt(len(x))), (lo, m - half),
+                               (hi, m + half)):
+                check(printed, v, what)
+
+
+def test_pacgan_compare_table_is_its_csv():
+    rows = md_rows(section(_text("results/README.md"), PACGAN), "Welch, seeds as samples")
+    assert len(rows) == 6
+    for dataset, metric, gan, pac2, delta, p in rows:
+        a, b = pac("GAN", dataset, PAC_METRICS[metric]), pac("PacGAN2", dataset,
+                                                             PAC_METRICS[metric])
+        d, lo, hi, pv = welch(a, b)
+        what = f"{dataset} {metric}"
+        check(gan, sum(a) / 5, what), check(pac2, sum(b) / 5, what), check(p, pv, what)
+        pd_, plo, phi = re.fullmatch(r"(\S+) \[(\S+), (\S+)\]", delta).groups()
+        check(pd_, d, what), check(plo, lo, what), check(phi, hi, what)
+
+
+def test_pacgan_claims_and_its_budget_in_real_points():
+    body = section(_text("results/README.md"), PACGAN)
+    f = finals("pacgan-cpu.csv")
+    runs = f[f.variant.isin(PAC.values()) & (f.metric == "high_quality_pct")]
+    assert set(runs.step) == {3000}
+    assert_in(f"1/{400_000 / 3000:.0f} ({100 * 3000 / 400_000:.2f}%)", body)
+    seen = runs.groupby("variant").images_seen.agg(["min", "max"])
+    assert (seen["min"] == seen["max"]).all()
+    gan, pac2 = seen.loc[PAC["GAN"], "max"], seen.loc[PAC["PacGAN2"], "max"]
+    assert (gan, pac2) == (300_000, 600_000)  # equal steps is twice the images for PacGAN2
+    assert_in(f"{gan:,.0f} real points per GAN run (theirs 40M) and {pac2:,.0f} per PacGAN2",
+              body)
+    assert_in("**Equal steps, not equal images**", body)
+    assert_in(f"at equal steps ({gan:,.0f} against {pac2:,.0f} real points;", body)
+
+    cal = {(v, d): f[(f.variant == v) & (f.dataset == d)].set_index("metric").value
+           for v in ("calib-real", "calib-noise") for d in PAC_DATA.values()}
+    g, r = "pacgan-grid", "pacgan-ring"
+    assert_in(f"score {cal['calib-real', g].modes_covered:.0f} modes / "
+              f"{cal['calib-real', g].high_quality_pct:.1f}% (grid) and "
+              f"{cal['calib-real', r].modes_covered:.0f} / "
+              f"{cal['calib-real', r].high_quality_pct:.1f}% (ring)", body)
+    assert_in(f"{cal['calib-noise', g].modes_covered:.0f} modes / "
+              f"{cal['calib-noise', g].high_quality_pct:.2f}% (grid) and "
+              f"{cal['calib-noise', r].modes_covered:.0f} / "
+              f"{cal['calib-noise', r].high_quality_pct:.2f}% (ring)", body)
+
+    tests = {(d, m): welch(pac("GAN", d, m), pac("PacGAN2", d, m))
+             for d in PAC_DATA for m in PAC_METRICS.values()}
+    assert min(t[3] for t in tests.values()) >= 0.095  # "every p ≥ 0.10"
+    assert_in("(every p ≥ 0.10)", body)
+    hq = [sum(pac(v, "grid", "high_quality_pct")) / 5 for v in PAC]
+    assert_in(f"({min(hq):.1f}–{max(hq):.1f}% against noise's "
+              f"{cal['calib-noise', g].high_quality_pct:.2f}%", body)
+    modes = [sum(pac(v, "grid", "modes_covered")) / 5 for v in PAC]
+    assert_in(f"their {min(modes):.0f}–{max(modes):.0f} \"covered\" modes", body)
+    assert_in(f"with {sum(pac('PacGAN2', 'ring', 'high_quality_pct')) / 5:.0f}% of it", body)
+    kl = [sum(pac(v, "grid", "reverse_kl")) / 5 for v in ("PacGAN2", "GAN")]
+    assert_in(f"({kl[0]:.2f} vs {kl[1]:.2f}, p = {tests['grid', 'reverse_kl'][3]:.2f})", body)
+    assert_in(f"({modes[1]:.1f} vs {modes[0]:.1f}, p = "
+              f"{tests['grid', 'modes_covered'][3]:.2f})", body)
+    ms = (runs.wall_s / runs.step * 1000).groupby([runs.variant, runs.dataset]).mean()
+    assert_in(f"{400_000 * ms.min() / 3.6e6:.1f}–{400_000 * ms.max() / 3.6e6:.1f} h of training "
+              f"per run at this run's step times ({ms.min():.0f}–{ms.max():.0f} ms per step",
+              body)
