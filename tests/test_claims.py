@@ -26,8 +26,8 @@ def section(text, heading):
 
 
 def md_rows(body, after=""):
-    """The rows of the first Markdown table in ``body`` after the text ``after``, as lists of
-    cell strings (header and separator left out)."""
+    """The rows below the header of the first Markdown table in ``body`` after the text
+    ``after``, as lists of cell strings."""
     lines = body.split(after, 1)[1].splitlines() if after else body.splitlines()
     rows, started = [], False
     for line in lines:
@@ -36,7 +36,8 @@ def md_rows(body, after=""):
             rows.append([c.strip() for c in line.strip().strip("|").split("|")])
         elif started:
             break
-    return rows[2:]
+    sep = next(i for i, r in enumerate(rows) if all(re.fullmatch(r"-+", c) for c in r))
+    return rows[sep + 1:]
 
 
 def near(printed, value):
@@ -284,3 +285,25 @@ def test_pacgan_claims_and_its_budget_in_real_points():
     assert_in(f"{400_000 * ms.min() / 3.6e6:.1f}–{400_000 * ms.max() / 3.6e6:.1f} h of training "
               f"per run at this run's step times ({ms.min():.0f}–{ms.max():.0f} ms per step",
               body)
+
+
+# --- README.md ------------------------------------------------------------------------------
+
+def test_readme_extractor_accuracies_are_their_json():
+    import json
+
+    readme = _text("README.md")
+    rows = md_rows(readme, "| dataset | epochs | test accuracy | command |")
+    assert len(rows) == 3
+    for dataset, epochs, acc, _ in rows:
+        meta = json.loads(Path(REPO, "src/ganbench/extractors/weights",
+                               f"{dataset.strip('`')}.json").read_text())
+        assert int(epochs) == meta["epochs"], dataset
+        check(acc, 100 * meta["test_accuracy"], dataset)
+
+
+def test_readme_quick_suite_run_count(reg):
+    from ganbench_plugins.suites import quick_entries
+
+    assert_in(f"`quick` suite ({len(quick_entries(reg))} runs: every built-in variant",
+              _text("README.md"))
