@@ -307,3 +307,51 @@ def test_readme_quick_suite_run_count(reg):
 
     assert_in(f"`quick` suite ({len(quick_entries(reg))} runs: every built-in variant",
               _text("README.md"))
+
+
+# --- the quick suite on held-out seeds (results/README.md, README.md) -----------------------
+
+QUICK = "quick-heldout.csv"
+
+
+def quick_tables():
+    spec = importlib.util.spec_from_file_location("quick_tables", RESULTS / "quick_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quick_table_is_on_held_out_seeds():
+    from ganbench_plugins.suites import HELD_OUT_SEEDS, TUNING_SEEDS
+
+    assert not set(HELD_OUT_SEEDS) & set(TUNING_SEEDS)
+    f = finals(QUICK)
+    seeds = set(f[~f.variant.str.startswith("calib-")].seed.astype(int))
+    assert len(seeds) >= 3 and seeds <= set(HELD_OUT_SEEDS)
+    s = "–".join(map(str, (min(seeds), max(seeds))))
+    assert_in(f"held-out seeds {s}", section(_text("results/README.md"), "## The quick suite"))
+    assert "seeds 0-4" not in _text("results/README.md")  # tuning seeds, no committed data
+
+
+def test_quick_tables_are_the_committed_csv():
+    body = section(_text("results/README.md"), "## The quick suite")
+    assert quick_tables().tables(RESULTS / QUICK) in body
+
+
+def test_readme_calibration_rows_are_the_quick_table():
+    f = finals(QUICK)
+    cal = {(v, d): f[(f.variant == v) & (f.dataset == d)].set_index("metric").value
+           for v in ("calib-real", "calib-noise") for d in ("grid25", "ring8", "digits")}
+    fmt = quick_tables().num
+    g = "grid25"
+    assert_in(f"grid25 real {cal['calib-real', g].modes_covered:.0f} modes / "
+              f"{fmt(cal['calib-real', g].high_quality_pct)}% high quality, noise "
+              f"{cal['calib-noise', g].modes_covered:.0f} modes / "
+              f"{fmt(cal['calib-noise', g].high_quality_pct)}%", _text("README.md"))
+    r = "ring8"
+    assert_in(f"ring8 real {cal['calib-real', r].modes_covered:.0f} / "
+              f"{fmt(cal['calib-real', r].high_quality_pct)}%, noise "
+              f"{cal['calib-noise', r].modes_covered:.0f} / "
+              f"{fmt(cal['calib-noise', r].high_quality_pct)}%; digits real FID "
+              f"{cal['calib-real', 'digits'].fid:.1f}, noise "
+              f"{fmt(cal['calib-noise', 'digits'].fid)}", _text("README.md"))
