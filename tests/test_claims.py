@@ -355,3 +355,61 @@ def test_readme_calibration_rows_are_the_quick_table():
               f"{fmt(cal['calib-noise', r].high_quality_pct)}%; digits real FID "
               f"{cal['calib-real', 'digits'].fid:.1f}, noise "
               f"{fmt(cal['calib-noise', 'digits'].fid)}", _text("README.md"))
+
+
+def quick_finals():
+    """dataset -> variant -> metric -> final values by seed (sorted), calibration rows apart."""
+    f = finals(QUICK)
+    out = {}
+    for (ds, v, m), g in f.groupby(["dataset", "variant", "metric"]):
+        out.setdefault(ds, {}).setdefault(v, {})[m] = g.sort_values("seed").value.tolist()
+    return out
+
+
+def test_quick_claims():
+    """The 'How to read it' numbers of the quick section, from quick-heldout.csv."""
+    q = quick_tables()
+    body = section(_text("results/README.md"), "## The quick suite")
+    data = quick_finals()
+    higher = {"fid": False, "frechet_data": False, "high_quality_pct": True,
+              "modes_covered": True, "reverse_kl": False}
+    for ds, metrics in q.DATASETS.items():
+        rows = {v: by for v, by in data[ds].items() if not v.startswith("calib-")}
+        noise = {m: data[ds]["calib-noise"][m][0] for m in metrics}
+        head = metrics[0]
+        above = [v for v, by in rows.items()
+                 if not any(q.worse(x, noise[head], higher[head]) for x in by[head])]
+        assert_in(f"{len(above)} of {len(rows)} variants on {ds}", body)
+        pick = min if higher[head] else max
+        weakest = min(rows, key=lambda v: q.ratio(pick(rows[v][head]), noise[head],
+                                                  higher[head]))
+        w = pick(rows[weakest][head])
+        assert_in(f"weakest on {ds}: {weakest} ({q.num(w)}, "
+                  f"{q.num(q.ratio(w, noise[head], higher[head]))}x", body)
+        for m in metrics[1:]:
+            bad = sorted(v for v, by in rows.items()
+                         if any(q.worse(x, noise[m], higher[m]) for x in by[m]))
+            every = sorted(v for v, by in rows.items()
+                           if all(q.worse(x, noise[m], higher[m]) for x in by[m]))
+            if bad:
+                assert_in(f"{ds}, {m} (noise row {q.num(noise[m])}): {len(bad)} of {len(rows)} "
+                          f"variants on some seed, {len(every)} on every seed", body)
+            else:
+                assert_in(f"{ds}, {m} (noise row {q.num(noise[m])}): none", body)
+
+    def compared(ds, a, b, metric, unit=""):
+        x, y = data[ds][a][metric], data[ds][b][metric]
+        d, lo, hi, p = welch(y, x)  # a − b
+        n = [signed(format(v, spec)) for v, spec in ((d, "+.3g"), (lo, ".3g"), (hi, ".3g"))]
+        return (f"{a} {q.num(sum(x) / len(x))}{unit} against {b} {q.num(sum(y) / len(y))}"
+                f"{unit}, Δ {n[0]} [{n[1]}, {n[2]}], p = {p:.2g}")
+
+    assert_in(compared("ring8", "non-saturating", "vanilla-minimax", "high_quality_pct", "%"),
+              body)
+    assert_in(compared("grid25", "wgan-gp", "non-saturating", "modes_covered"), body)
+    assert_in(compared("grid25", "wgan-gp", "non-saturating", "reverse_kl"), body)
+    assert_in(compared("ring8", "non-saturating", "vanilla-minimax", "reverse_kl"), body)
+    kl = data["grid25"]["calib-noise"]["reverse_kl"][0]
+    fine = [v for v, by in data["grid25"].items()
+            if not v.startswith("calib-") and all(x <= kl for x in by["reverse_kl"])]
+    assert_in(f"(all but {' and '.join(sorted(fine))})", body)

@@ -38,7 +38,8 @@ run (its recipe: these rows never pool with runs of a variant's own recipe):
   (seeds 0/1), vanilla-minimax 6.9 -> 29.7% (seed 2); 4e-3 overshoots (pacgan 14.6%,
   non-saturating onto 17 modes with frechet_data 2.2). ring8 keeps each variant's own batch,
   width and learning rate, so the losses are compared at the variants' recipe; there
-  non-saturating beats the saturating vanilla-minimax on every seed (results/README.md). With
+  non-saturating is ahead of the saturating vanilla-minimax in % high quality on every
+  held-out seed (results/README.md). With
   the grid25 recipe on ring8 the saturating loss catches up (96kimg, seeds 0/1/2:
   non-saturating 65/60/17%, vanilla-minimax 11/20/37%).
 * Four variants have their own changes on the 2-D sets (``TOY_VARIANT_RECIPES``, over the
