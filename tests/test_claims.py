@@ -410,6 +410,8 @@ def test_quick_claims():
 
     assert_in(compared("ring8", "non-saturating", "vanilla-minimax", "high_quality_pct", "%"),
               body)
+    ns, mm = data["ring8"]["non-saturating"], data["ring8"]["vanilla-minimax"]
+    assert min(ns["high_quality_pct"]) > max(mm["high_quality_pct"])  # suites.py: every seed
     assert_in(compared("grid25", "wgan-gp", "non-saturating", "modes_covered"), body)
     assert_in(compared("grid25", "wgan-gp", "non-saturating", "reverse_kl"), body)
     assert_in(compared("ring8", "non-saturating", "vanilla-minimax", "reverse_kl"), body)
