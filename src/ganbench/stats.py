@@ -54,10 +54,16 @@ def mean_ci(values: Iterable[float], alpha: float = ALPHA) -> MeanCI:
     nan = float("nan")
     if n == 0:
         return MeanCI(nan, nan, 0, nan, nan)
-    mean = math.fsum(x) / n
+    try:
+        mean = math.fsum(x) / n
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1)) if n > 1 else nan
+    except OverflowError:  # values near the float limit (±1.7e308): scaled by the largest
+        s = max(abs(v) for v in x)
+        mean = math.fsum(v / s for v in x) / n * s
+        std = math.sqrt(math.fsum((v / s - mean / s) ** 2 for v in x) / (n - 1)) * s \
+            if n > 1 else nan
     if n < 2:
         return MeanCI(mean, nan, 1, nan, nan)
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
     half = stats.t.ppf(1 - alpha / 2, n - 1) * std / math.sqrt(n)
     return MeanCI(mean, std, n, mean - half, mean + half)
 
