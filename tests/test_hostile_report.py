@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -340,12 +341,14 @@ SEED = str(10**23)
     (["arithmetic", "RUN", "7-1+4", "--jitter", "nan"], "finite"),
     (["arithmetic", "RUN", "7-1+4", "--jitter", "inf"], "finite"),
     (["arithmetic", "RUN", "7-1+4", "--jitter", "-5"], "at least 0"),
+    (["sample", "RUN", "--results", ""], "--results needs a path"),
+    (["sample", "", "--results", "RESULTS"], "RUN needs a path"),
     (["train-extractor", "--dataset", "digits", "--seed", SEED], f"from 0 to {2**63 - 1}"),
     (["train-extractor", "--dataset", "digits", "--batch-size", "0"], "positive integer"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_sizes_and_seeds_from_the_command_line_are_bounded(tiny, tmp_path, capsys, argv,
                                                            needle):
-    argv = [str(tiny) if a == "RUN" else a for a in argv]
+    argv = [{"RUN": str(tiny), "RESULTS": str(tiny.parent)}.get(a, a) for a in argv]
     out = tmp_path / ("x" if argv[0] == "train-extractor" else "x.png")
     code, err = _cli(capsys, *argv, "--out", str(out))
     _one_line_refusal(code, err, needle)
@@ -370,6 +373,19 @@ def test_library_calls_check_what_the_command_line_checks(tiny):
     # the default number of steps is still the one documented (64 for points)
     _, _, z, _ = latent.interpolate(kept, pairs=1)
     assert z.shape[:2] == (2, 64)
+
+
+@pytest.mark.parametrize("expr, needle", [
+    ("+".join(["1"] * 100), "at most 64"),
+    ("1" * 5000 + "+1", "is not like 7-1+4"),  # int() of 5000 digits raised ValueError
+    ("7-1+" + "4" * 30, "is not like 7-1+4"),
+])
+def test_arithmetic_expression_is_bounded(expr, needle):
+    from ganbench.latent import parse_expression
+
+    with pytest.raises(UsageError, match=re.escape(needle)) as exc:
+        parse_expression(expr, 10)
+    assert len(str(exc.value)) < 200
 
 
 def test_pictures_refuse_a_huge_grid_before_allocating_it():

@@ -42,7 +42,6 @@ KEEP_CHOICES = ("final", "all")
 MAX_GENERATOR_BYTES = 4 * 2**30
 MAX_Z_DIM = 2**16
 MAX_SAMPLE_ELEMENTS = 2**24  # numbers in one sample (3 x 2048 x 2048 images fit)
-MAX_SAMPLE_DIMS = 4
 MAX_CLASSES = 100_000
 MAX_D_ELEMENTS = 2**30  # D is built beside G (model.build makes both): at most 4 GiB
 _STEP_FILE = re.compile(r"^(?:step|generator-step)(\d{8,})\.(?:png|safetensors)$")
@@ -206,7 +205,7 @@ def _record_model():
         model_config = strict
         kind: Literal["points", "images"]
         shape: Annotated[list[Annotated[StrictInt, Field(ge=1, le=MAX_SAMPLE_ELEMENTS)]],
-                         Field(min_length=1, max_length=MAX_SAMPLE_DIMS)]
+                         Field(min_length=1, max_length=3)]
         num_classes: Annotated[StrictInt, Field(ge=0, le=MAX_CLASSES)]
 
         @model_validator(mode="after")

@@ -369,20 +369,25 @@ def interpolate(kept: Kept, pairs: int = 4, steps: Optional[int] = None, seed: i
 
 # ------------------------------------------------------------------------------ arithmetic
 
-_EXPR = re.compile(r"^\s*(\d+)((?:\s*[+-]\s*\d+)+)\s*$")
+_EXPR = re.compile(r"^\s*(\d{1,9})((?:\s*[+-]\s*\d{1,9})+)\s*$")
+MAX_TERMS = 64  # each term is a row of the picture and decodes its own mean latent
 
 
 def parse_expression(expr: str, num_classes: int) -> list[tuple[int, int]]:
     """``"7-1+4"`` -> ``[(+1, 7), (-1, 1), (+1, 4)]``; UsageError for anything else."""
     m = _EXPR.match(expr or "")
+    shown = repr(expr[:40] + "..." if len(expr or "") > 40 else expr)
     if not m:
-        raise UsageError(f"arithmetic expression {expr!r} is not like 7-1+4 (classes joined "
+        raise UsageError(f"arithmetic expression {shown} is not like 7-1+4 (classes joined "
                          "by + and -, at least two terms)")
     terms = [(1, int(m.group(1)))] + [(1 if s == "+" else -1, int(c)) for s, c in
                                       re.findall(r"([+-])\s*(\d+)", m.group(2))]
+    if len(terms) > MAX_TERMS:
+        raise UsageError(f"arithmetic expression {shown} has {len(terms)} terms; at most "
+                         f"{MAX_TERMS}")
     for _, c in terms:
         if not 0 <= c < num_classes:
-            raise UsageError(f"class {c} in {expr!r} is out of range: classes are "
+            raise UsageError(f"class {c} in {shown} is out of range: classes are "
                              f"0-{num_classes - 1}")
     return terms
 

@@ -160,9 +160,10 @@ def _report_dir(path: Path) -> Path:
     return path
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write one file of the report atomically (temporary file, rename: a full disk leaves
-    the previous file whole); a symlink at ``path`` is refused, not followed."""
+def _write(path: Path, data) -> None:
+    """Write one file of the report atomically (``data``: bytes, or a function writing into
+    the file; a temporary file, then a rename: a full disk leaves the previous file whole); a
+    symlink at ``path`` is refused, not followed."""
     from ganbench.artifacts import atomic_write
 
     try:
@@ -258,11 +259,7 @@ def _save(fig, axes, path: Path):
         fig.set_size_inches(w, h + LEGEND_ROW_IN * rows + 0.1)
         fig.legend(list(entries.values()), list(entries), loc="outside lower center",
                    ncols=cols, fontsize=8, frameon=False)
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    _write(path, buf.getvalue())
+    _write(path, lambda f: fig.savefig(f, format="png"))
     return fig
 
 
@@ -600,7 +597,7 @@ def _studies(d) -> list[tuple[str, list[dict], Any]]:
 
 
 def _study_section(ds: str, space: str, rows, trials, calib, styles, img: Path) -> str:
-    name = _file_name(ds, "study", space)
+    name = _file_name(ds, f"study-{space}")
     _figure_study(rows, trials, calib, styles, img / name)
     metric = rows[0]["metric"]
     n = max(s["trials"] for s in rows)

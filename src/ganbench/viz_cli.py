@@ -159,7 +159,11 @@ def _write_png(path: str, picture, layout: dict) -> None:
 def _open(args):
     from ganbench.latent import open_run
     from ganbench.plugins import registries
+    from ganbench.validate import check_path
 
+    check_path("RUN", args.run)
+    if args.results is not None:
+        check_path("--results", args.results)  # '' would be the current directory
     return open_run(args.run, args.results, registries(), step=args.step)
 
 
