@@ -345,6 +345,7 @@ SEED = str(10**23)
     (["sample", "", "--results", "RESULTS"], "RUN needs a path"),
     (["train-extractor", "--dataset", "digits", "--seed", SEED], f"from 0 to {2**63 - 1}"),
     (["train-extractor", "--dataset", "digits", "--batch-size", "0"], "positive integer"),
+    (["train-extractor", "--dataset", "digits", "--data-root", ""], "--data-root needs a path"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_sizes_and_seeds_from_the_command_line_are_bounded(tiny, tmp_path, capsys, argv,
                                                            needle):
@@ -353,6 +354,17 @@ def test_sizes_and_seeds_from_the_command_line_are_bounded(tiny, tmp_path, capsy
     code, err = _cli(capsys, *argv, "--out", str(out))
     _one_line_refusal(code, err, needle)
     assert not out.exists()
+
+
+def test_train_extractor_refuses_an_empty_out(capsys, monkeypatch):
+    """``--out ''`` (an unset variable) was taken as the default: the package's shipped
+    weights directory."""
+    from ganbench.extractors import domain
+
+    before = sorted(p.name for p in domain.WEIGHTS_DIR.iterdir())
+    code, err = _cli(capsys, "train-extractor", "--dataset", "digits", "--out", "")
+    _one_line_refusal(code, err, "--out needs a path")
+    assert sorted(p.name for p in domain.WEIGHTS_DIR.iterdir()) == before
 
 
 def test_library_calls_check_what_the_command_line_checks(tiny):

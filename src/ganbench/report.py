@@ -151,7 +151,8 @@ def _report_dir(path: Path) -> Path:
     refused."""
     _refuse_link(path)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"'{path}' is not a directory: the report needs one there; remove it")
+        raise UsageError(f"'{path}' exists and is not a directory: the report needs a "
+                         "directory there")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -86,8 +86,8 @@ def add_commands(sub) -> None:
                        "--pairs 4 --steps 10 --out interp.png")
     _run_arguments(i)
     i.add_argument("--pairs", type=count, default=4, help="pairs of latents (default 4: 8 rows)")
-    i.add_argument("--steps", type=int_range(2, MAX_SAMPLES), help="points per path, endpoints included (default: "
-                   "10 for images, 64 for points)")
+    i.add_argument("--steps", type=int_range(2, MAX_SAMPLES), help="points per path, "
+                   "endpoints included (default: 10 for images, 64 for points)")
     i.add_argument("--seed", type=_seed, default=0, help="seed of the endpoint latents")
     i.add_argument("--class", dest="cls", type=cls, metavar="C",
                    help="conditional G: the class of every row (default: a class per pair)")
@@ -113,8 +113,8 @@ def add_commands(sub) -> None:
     a.add_argument("--pool", type=count, default=2000, help="random latents to pick exemplars "
                    "from (default 2000)")
     a.add_argument("--seed", type=_seed, default=0, help="seed of the pool and of the jitter")
-    a.add_argument("--jitter", type=_non_negative_float, default=0.25, help="uniform noise on the result "
-                   "latent for the extra results (default 0.25, as in the paper)")
+    a.add_argument("--jitter", type=_non_negative_float, default=0.25, help="uniform noise "
+                   "on the result latent for the extra results (default 0.25, as in the paper)")
     a.add_argument("--count", dest="n_results", type=count, default=8, metavar="N",
                    help="results decoded: the sum and N - 1 jittered copies (default 8)")
     a.add_argument("--json", action="store_true", help="the classifier's verdicts as JSON")

@@ -88,7 +88,11 @@ def _run_train_extractor(args) -> int:
 
     from ganbench.extractors.train import train_extractor
     from ganbench.plugins import registries
+    from ganbench.validate import check_path
 
+    for option, value in (("--out", args.out), ("--data-root", args.data_root)):
+        if value is not None:  # '' (an unset variable) is no path, not the default
+            check_path(option, value)
     rec = train_extractor(registries(), args.dataset, epochs=args.epochs, seed=args.seed,
                           batch_size=args.batch_size, out_dir=args.out,
                           data_root=args.data_root,
