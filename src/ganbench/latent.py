@@ -164,10 +164,7 @@ def check_size(kept: Kept, n: int, what: str, limit: Optional[int] = MAX_SAMPLES
     or their latents or outputs (float32) more than :data:`MAX_DECODE_BYTES`."""
     if limit is not None and n > limit:
         raise UsageError(f"{what}: {n} samples asked for; at most {limit}")
-    dim = 1
-    for s in kept.dataset.spec.shape:
-        dim *= s
-    need = n * max(kept.z_dim, dim) * 4
+    need = n * max(kept.z_dim, math.prod(kept.dataset.spec.shape)) * 4
     if need > MAX_DECODE_BYTES:
         raise UsageError(f"{what}: {n} samples of this generator (z_dim {kept.z_dim}, data "
                          f"shape {list(kept.dataset.spec.shape)}) would take "
@@ -234,7 +231,8 @@ def sample(kept: Kept, n: Optional[int] = None, cls: Optional[int] = None,
         if labels is not None and n is not None:
             samples, labels = samples[:n * kept.num_classes], labels[:n * kept.num_classes]
         return (*picture(kept, samples, labels, n), samples)
-    k = n or (64 if kept.kind == "images" else int(kept.record["eval_spec"]["n_samples"]))
+    k = n or (64 if kept.kind == "images" else
+              min(kept.record["eval_spec"]["n_samples"], MAX_SAMPLES))
     z = _seeded_z(kept, k, seed)
     labels = None
     if kept.conditional:
