@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -168,8 +169,8 @@ def _crafted(tiny, directory: Path, *, variant=None, dataset=None, value=None) -
         data = json.loads(tiny.read_text())
         meta = data["meta"]
         meta.update(seed=seed, run_id=f"crafted__s{seed}")
-        meta["variant"] = variant or meta["variant"]
-        meta["dataset"] = dataset or meta["dataset"]
+        meta["variant"] = meta["variant"] if variant is None else variant
+        meta["dataset"] = meta["dataset"] if dataset is None else dataset
         if value is not None:
             for i, r in enumerate(data["rows"]):
                 r["value"] = value if i % 2 == 0 else -value
@@ -182,6 +183,9 @@ NAMES = {
     "mathtext dataset": {"dataset": r"ds$\frac{$"},
     "300-character dataset": {"dataset": "d" * 300},
     "dataset with a slash": {"dataset": "../../etc/passwd"},
+    "control characters": {"variant": "a\x00b\nc", "dataset": "-d\x00\n\t"},
+    "empty names": {"variant": "", "dataset": ""},
+    "10,000-character variant": {"variant": "v" * 10_000},
     "max float": {"value": 1.7e308},
     "infinity": {"value": math.inf},
     "nan": {"value": math.nan},
@@ -196,12 +200,15 @@ def test_report_draws_any_name_and_value(tiny, tmp_path, change):
     from ganbench.report import make_report
 
     out = tmp_path / "report"
-    index = make_report([runs], out, warn=lambda m: None)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        index = make_report([runs], out, warn=lambda m: None)
+    assert not [w for w in seen if "Glyph" in str(w.message)]  # no lines on stderr
     figures = [p for p in (out / "img").iterdir() if p.suffix == ".png"]
     assert len(figures) >= 3
     page = index.read_text()
     for p in figures:
-        assert len(p.name) <= 100 and p.parent == out / "img"
+        assert len(p.name) <= 100 and p.name[0].isalnum() and p.parent == out / "img"
         assert f"img/{p.name}" in page
     assert not (tmp_path / "etc").exists()
 

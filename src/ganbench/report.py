@@ -116,13 +116,17 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
             for ds in datasets for space, _, _ in studies[ds]) + "</p>")
     styles = _styles(v for v in df["variant"].dropna().astype(str).unique()
                      if not v.startswith(CALIB_PREFIX))
+    import warnings
+
     import numpy as np
     from matplotlib import rc_context
 
-    # names are drawn as plain text ('$' is no mathtext); values at the float limit (1e308,
-    # inf) are shown as they are, without numpy's overflow warnings
+    # names are drawn as plain text ('$' is no mathtext; a character no font has is a box,
+    # without a warning); values at the float limit (1e308, inf) are shown as they are,
+    # without numpy's overflow warnings
     with rc_context({"text.parse_math": False, "text.usetex": False}), \
-            np.errstate(over="ignore", invalid="ignore"):
+            np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
         for ds in datasets:
             body.append(_dataset_section(ds, df[df["dataset"] == ds], studies[ds], runs,
                                          styles, img, warn))
@@ -186,7 +190,7 @@ def _file_name(*parts: str, suffix: str = ".png") -> str:
     name = "--".join(parts)
     if len(name) <= 80 and SAFE_NAME_RE.fullmatch(name + suffix):
         return name + suffix
-    plain = re.sub(r"[^A-Za-z0-9._+=-]+", "_", name).strip("._")[:60] or "x"
+    plain = re.sub(r"[^A-Za-z0-9._+=-]+", "_", name).strip("._-")[:60] or "x"
     return f"{plain}-{hashlib.sha256(name.encode()).hexdigest()[:12]}{suffix}"
 
 
