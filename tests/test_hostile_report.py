@@ -234,6 +234,21 @@ def test_mean_ci_at_the_float_limit(values, mean, std):
     assert r.n == len(values) and r.mean == pytest.approx(mean) and r.std == pytest.approx(std)
 
 
+def test_welch_at_the_float_limit_is_no_overflow_error():
+    """``compare``/``check`` pool the same values: fsum and ``** 2`` overflowed there."""
+    import numpy as np
+
+    from ganbench.stats import welch
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = welch([1.7e308, 1.6e308], [-1.7e308, -1.6e308])
+        far = welch([1e200, 2e200, 3e200], [2e200, 3e200, 5e200])
+    assert w.delta == -math.inf
+    near = welch([1.0, 2.0, 3.0], [2.0, 3.0, 5.0])  # the same numbers, scaled by 1e200
+    assert far.delta == pytest.approx(near.delta * 1e200)
+    assert far.p_value == pytest.approx(near.p_value)
+
+
 # ---------------------------------------------------------------------- kept generators
 
 
