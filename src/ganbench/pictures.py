@@ -109,10 +109,12 @@ def window(modes=None, points=None) -> list[float]:
     else:
         p = points.detach().float().cpu().numpy() if hasattr(points, "detach") else points
         p = np.asarray(p, dtype=float).reshape(len(p), -1)[:, :2]
-        lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
-        pad = 0.1 * (hi - lo).max()
-        lo, hi = lo - pad, hi + pad
-    mid, half = (lo + hi) / 2, float((hi - lo).max()) / 2
+        with np.errstate(invalid="ignore", over="ignore"):  # diverged samples: inf, NaN
+            lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
+            pad = 0.1 * (hi - lo).max()
+            lo, hi = lo - pad, hi + pad
+    with np.errstate(invalid="ignore", over="ignore"):
+        mid, half = (lo + hi) / 2, float((hi - lo).max()) / 2
     if not (np.isfinite(mid).all() and math.isfinite(half)):  # diverged samples: NaN or inf
         mid, half = np.zeros(2), 1.0
     half = half or 1.0  # every point at one place
