@@ -189,7 +189,7 @@ def test_sample_by_run_id_class_and_seed(sweep, tmp_path):
     (["arithmetic", "{cgan}", "1-2+3"], "needs an unconditional generator"),
     (["arithmetic", "{ns}", "1-2+x"], "is not like 7-1+4"),
     (["arithmetic", "{ns}", "1-2+12"], "class 12 in '1-2+12' is out of range"),
-    (["interpolate", "{ns}", "--steps", "1"], "--steps must be at least 2"),
+    (["interpolate", "{ns}", "--steps", "1"], "--steps: expected a whole number from 2"),
     (["sample", "{ns}", "--n", "5000"], "the run's evaluation noise has 300 latents"),
     (["report", "{out}/nonexistent"], "no results at"),
 ])

@@ -40,6 +40,10 @@ FINAL_GENERATOR = "generator.safetensors"
 SAMPLES_DIR = "samples"
 KEEP_CHOICES = ("final", "all")
 MAX_GENERATOR_BYTES = 4 * 2**30
+MAX_Z_DIM = 2**16
+MAX_SAMPLE_ELEMENTS = 2**24  # numbers in one sample (3 x 2048 x 2048 images fit)
+MAX_CLASSES = 100_000
+MAX_D_ELEMENTS = 2**30  # D is built beside G (model.build makes both): at most 4 GiB
 _STEP_FILE = re.compile(r"^(?:step|generator-step)(\d{8,})\.(?:png|safetensors)$")
 
 
@@ -160,29 +164,170 @@ def read_generator(path: Union[str, Path]) -> tuple[dict[str, Any], dict[str, An
     except Exception as exc:  # json, safetensors and key errors of a damaged file
         raise UsageError(f"'{path}' is not a ganbench generator file "
                          f"({type(exc).__name__}: {str(exc)[:160]})") from None
-    return record, state
+    return check_record(record, path), state
 
 
-def build_generator(record: dict[str, Any], state: dict[str, Any], reg):
-    """The generator described by ``record`` with weights ``state`` (CPU, eval mode)."""
-    from ganbench.specs import DataSpec
+_RECORD_MODEL = None
+
+
+def _record_model():
+    """The pydantic model of a generator record (built on first use); every size bounded."""
+    global _RECORD_MODEL
+    if _RECORD_MODEL is not None:
+        return _RECORD_MODEL
+    import dataclasses
+    import math
+    import typing
+    from typing import Annotated, Literal
+
+    from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool,
+                          StrictFloat, StrictInt, StrictStr, create_model, model_validator)
+
+    from ganbench.evaluation import EvalSpec
+    from ganbench.validate import MAX_EVAL_SAMPLES, MAX_SEED
+
+    def finite(v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("not finite")
+        return v
+
+    Count = Annotated[StrictInt, Field(ge=0, le=2**62)]
+    Number = Annotated[typing.Union[StrictInt, StrictFloat], AfterValidator(finite)]
+    strict = ConfigDict(extra="forbid", strict=True)
+    hints = typing.get_type_hints(EvalSpec)
+    bounds = {"n_samples": Field(ge=1, le=MAX_EVAL_SAMPLES), "seed": Field(ge=0, le=MAX_SEED),
+              "n_reference": Field(ge=0, le=2**40), "resize": Field(ge=1, le=2**14)}
+    fields = {f.name: (Annotated[hints[f.name], bounds[f.name]] if f.name in bounds
+                       else hints[f.name], f.default) for f in dataclasses.fields(EvalSpec)}
+    EvalRecord = create_model("EvalSpecRecord", __config__=strict, **fields)
+
+    class DataSpecRecord(BaseModel):
+        model_config = strict
+        kind: Literal["points", "images"]
+        shape: Annotated[list[Annotated[StrictInt, Field(ge=1, le=MAX_SAMPLE_ELEMENTS)]],
+                         Field(min_length=1, max_length=3)]
+        num_classes: Annotated[StrictInt, Field(ge=0, le=MAX_CLASSES)]
+
+        @model_validator(mode="after")
+        def _fits(self):
+            if math.prod(self.shape) > MAX_SAMPLE_ELEMENTS:
+                raise ValueError(f"a sample of shape {self.shape} has more than "
+                                 f"{MAX_SAMPLE_ELEMENTS} numbers")
+            if self.kind == "images" and len(self.shape) != 3:
+                raise ValueError(f"images have a shape (C, H, W), not {self.shape}")
+            if self.kind == "points" and len(self.shape) != 1:
+                raise ValueError(f"points have a shape (d,), not {self.shape}")
+            return self
+
+    class Record(BaseModel):
+        model_config = ConfigDict(extra="allow", strict=True)
+        run_id: StrictStr
+        model: Annotated[StrictStr, Field(min_length=1)]
+        model_options: dict[StrictStr, typing.Any] = {}
+        dataset: Annotated[StrictStr, Field(min_length=1)]
+        data_options: dict[StrictStr, typing.Any] = {}
+        data_spec: DataSpecRecord
+        z_dim: Annotated[StrictInt, Field(ge=1, le=MAX_Z_DIM)]
+        conditional: StrictBool
+        step: Count
+        images_seen: typing.Optional[Count] = None
+        eval_spec: EvalRecord
+        window: typing.Optional[Annotated[list[Number], Field(min_length=4, max_length=4)]] = None
+
+        @model_validator(mode="after")
+        def _consistent(self):
+            if self.conditional and self.data_spec.num_classes < 2:
+                raise ValueError("a conditional generator needs at least 2 classes")
+            w = self.window
+            if w is not None and not (math.isfinite(w[1] - w[0]) and w[1] > w[0]
+                                      and math.isfinite(w[3] - w[2]) and w[3] > w[2]):
+                raise ValueError(f"the plot window {w} is not [x_lo, x_hi, y_lo, y_hi] with "
+                                 "lo < hi")
+            return self
+
+    _RECORD_MODEL = Record
+    return Record
+
+
+def check_record(record: dict[str, Any], path: Union[str, Path]) -> dict[str, Any]:
+    """``record`` validated (pydantic; every size bounded before anything is allocated), as a
+    plain dict; UsageError naming ``path`` and the first invalid field."""
+    from pydantic import ValidationError
 
     try:
+        checked = _record_model().model_validate(record)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"])) or "record"
+        raise UsageError(f"'{path}' holds an invalid generator record: {where}: "
+                         f"{err['msg'][:200]}") from None
+    return checked.model_dump()
+
+
+def build_generator(record: dict[str, Any], state: dict[str, Any], reg,
+                    path: Union[str, Path] = "the generator file"):
+    """The generator described by ``record`` (validated by :func:`read_generator`) with
+    weights ``state`` (CPU, eval mode). The model is first built on torch's meta device (no
+    memory): a model that is not the one of the weights, or whose D would be huge, is refused
+    before anything is allocated."""
+    import contextlib
+
+    import torch
+
+    from ganbench.errors import first_line
+    from ganbench.specs import DataSpec
+
+    ds = record["data_spec"]
+    spec = DataSpec(ds["kind"], tuple(ds["shape"]), ds["num_classes"])
+    try:
         model = reg.models.get(record["model"])
-        spec = DataSpec(str(record["data_spec"]["kind"]),
-                        tuple(int(s) for s in record["data_spec"]["shape"]),
-                        int(record["data_spec"]["num_classes"]))
-        z_dim = int(record["z_dim"])
-        options = dict(record.get("model_options") or {})
-        options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"generator record is incomplete ({type(exc).__name__}: {exc})") \
-            from None
-    g, _ = model.build(spec, z_dim, **options)
+    except UsageError as exc:
+        raise UsageError(f"'{path}': {exc}") from None
+    if record["dataset"] in reg.datasets:
+        known = reg.datasets.get(record["dataset"]).spec.kind
+        if known != spec.kind:
+            raise UsageError(f"'{path}' declares {spec.kind} for dataset "
+                             f"'{record['dataset']}', which holds {known}")
+    if model.conditional != record["conditional"]:
+        raise UsageError(f"'{path}': model '{model.name}' is "
+                         f"{'' if model.conditional else 'not '}conditional, the record says "
+                         "otherwise")
+    why = model.check(spec)
+    if why:
+        raise UsageError(f"'{path}': {why}")
+    options = {k: tuple(v) if isinstance(v, list) else v
+               for k, v in record["model_options"].items()}
+
+    def build(meta: bool):
+        try:
+            with torch.device("meta") if meta else contextlib.nullcontext():
+                return model.build(spec, record["z_dim"], **options)
+        except UsageError as exc:  # e.g. an option the model does not take
+            raise UsageError(f"'{path}': {exc}") from None
+        except Exception as exc:  # a record the model cannot be built from
+            if meta:
+                return None  # a model that cannot be built without memory: not checked here
+            raise UsageError(f"'{path}': model '{model.name}' cannot be built from its "
+                             f"record ({first_line(exc, 160)})") from None
+
+    built = build(meta=True)
+    if built is not None:
+        g, d = built
+        want = {k: tuple(v.shape) for k, v in g.state_dict().items()}
+        have = {k: tuple(v.shape) for k, v in state.items()}
+        if want != have:
+            diff = sorted(set(want) ^ set(have)) or sorted(k for k in want if want[k] != have[k])
+            raise UsageError(f"the kept weights in '{path}' do not fit model '{model.name}' "
+                             f"(they differ at {', '.join(diff[:3])})")
+        if sum(v.numel() for v in d.state_dict().values()) > MAX_D_ELEMENTS:
+            raise UsageError(f"'{path}': the options of model '{model.name}' make a D of more "
+                             f"than {MAX_D_ELEMENTS} numbers")
+        del g, d, built
+    g, _ = build(meta=False)
     try:
         g.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise UsageError(f"the kept weights do not fit model '{record['model']}' "
+        raise UsageError(f"the kept weights in '{path}' do not fit model '{model.name}' "
                          f"({str(exc).splitlines()[0][:200]})") from None
     return g.eval()
 

@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 
 from ganbench import __version__
 from ganbench.errors import GanbenchError, UsageError, one_line
+from ganbench.validate import MAX_SEED
 
 EPILOG_RUN = """examples:
   ganbench run --all                                 the default 'quick' suite
@@ -35,24 +36,47 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+def int_range(lo: Optional[int] = 1, hi: Optional[int] = None):
+    """An argparse type: a whole number in ``[lo, hi]`` (either end open when None); the
+    message of a refusal gives the bound."""
+    want = ("a positive integer" if lo == 1 and hi is None else
+            f"a whole number from {lo} to {hi}" if lo is not None and hi is not None else
+            f"a whole number of at least {lo}" if lo is not None else
+            f"a whole number of at most {hi}")
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return v
+
+    parse.__name__ = "integer"
+    return parse
 
 
-def _float(text: str) -> float:
+_positive_int = int_range(1)
+
+
+_seed = int_range(0, MAX_SEED)  # a random seed: what torch.Generator().manual_seed takes
+
+
+def _float(text: str, lo: Optional[float] = None) -> float:
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if v != v or v in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if lo is not None and v < lo:
+        raise argparse.ArgumentTypeError(f"expected a number of at least {lo:g}, got {text!r}")
     return v
+
+
+def _non_negative_float(text: str) -> float:
+    return _float(text, lo=0.0)
 
 
 def _betas(text: str) -> tuple[float, float]:

@@ -29,6 +29,8 @@ from typing import Any, Optional
 from ganbench.errors import UsageError
 
 BATCH = 1000  # the batch EvalContext.samples uses: same batches, bitwise the same outputs
+MAX_SAMPLES = 100_000  # samples one command draws (sample --n, interpolate, arithmetic --pool)
+MAX_DECODE_BYTES = 2 * 2**30  # the latents, or the samples, of one command (float32)
 
 
 @dataclass
@@ -106,7 +108,7 @@ def open_run(run: str, results_dir: Optional[str], reg, step: Optional[int] = No
     if record.get("run_id") != meta["run_id"]:
         raise UsageError(f"'{gfile}' belongs to run {record.get('run_id')!r}, not "
                          f"{meta['run_id']!r}")
-    g = artifacts.build_generator(record, state, reg)
+    g = artifacts.build_generator(record, state, reg, gfile)
     spec = DataSpec(record["data_spec"]["kind"], tuple(record["data_spec"]["shape"]),
                     int(record["data_spec"]["num_classes"]))
     name = record["dataset"]
@@ -138,6 +140,7 @@ def evaluation_samples(kept: Kept):
     from ganbench.evaluation import EvalContext, EvalSpec
 
     spec = EvalSpec(**kept.record["eval_spec"])
+    check_size(kept, spec.n_samples, "the run's evaluation noise", limit=None)
     job = SimpleNamespace(hparams=SimpleNamespace(z_dim=kept.z_dim))
     ctx = EvalContext(job=job, dataset=kept.dataset, data=None, generator=kept.generator,
                       conditional=kept.conditional, device=torch.device("cpu"), eval_spec=spec,
@@ -156,10 +159,34 @@ def _check_class(kept: Kept, cls: Optional[int]) -> None:
                          f"0-{kept.num_classes - 1}")
 
 
+def check_size(kept: Kept, n: int, what: str, limit: Optional[int] = MAX_SAMPLES) -> None:
+    """UsageError, before anything is allocated, when ``n`` samples are more than ``limit``
+    or their latents or outputs (float32) more than :data:`MAX_DECODE_BYTES`."""
+    if limit is not None and n > limit:
+        raise UsageError(f"{what}: {n} samples asked for; at most {limit}")
+    need = n * max(kept.z_dim, math.prod(kept.dataset.spec.shape)) * 4
+    if need > MAX_DECODE_BYTES:
+        raise UsageError(f"{what}: {n} samples of this generator (z_dim {kept.z_dim}, data "
+                         f"shape {list(kept.dataset.spec.shape)}) would take "
+                         f"{need / 2**30:.1f} GiB; at most {MAX_DECODE_BYTES >> 30} GiB")
+
+
+def _generator(seed: int):
+    """A torch generator seeded with ``seed`` (UsageError for a seed torch cannot take)."""
+    import torch
+
+    from ganbench.validate import MAX_SEED
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return torch.Generator().manual_seed(seed)
+
+
 def _seeded_z(kept: Kept, n: int, seed: int):
     import torch
 
-    return torch.randn(n, kept.z_dim, generator=torch.Generator().manual_seed(seed))
+    check_size(kept, n, "latents")
+    return torch.randn(n, kept.z_dim, generator=_generator(seed))
 
 
 def picture(kept: Kept, samples, labels=None, n: Optional[int] = None, by_class: bool = True):
@@ -184,6 +211,8 @@ def sample(kept: Kept, n: Optional[int] = None, cls: Optional[int] = None,
     _check_class(kept, cls)
     if n is not None and n < 1:
         raise UsageError("--n must be a positive number of samples")
+    if n is not None:
+        check_size(kept, n, "--n")
     if cls is not None and not kept.conditional:
         return _sample_classified(kept, n or 64, cls, seed, warn)
     if seed is None:
@@ -202,7 +231,8 @@ def sample(kept: Kept, n: Optional[int] = None, cls: Optional[int] = None,
         if labels is not None and n is not None:
             samples, labels = samples[:n * kept.num_classes], labels[:n * kept.num_classes]
         return (*picture(kept, samples, labels, n), samples)
-    k = n or (64 if kept.kind == "images" else int(kept.record["eval_spec"]["n_samples"]))
+    k = n or (64 if kept.kind == "images" else
+              min(kept.record["eval_spec"]["n_samples"], MAX_SAMPLES))
     z = _seeded_z(kept, k, seed)
     labels = None
     if kept.conditional:
@@ -253,7 +283,7 @@ def _sample_classified(kept: Kept, n: int, cls: int, seed: Optional[int], warn):
         pool, _, _ = evaluation_samples(kept)
         where = "of the evaluation noise's"
     else:
-        pool = decode(kept, _seeded_z(kept, max(20 * n, 2000), seed))
+        pool = decode(kept, _seeded_z(kept, min(max(20 * n, 2000), MAX_SAMPLES), seed))
         where = f"of {len(pool)} seeded"
     pred = class_probabilities(net, pool).argmax(1)
     idx = (pred == cls).nonzero().flatten()[:n]
@@ -306,9 +336,12 @@ def interpolate(kept: Kept, pairs: int = 4, steps: Optional[int] = None, seed: i
         raise UsageError("--class with interpolate needs a conditional generator")
     if pairs < 1:
         raise UsageError("--pairs must be at least 1")
-    steps = steps or (10 if kept.kind == "images" else 64)
+    if steps is None:
+        steps = 10 if kept.kind == "images" else 64
     if steps < 2:
         raise UsageError("--steps must be at least 2 (the two endpoints)")
+    check_size(kept, 2 * pairs * steps, f"--pairs {pairs} x --steps {steps} (x2: linear, "
+               "spherical)")
     ends = _seeded_z(kept, 2 * pairs, seed)
     t = torch.linspace(0, 1, steps)
     rows = []
@@ -334,20 +367,25 @@ def interpolate(kept: Kept, pairs: int = 4, steps: Optional[int] = None, seed: i
 
 # ------------------------------------------------------------------------------ arithmetic
 
-_EXPR = re.compile(r"^\s*(\d+)((?:\s*[+-]\s*\d+)+)\s*$")
+_EXPR = re.compile(r"^\s*(\d{1,9})((?:\s*[+-]\s*\d{1,9})+)\s*$")
+MAX_TERMS = 64  # each term is a row of the picture and decodes its own mean latent
 
 
 def parse_expression(expr: str, num_classes: int) -> list[tuple[int, int]]:
     """``"7-1+4"`` -> ``[(+1, 7), (-1, 1), (+1, 4)]``; UsageError for anything else."""
     m = _EXPR.match(expr or "")
+    shown = repr(expr[:40] + "..." if len(expr or "") > 40 else expr)
     if not m:
-        raise UsageError(f"arithmetic expression {expr!r} is not like 7-1+4 (classes joined "
+        raise UsageError(f"arithmetic expression {shown} is not like 7-1+4 (classes joined "
                          "by + and -, at least two terms)")
     terms = [(1, int(m.group(1)))] + [(1 if s == "+" else -1, int(c)) for s, c in
                                       re.findall(r"([+-])\s*(\d+)", m.group(2))]
+    if len(terms) > MAX_TERMS:
+        raise UsageError(f"arithmetic expression {shown} has {len(terms)} terms; at most "
+                         f"{MAX_TERMS}")
     for _, c in terms:
         if not 0 <= c < num_classes:
-            raise UsageError(f"class {c} in {expr!r} is out of range: classes are "
+            raise UsageError(f"class {c} in {shown} is out of range: classes are "
                              f"0-{num_classes - 1}")
     return terms
 
@@ -361,6 +399,13 @@ def arithmetic(kept: Kept, expr: str, exemplars: int = 3, pool: int = 2000, seed
 
     from ganbench import pictures
 
+    if exemplars < 1 or pool < exemplars or results < 1:
+        raise UsageError("--exemplars, --pool and --count must be positive, with "
+                         "--pool >= --exemplars")
+    if not (math.isfinite(jitter) and jitter >= 0):
+        raise UsageError(f"--jitter must be a finite number >= 0, got {jitter}")
+    check_size(kept, pool, "--pool")
+    check_size(kept, results, "--count")
     if kept.kind != "images":
         raise UsageError(f"arithmetic needs image data with a classifier; "
                          f"'{kept.dataset.name}' holds points")
@@ -369,10 +414,7 @@ def arithmetic(kept: Kept, expr: str, exemplars: int = 3, pool: int = 2000, seed
                          "the class as an input, so its latents hold no class to average")
     net = classifier(kept)
     terms = parse_expression(expr, kept.num_classes)
-    if exemplars < 1 or pool < exemplars or results < 1:
-        raise UsageError("--exemplars, --pool and --results must be positive, with "
-                         "--pool >= --exemplars")
-    g = torch.Generator().manual_seed(seed)
+    g = _generator(seed)
     z = torch.randn(pool, kept.z_dim, generator=g)
     x = decode(kept, z)
     prob = class_probabilities(net, x)

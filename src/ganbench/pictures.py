@@ -31,6 +31,7 @@ MODE_RGB = (214, 39, 40)
 BACKGROUND = 255
 GRID_COLUMNS = 8
 GRID_ROWS = 8
+MAX_PIXELS = 2**26  # of one grid before it is enlarged (64 Mpx: a 8k x 8k picture)
 
 
 def to_uint8(x) -> np.ndarray:
@@ -51,8 +52,14 @@ def image_grid(images, rows: int, cols: int, cells: Optional[Sequence[Optional[i
     """``rows x cols`` grid of ``images``: cell i (row-major) holds ``images[cells[i]]`` (default
     ``images[i]``; None or a missing index leaves the cell empty). Returns ``(H, W)`` (grey)
     or ``(H, W, 3)`` uint8 and the layout."""
+    n, c, h, w = images.shape
+    size = (rows * (h + PAD) + PAD) * (cols * (w + PAD) + PAD)
+    if size > MAX_PIXELS:
+        from ganbench.errors import UsageError
+
+        raise UsageError(f"a picture of {rows} x {cols} images of {h} x {w} pixels would have "
+                         f"{size} pixels; at most {MAX_PIXELS}: ask for fewer samples")
     u = to_uint8(images)
-    n, c, h, w = u.shape
     if cells is None:
         cells = list(range(min(n, rows * cols)))
     ch = 1 if c == 1 else 3
@@ -102,10 +109,15 @@ def window(modes=None, points=None) -> list[float]:
     else:
         p = points.detach().float().cpu().numpy() if hasattr(points, "detach") else points
         p = np.asarray(p, dtype=float).reshape(len(p), -1)[:, :2]
-        lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
-        pad = 0.1 * (hi - lo).max()
-        lo, hi = lo - pad, hi + pad
-    mid, half = (lo + hi) / 2, float((hi - lo).max()) / 2
+        with np.errstate(invalid="ignore", over="ignore"):  # diverged samples: inf, NaN
+            lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
+            pad = 0.1 * (hi - lo).max()
+            lo, hi = lo - pad, hi + pad
+    with np.errstate(invalid="ignore", over="ignore"):
+        mid, half = (lo + hi) / 2, float((hi - lo).max()) / 2
+    if not (np.isfinite(mid).all() and math.isfinite(half)):  # diverged samples: NaN or inf
+        mid, half = np.zeros(2), 1.0
+    half = half or 1.0  # every point at one place
     return [float(mid[0] - half), float(mid[0] + half), float(mid[1] - half),
             float(mid[1] + half)]
 

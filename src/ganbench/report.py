@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 DPI = 90
 LEGEND_COLUMN_IN = 2.3  # inches per legend column
 LEGEND_ROW_IN = 0.2
+MAX_PICTURE_BYTES = 64 * 2**20  # a run's sample picture copied into the report
 STUDY_K = (1, 5)  # the study table's columns of the expected best, and k = N
 
 CSS = """
@@ -94,15 +94,12 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
     df = results.load([p for p, _ in runs.values()], warn=lambda m: None)
     if df.empty:
         raise UsageError(f"the run files in {', '.join(map(str, paths))} hold no rows")
-    out = Path(out_dir)
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise UsageError(f"'{out}' is a symlink or not a directory: give a directory for the "
-                         "report")
-    img = out / "img"
-    try:
-        img.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot write the report to '{out}': {exc.strerror or exc}") from None
+    from ganbench.validate import check_path
+
+    check_path("--out", os.fspath(out_dir))
+    out = _report_dir(Path(out_dir))
+    img = _report_dir(out / "img")
+    index = _refuse_link(out / "index.html")
     t0 = time.perf_counter()
     body = [f"<h1>{_e(title)}</h1>",
             f"<p class='note'>{len(runs)} run file(s) from {_e(', '.join(map(str, paths)))}; "
@@ -119,19 +116,82 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
             for ds in datasets for space, _, _ in studies[ds]) + "</p>")
     styles = _styles(v for v in df["variant"].dropna().astype(str).unique()
                      if not v.startswith(CALIB_PREFIX))
-    for ds in datasets:
-        body.append(_dataset_section(ds, df[df["dataset"] == ds], studies[ds], runs, styles,
-                                     img))
+    import warnings
+
+    import numpy as np
+    from matplotlib import rc_context
+
+    # names are drawn as plain text ('$' is no mathtext; a character no font has is a box,
+    # without a warning); values at the float limit (1e308, inf) are shown as they are,
+    # without numpy's overflow warnings
+    with rc_context({"text.parse_math": False, "text.usetex": False}), \
+            np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
+        for ds in datasets:
+            body.append(_dataset_section(ds, df[df["dataset"] == ds], studies[ds], runs,
+                                         styles, img, warn))
     body.append(_environment(runs))
     body.append(f"<p class='note'>report made in {time.perf_counter() - t0:.1f}s</p>")
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
-    index = out / "index.html"
+    _write(index, page.encode("utf-8"))  # last: a report that fails keeps its old page
+    return index
+
+
+# ------------------------------------------------------------------------------ its files
+
+
+def _refuse_link(path: Path) -> Path:
+    """``path``, refused (UsageError) when it is a symlink: the report writes only inside its
+    directory, as runs do (``artifacts._refuse_symlink``)."""
+    from ganbench.artifacts import _refuse_symlink
+
+    return _refuse_symlink(path)
+
+
+def _report_dir(path: Path) -> Path:
+    """``path`` as a directory of the report, made if needed; a symlink or a file there is
+    refused."""
+    _refuse_link(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"'{path}' exists and is not a directory: the report needs a "
+                         "directory there")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to '{path}': {exc.strerror or exc}") \
+            from None
+    return path
+
+
+def _write(path: Path, data) -> None:
+    """Write one file of the report atomically (``data``: bytes, or a function writing into
+    the file; a temporary file, then a rename: a full disk leaves the previous file whole); a
+    symlink at ``path`` is refused, not followed."""
     from ganbench.artifacts import atomic_write
 
-    atomic_write(index, page.encode("utf-8"))
-    return index
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report file '{path}': {exc.strerror or exc} "
+                         "(the previous index.html, if any, is unchanged)") from None
+
+
+def _file_name(*parts: str, suffix: str = ".png") -> str:
+    """A safe file name for ``parts`` (dataset, metric, ...): the parts joined by '--' when
+    they are short and plain, else a plain prefix and a hash of them (names are free text: a
+    300-character dataset name, '/' or '$' must not make the file name)."""
+    import hashlib
+    import re
+
+    from ganbench.safepath import SAFE_NAME_RE
+
+    name = "--".join(parts)
+    if len(name) <= 80 and SAFE_NAME_RE.fullmatch(name + suffix):
+        return name + suffix
+    plain = re.sub(r"[^A-Za-z0-9._+=-]+", "_", name).strip("._-")[:60] or "x"
+    return f"{plain}-{hashlib.sha256(name.encode()).hexdigest()[:12]}{suffix}"
 
 
 # ---------------------------------------------------------------------------------- figures
@@ -204,7 +264,7 @@ def _save(fig, axes, path: Path):
         fig.set_size_inches(w, h + LEGEND_ROW_IN * rows + 0.1)
         fig.legend(list(entries.values()), list(entries), loc="outside lower center",
                    ncols=cols, fontsize=8, frameon=False)
-    fig.savefig(path)
+    _write(path, lambda f: fig.savefig(f, format="png"))
     return fig
 
 
@@ -379,7 +439,7 @@ def _df_table(t, left: int = 3) -> str:
 # ---------------------------------------------------------------------------------- pictures
 
 
-def _copy_pictures(run_id: str, run_file: Path, img: Path) -> list[tuple[int, str]]:
+def _copy_pictures(run_id: str, run_file: Path, img: Path, warn) -> list[tuple[int, str]]:
     """Copy a run's pictures into the report; ``(step, relative src)`` by step."""
     from ganbench import artifacts
 
@@ -389,25 +449,30 @@ def _copy_pictures(run_id: str, run_file: Path, img: Path) -> list[tuple[int, st
         return []
     if not found:
         return []
-    dest = img / "runs" / run_id
-    dest.mkdir(parents=True, exist_ok=True)
+    from ganbench.results import _read_regular
+    from ganbench.safepath import check_name
+
+    dest = _report_dir(_report_dir(img / "runs") / check_name(run_id))
     out = []
     for step, p in found:
-        target = dest / p.name
-        if target.is_symlink():
-            target.unlink()
-        shutil.copyfile(p, target)
+        try:
+            data = _read_regular(p, MAX_PICTURE_BYTES)
+        except ValueError as exc:
+            warn(f"skipping picture '{p}': {exc}")
+            continue
+        _write(_refuse_link(dest / p.name), data)
         out.append((step, "img/runs/" + quote(run_id) + "/" + quote(p.name)))
     return out
 
 
-def _pictures_section(d, runs, img) -> str:
+def _pictures_section(d, runs, img, warn) -> str:
     variants = sorted(v for v in d["variant"].unique() if not str(v).startswith(CALIB_PREFIX))
     per_variant: dict[str, list[tuple[dict, list]]] = {}
     for v in variants:
         ids = sorted(d.loc[d["variant"] == v, "run_id"].unique(),
                      key=lambda r: (runs[r][1].get("seed") or 0, r))
-        per_variant[v] = [(runs[r][1], _copy_pictures(r, runs[r][0], img)) for r in ids]
+        per_variant[v] = [(runs[r][1], _copy_pictures(r, runs[r][0], img, warn))
+                          for r in ids]
     if not any(p for lst in per_variant.values() for _, p in lst):
         return ("<p class='note'>No sample pictures beside these run files (runs made before "
                 "ganbench kept pictures, or calibration rows only).</p>")
@@ -438,7 +503,7 @@ def _pictures_section(d, runs, img) -> str:
 # ---------------------------------------------------------------------------------- sections
 
 
-def _dataset_section(ds: str, d, studies, runs, styles, img: Path) -> str:
+def _dataset_section(ds: str, d, studies, runs, styles, img: Path, warn) -> str:
     from ganbench import anytime, results
 
     calib = d[d["variant"].astype(str).str.startswith(CALIB_PREFIX)]
@@ -447,11 +512,10 @@ def _dataset_section(ds: str, d, studies, runs, styles, img: Path) -> str:
     parts = [f"<h2 id='ds-{_e(ds)}'>{_e(ds)}</h2>"]
     for space, rows, trials in studies:
         parts.append(_study_section(ds, space, rows, trials, calib, styles, img))
-    slug = quote(ds, safe="")
     if studies:
         parts.append("<h3>Quality over training (every run)</h3>")
     for metric in [m for m in QUALITY if m in metrics][:QUALITY_PER_DATASET]:
-        name = f"{slug}--{metric}.png"
+        name = _file_name(ds, metric)
         if _figure_quality(trained, calib, metric, styles, img / name) is not None:
             parts.append(f"<img class='fig' src='img/{quote(name)}' alt='{_e(metric)} vs "
                          f"training time and images seen on {_e(ds)}'>")
@@ -469,12 +533,12 @@ def _dataset_section(ds: str, d, studies, runs, styles, img: Path) -> str:
                  "over training seconds and its time average, mean ± std over seeds</p>")
     parts.append(_df_table(anytime.summarize(trained)))
     stab = [m for m in STABILITY if m in metrics]
-    name = f"{slug}--stability.png"
+    name = _file_name(ds, "stability")
     if _figure_stability(trained, stab, styles, img / name) is not None:
         parts.append("<h3>Stability</h3>"
                      f"<img class='fig' src='img/{quote(name)}' alt='training statistics on "
                      f"{_e(ds)}'>")
-    parts.append(_pictures_section(trained, runs, img))
+    parts.append(_pictures_section(trained, runs, img, warn))
     return "\n".join(parts)
 
 
@@ -538,8 +602,7 @@ def _studies(d) -> list[tuple[str, list[dict], Any]]:
 
 
 def _study_section(ds: str, space: str, rows, trials, calib, styles, img: Path) -> str:
-    slug = quote(f"{ds}--study-{space}", safe="")
-    name = f"{slug}.png"
+    name = _file_name(ds, f"study-{space}")
     _figure_study(rows, trials, calib, styles, img / name)
     metric = rows[0]["metric"]
     n = max(s["trials"] for s in rows)

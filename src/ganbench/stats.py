@@ -45,6 +45,16 @@ def _finite(values: Iterable[float]) -> list[float]:
     return out
 
 
+def _mean(x: list[float]) -> float:
+    """The mean of finite ``x`` (exact: fsum); for values near the float limit (±1.7e308, where
+    fsum overflows) computed on the values scaled by the largest."""
+    try:
+        return math.fsum(x) / len(x)
+    except OverflowError:
+        s = max(abs(v) for v in x)
+        return math.fsum(v / s for v in x) / len(x) * s
+
+
 def mean_ci(values: Iterable[float], alpha: float = ALPHA) -> MeanCI:
     """Mean, std (ddof 1) and the (1 − alpha) t-interval of the mean of the finite ``values``."""
     from scipy import stats
@@ -54,10 +64,14 @@ def mean_ci(values: Iterable[float], alpha: float = ALPHA) -> MeanCI:
     nan = float("nan")
     if n == 0:
         return MeanCI(nan, nan, 0, nan, nan)
-    mean = math.fsum(x) / n
+    mean = _mean(x)
     if n < 2:
         return MeanCI(mean, nan, 1, nan, nan)
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
+    try:
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
+    except OverflowError:  # values beyond ±1e154: on values scaled by the largest
+        s = max(abs(v) for v in x)
+        std = math.sqrt(math.fsum((v / s - mean / s) ** 2 for v in x) / (n - 1)) * s
     half = stats.t.ppf(1 - alpha / 2, n - 1) * std / math.sqrt(n)
     return MeanCI(mean, std, n, mean - half, mean + half)
 
@@ -65,13 +79,18 @@ def mean_ci(values: Iterable[float], alpha: float = ALPHA) -> MeanCI:
 def welch_se2_dof(xa: list[float], xb: list[float]) -> tuple[float, float]:
     """Squared standard error of the difference of means of two samples (at least two values
     each) and its Welch–Satterthwaite degrees of freedom (inf when the error is 0)."""
-    ma, mb = math.fsum(xa) / len(xa), math.fsum(xb) / len(xb)
-    va = math.fsum((v - ma) ** 2 for v in xa) / (len(xa) - 1) / len(xa)
-    vb = math.fsum((v - mb) ** 2 for v in xb) / (len(xb) - 1) / len(xb)
-    se2 = va + vb
-    if se2 == 0:
-        return 0.0, math.inf
-    return se2, se2 ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
+    try:
+        ma, mb = math.fsum(xa) / len(xa), math.fsum(xb) / len(xb)
+        va = math.fsum((v - ma) ** 2 for v in xa) / (len(xa) - 1) / len(xa)
+        vb = math.fsum((v - mb) ** 2 for v in xb) / (len(xb) - 1) / len(xb)
+        se2 = va + vb
+        if se2 == 0:
+            return 0.0, math.inf
+        return se2, se2 ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
+    except OverflowError:  # values near the float limit: the dof does not change with scale
+        s = max(abs(v) for v in xa + xb)
+        se2, dof = welch_se2_dof([v / s for v in xa], [v / s for v in xb])
+        return se2 * s * s, dof  # inf when it exceeds the float range
 
 
 def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch:
@@ -82,8 +101,11 @@ def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch
     nan = float("nan")
     if not xa or not xb:
         return Welch(nan, nan, nan, nan)
-    ma, mb = math.fsum(xa) / len(xa), math.fsum(xb) / len(xb)
-    delta = mb - ma
+    scale = max(abs(v) for v in xa + xb)
+    if scale > 1e150:  # squares would overflow: the same test on values scaled by the largest
+        w = welch([v / scale for v in xa], [v / scale for v in xb], alpha)
+        return Welch(w.delta * scale, w.ci_low * scale, w.ci_high * scale, w.p_value)
+    delta = _mean(xb) - _mean(xa)
     if len(xa) < 2 or len(xb) < 2:
         return Welch(delta, nan, nan, nan)
     se2, dof = welch_se2_dof(xa, xb)

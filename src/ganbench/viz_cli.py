@@ -32,19 +32,14 @@ def add_run_options(group) -> None:
 
 
 def _run_arguments(p) -> None:
+    from ganbench.cli import int_range
+
     p.add_argument("run", metavar="RUN", help="run file, or run id with --results")
     p.add_argument("--results", metavar="DIR", help="results directory holding RUN_ID.json")
-    p.add_argument("--step", type=int, metavar="STEP",
+    p.add_argument("--step", type=int_range(0), metavar="STEP",
                    help="the generator of this evaluation step (runs trained with "
                    "--keep-generators all; default: the final one)")
     p.add_argument("--out", required=True, metavar="FILE.png", help="PNG file to write")
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
 class _Wrapped(argparse.RawDescriptionHelpFormatter):
@@ -59,7 +54,12 @@ class _Wrapped(argparse.RawDescriptionHelpFormatter):
 
 
 def add_commands(sub) -> None:
+    from ganbench.cli import _non_negative_float, _seed, int_range
+    from ganbench.latent import MAX_SAMPLES
+
     fmt = _Wrapped
+    count = int_range(1, MAX_SAMPLES)  # every size is bounded: each sample costs memory
+    cls = int_range(0)
     s = sub.add_parser("sample", help="sample pictures from a run's kept generator",
                        description="Samples of a run's kept generator as a PNG. Default: the "
                        "run's fixed evaluation noise, so the picture equals the run's last "
@@ -68,13 +68,13 @@ def add_commands(sub) -> None:
                        "\n  ganbench sample RUN_ID --results results/runs --class 3 --seed 1 "
                        "--out threes.png", formatter_class=fmt)
     _run_arguments(s)
-    s.add_argument("--n", type=_int, help="number of samples (default: 64 images in an 8x8 "
+    s.add_argument("--n", type=count, help="number of samples (default: 64 images in an 8x8 "
                    "grid, one row per class for a conditional G; all evaluation samples for "
                    "points)")
-    s.add_argument("--class", dest="cls", type=_int, metavar="C",
+    s.add_argument("--class", dest="cls", type=cls, metavar="C",
                    help="class C: asked of a conditional G; for an unconditional G, the samples "
                    "the dataset's shipped classifier assigns to C")
-    s.add_argument("--seed", type=_int, help="fresh latents from this seed (default: the "
+    s.add_argument("--seed", type=_seed, help="fresh latents from this seed (default: the "
                    "run's evaluation noise)")
 
     i = sub.add_parser("interpolate", help="linear and spherical interpolation between latents",
@@ -85,11 +85,11 @@ def add_commands(sub) -> None:
                        epilog="example:\n  ganbench interpolate RUN_ID --results results/runs "
                        "--pairs 4 --steps 10 --out interp.png")
     _run_arguments(i)
-    i.add_argument("--pairs", type=_int, default=4, help="pairs of latents (default 4: 8 rows)")
-    i.add_argument("--steps", type=_int, help="points per path, endpoints included (default: "
-                   "10 for images, 64 for points)")
-    i.add_argument("--seed", type=_int, default=0, help="seed of the endpoint latents")
-    i.add_argument("--class", dest="cls", type=_int, metavar="C",
+    i.add_argument("--pairs", type=count, default=4, help="pairs of latents (default 4: 8 rows)")
+    i.add_argument("--steps", type=int_range(2, MAX_SAMPLES), help="points per path, "
+                   "endpoints included (default: 10 for images, 64 for points)")
+    i.add_argument("--seed", type=_seed, default=0, help="seed of the endpoint latents")
+    i.add_argument("--class", dest="cls", type=cls, metavar="C",
                    help="conditional G: the class of every row (default: a class per pair)")
 
     a = sub.add_parser("arithmetic", help="latent vector arithmetic over classes (Radford et "
@@ -108,14 +108,14 @@ def add_commands(sub) -> None:
                        "7-1+4 --out arith.png")
     _run_arguments(a)
     a.add_argument("expression", metavar="EXPR", help="classes joined by + and -, e.g. 7-1+4")
-    a.add_argument("--exemplars", type=_int, default=3, help="samples averaged per class "
+    a.add_argument("--exemplars", type=count, default=3, help="samples averaged per class "
                    "(default 3, as in the paper)")
-    a.add_argument("--pool", type=_int, default=2000, help="random latents to pick exemplars "
+    a.add_argument("--pool", type=count, default=2000, help="random latents to pick exemplars "
                    "from (default 2000)")
-    a.add_argument("--seed", type=_int, default=0, help="seed of the pool and of the jitter")
-    a.add_argument("--jitter", type=float, default=0.25, help="uniform noise on the result "
-                   "latent for the extra results (default 0.25, as in the paper)")
-    a.add_argument("--count", dest="n_results", type=_int, default=8, metavar="N",
+    a.add_argument("--seed", type=_seed, default=0, help="seed of the pool and of the jitter")
+    a.add_argument("--jitter", type=_non_negative_float, default=0.25, help="uniform noise "
+                   "on the result latent for the extra results (default 0.25, as in the paper)")
+    a.add_argument("--count", dest="n_results", type=count, default=8, metavar="N",
                    help="results decoded: the sum and N - 1 jittered copies (default 8)")
     a.add_argument("--json", action="store_true", help="the classifier's verdicts as JSON")
 
@@ -159,7 +159,11 @@ def _write_png(path: str, picture, layout: dict) -> None:
 def _open(args):
     from ganbench.latent import open_run
     from ganbench.plugins import registries
+    from ganbench.validate import check_path
 
+    check_path("RUN", args.run)
+    if args.results is not None:
+        check_path("--results", args.results)  # '' would be the current directory
     return open_run(args.run, args.results, registries(), step=args.step)
 
 

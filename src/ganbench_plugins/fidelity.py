@@ -67,12 +67,14 @@ def ganbench_register_metrics(register):
 
 
 def _configure_train_extractor(p) -> None:
+    from ganbench.cli import _positive_int, _seed
+
     p.add_argument("--dataset", required=True, help="labelled image dataset to train on "
                    "(its train split; accuracy is measured on its test split)")
     p.add_argument("--epochs", type=int, default=None, help="passes over the train split "
                    "(default: per dataset, see README)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=_seed, default=0, help="seed of initialisation and batches")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--out", default=None, help="directory for DATASET.pt and DATASET.json "
                    "(default: the package's shipped weights directory)")
     p.add_argument("--data-root", default=None, help="where dataset files live")
@@ -86,7 +88,11 @@ def _run_train_extractor(args) -> int:
 
     from ganbench.extractors.train import train_extractor
     from ganbench.plugins import registries
+    from ganbench.validate import check_path
 
+    for option, value in (("--out", args.out), ("--data-root", args.data_root)):
+        if value is not None:  # '' (an unset variable) is no path, not the default
+            check_path(option, value)
     rec = train_extractor(registries(), args.dataset, epochs=args.epochs, seed=args.seed,
                           batch_size=args.batch_size, out_dir=args.out,
                           data_root=args.data_root,
