@@ -116,6 +116,8 @@ def test_committed_ladders_respond_where_they_must():
     bad = [(v["dataset"], v["axis"], v["metric"], v["verdict"]) for v in must
            if v["verdict"] != "worse, monotone"]
     assert not bad, bad
+    # the README's claim: no metric gets worse when a generator memorises training images
+    assert not [v for v in vs if v["axis"] == "memorise" and v["verdict"].startswith("worse")]
     md = (RESULTS / "metric-ladders.md").read_text()
     for v in vs:
         assert f"| {v['dataset']} | {v['axis']} | {v['metric']} | {v['mildest']:.4g} | " \

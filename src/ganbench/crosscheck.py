@@ -30,42 +30,66 @@ def missing_packages() -> list[str]:
     return [pypi for m, pypi in OTHERS.items() if importlib.util.find_spec(m) is None]
 
 
-def frechet_tolerance(mu1, s1, mu2, s2) -> float:
-    """Bound on the difference between two float64 Fréchet distances of the same moments that
-    take the matrix square root by different backward-stable routes (scipy's ``sqrtm`` of
-    ``s1 s2``, or eigenvalues): the sums ``|mu1-mu2|^2 + tr s1 + tr s2`` carry at most
-    ~d eps64 of their magnitude (64 d eps64 of it is allowed); each eigenvalue of ``s1 s2`` moves
-    by at most ``delta = d eps64 |s1| |s2|`` and ``sqrt`` is not Lipschitz at 0, so ``2 tr sqrt``
-    moves by at most ``2 d sqrt(delta)`` (covariances of features are near singular)."""
+def frechet_tolerance(mu1, s1, mu2, s2, same_sqrtm: bool = True) -> float:
+    """Bound on the difference between two float64 Fréchet distances of the same moments: the
+    sums in ``|mu1-mu2|^2 + tr s1 + tr s2 - 2 tr sqrt(s1 s2)`` carry at most ~d eps64 of their
+    magnitude (64 d eps64 of it is allowed). That is all when both take scipy's ``sqrtm`` of
+    the same ``s1 s2`` (``same_sqrtm``). By another route (eigenvalues), each eigenvalue of
+    ``s1 s2`` moves by up to ``delta = d eps64 |s1| |s2|`` and ``sqrt`` is not Lipschitz at 0,
+    so ``2 tr sqrt`` moves by up to ``2 d sqrt(delta)`` (feature covariances are near singular)."""
     import numpy as np
 
     d = len(mu1)
     scale = float(np.trace(s1) + np.trace(s2) + np.sum((mu1 - mu2) ** 2))
-    delta = d * EPS64 * float(np.linalg.norm(s1, 2) * np.linalg.norm(s2, 2))
-    return 64 * d * EPS64 * scale + 2 * d * delta ** 0.5
+    tol = 64 * d * EPS64 * scale
+    if not same_sqrtm:
+        delta = d * EPS64 * float(np.linalg.norm(s1, 2) * np.linalg.norm(s2, 2))
+        tol += 2 * d * delta ** 0.5
+    return tol
+
+
+def kid_tolerance(f1, f2) -> float:
+    """Bound on the difference between two float64 evaluations of the same unbiased MMD^2 with
+    the cubic kernel ``(x.y/d + 1)^3``: each kernel value carries ~(d + 3) eps64 of
+    ``(|x||y|/d + 1)^3``, and the means of the three kernel sums cancel, so the error scales
+    with their magnitude, not with KID's: 64 (d + 3) eps64 * 4 max_k."""
+    import numpy as np
+
+    d = f1.shape[1]
+    m2 = max(float((f1 ** 2).sum(1).max()), float((f2 ** 2).sum(1).max()))
+    return 64 * (d + 3) * EPS64 * 4 * (m2 / d + 1) ** 3
 
 
 def knn_band(fake, real, k: int) -> dict[str, float]:
     """How far two correct float32 implementations of precision, recall, density and coverage
-    can be apart on these features: a comparison ``d(x, y) vs radius`` can only be decided
-    differently when ``|d^2 - r^2|`` is within the rounding error of squared distances computed
-    in float32 through dot products, ``gamma * (|x|^2 + |y|^2)`` with ``gamma = (dim + 2) eps32``
-    (Higham's bound), for the distance and for the radius. The bound of each metric is the
-    fraction of its decisions that hold such an ambiguous comparison (distances in float64)."""
+    can be apart on these features. A comparison ``d(x, y)^2 <= r^2`` (r: the distance from a
+    point to its k-th neighbour) can only be decided differently when the two sides are closer
+    than their rounding errors: ``torch.cdist`` in float32 computes ``|x|^2 + |y|^2 - 2 x.y``,
+    off by at most ``gamma (|x|^2 + |y|^2)``, ``gamma = (dim + 2) eps32`` (Higham's bound), for
+    the distance and for the radius; ``prdc`` (sklearn, float64-upcast, float32 result) is off
+    by ~eps32 of the squared distances. Each metric's bound is the fraction of its decisions
+    that hold such an ambiguous comparison (evaluated in float64), plus the float32 rounding
+    of the final mean (2 eps32 of the value, added by :func:`compare`)."""
     import torch
 
     f = torch.as_tensor(fake).double()
     r = torch.as_tensor(real).double()
+    gamma = (f.shape[1] + 2) * EPS32
     mode = "donot_use_mm_for_euclid_dist"
-    d_fr = torch.cdist(f, r, compute_mode=mode) ** 2          # (N, M)
-    rad_r = torch.cdist(r, r, compute_mode=mode).kthvalue(k + 1, dim=1).values ** 2
-    rad_f = torch.cdist(f, f, compute_mode=mode).kthvalue(k + 1, dim=1).values ** 2
-    m2 = float(max((f ** 2).sum(1).max(), (r ** 2).sum(1).max()))
-    band = 2 * 2 * (f.shape[1] + 2) * EPS32 * 2 * m2          # distance and radius, both sides
-    amb_r = (d_fr - rad_r[None, :]).abs() <= band             # fake j vs real i's ball
-    amb_f = (d_fr - rad_f[:, None]).abs() <= band             # real i vs fake j's ball
-    return {"precision": float(amb_r.any(1).double().mean()),
-            "recall": float(amb_f.any(0).double().mean()),
+    nf, nr = (f ** 2).sum(1), (r ** 2).sum(1)
+    d_fr = torch.cdist(f, r, compute_mode=mode) ** 2          # (N fake, M real)
+
+    def radii(x, nx):
+        knn = torch.cdist(x, x, compute_mode=mode).kthvalue(k + 1, dim=1)
+        return knn.values ** 2, gamma * (nx + nx[knn.indices])
+
+    rad_r, err_r = radii(r, nr)
+    rad_f, err_f = radii(f, nf)
+    err_d = gamma * (nf[:, None] + nr[None, :]) + 4 * EPS32 * d_fr
+    amb_r = (d_fr - rad_r[None, :]).abs() <= err_d + err_r[None, :] + 4 * EPS32 * rad_r[None, :]
+    amb_f = (d_fr - rad_f[:, None]).abs() <= err_d + err_f[:, None] + 4 * EPS32 * rad_f[:, None]
+    return {"precision": float(amb_r.any(1).double().mean()),   # fake j vs real balls
+            "recall": float(amb_f.any(0).double().mean()),      # real i vs fake balls
             "density": float(amb_r.sum()) / (k * len(f)),
             "coverage": float(amb_r.any(0).double().mean())}
 
@@ -120,16 +144,17 @@ def compare(gen_u8, ref_u8, ext, *, seed: int = 0) -> list[dict[str, Any]]:
     g, r = (x.double().numpy() for x in feats["fid"])
     mu1, s1, mu2, s2 = g.mean(0), np.cov(g, rowvar=False), r.mean(0), np.cov(r, rowvar=False)
     tol = frechet_tolerance(mu1, s1, mu2, s2)
+    tol_eig = frechet_tolerance(mu1, s1, mu2, s2, same_sqrtm=False)
     fid = ours["fid"]
     agree("fid", "torch-fidelity calculate_metrics", direct["frechet_inception_distance"], fid,
           0.0, "same samples, same calls: bitwise")
     agree("fid", "pytorch-fid calculate_frechet_distance", pytorch_fid_fd(mu1, s1, mu2, s2), fid,
-          tol, "same mu/sigma")
+          tol, "same mu/sigma, scipy sqrtm of s1 s2 as torch-fidelity")
     agree("fid", "clean-fid frechet_distance", cleanfid_fd(mu1, s1, mu2, s2), fid, tol,
           "same mu/sigma")
     agree("fid", "ganbench.frechet (torch, float64)",
-          ganbench_fd(*(torch.from_numpy(a) for a in (mu1, s1, mu2, s2))), fid, tol,
-          "same mu/sigma, eigenvalue route")
+          ganbench_fd(*(torch.from_numpy(a) for a in (mu1, s1, mu2, s2))), fid, tol_eig,
+          "same mu/sigma; eigenvalues instead of scipy's sqrtm (ganbench's frechet_data route)")
     # KID
     kid_full = full["kernel_inception_distance_mean"]
     agree("kid", "torch-fidelity calculate_metrics", direct["kernel_inception_distance_mean"],
@@ -138,7 +163,7 @@ def compare(gen_u8, ref_u8, ext, *, seed: int = 0) -> list[dict[str, Any]]:
     np.random.seed(seed)  # clean-fid draws its subsets from numpy's global RNG
     ckid = cleanfid_kid(kg, kr, num_subsets=1, max_subset_size=min(n1, n2))
     agree("kid", "clean-fid kernel_distance, all samples (vs torch-fidelity all samples)", ckid,
-          kid_full, 64 * kg.shape[1] * EPS64 * max(abs(kid_full), 1e-12) + 1e-15,
+          kid_full, kid_tolerance(kg, kr),
           "one subset holding every sample: both the unbiased MMD^2 of the whole sets")
     row("kid", "torch-fidelity, all samples in one subset", kid_full, ours["kid"], "",
         "differs by design", f"ganbench averages {fidelity.KID_SUBSETS} random subsets of {sub}; "
@@ -152,7 +177,7 @@ def compare(gen_u8, ref_u8, ext, *, seed: int = 0) -> list[dict[str, Any]]:
               "same samples, same calls: bitwise")
     p3, p5 = _prdc(pf, pr, k), _prdc(pf, pr, 5)
     for m in ("precision", "recall", "density", "coverage"):
-        agree(m, f"prdc compute_prdc k={k}", p3[m], ours[m], band[m],
+        agree(m, f"prdc compute_prdc k={k}", p3[m], ours[m], band[m] + 2 * EPS32 * abs(ours[m]),
               "tolerance: fraction of decisions within float32 rounding of a ball's edge "
               "(prdc: float64-upcast sklearn distances and '<'; torch: float32 cdist and '<=')")
         row(m, "prdc compute_prdc k=5", p5[m], ours[m], "", "differs by design",
@@ -215,11 +240,36 @@ def run(datasets, n: int, data_root: Optional[str], fid_weights: Optional[str] =
     return out
 
 
+def versions(dists=("torch", *OTHERS.values())) -> str:
+    """The versions of ``dists`` (default: torch and the implementations compared), and the
+    machine."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(dist):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "absent"
+
+    pkgs = ", ".join(f"{d} {v(d)}" for d in dists)
+    return f"{pkgs}; {platform.machine()} CPU, Python {platform.python_version()}"
+
+
 def markdown(rows, command: str) -> str:
     """The table of ``rows`` as Markdown, with the command that made it."""
     lines = ["# Agreement with other implementations", "",
+             f"Versions: {versions()}.", "",
              f"Made by `{command}` (see `src/ganbench/crosscheck.py` for what each row compares; "
-             "`tests/test_crosscheck.py` asserts the `agrees` rows live).", "",
+             "`tests/test_crosscheck.py` asserts the `agrees` rows live on digits and recomputes this "
+             "table's verdicts). Tolerances are derived in `crosscheck.frechet_tolerance`, "
+             "`kid_tolerance` and `knn_band` (worst-case rounding bounds: loose, but a wrong "
+             "formula, k, radius or feature layer moves the numbers far beyond them). The "
+             "Inception-v3 stand-in has random weights whose pool features barely vary (FID "
+             "~1e-14): its rows check the code path, not the numbers. Not compared: clean-fid's "
+             "own image pipeline (it resizes to 299x299 with PIL bicubic, by design meant for "
+             "Inception, so on the 28x28 ganbench extractors it would compare different "
+             "features); only its FID/KID from features are.", "",
              "| dataset | extractor | samples | n | metric | implementation | value | ganbench "
              "| diff | tolerance | verdict | note |", "|" + "---|" * 12]
     for r in rows:
