@@ -55,6 +55,32 @@ def test_density_coverage_limits():
         fidelity.density_coverage(real[:150] + 0.3, real, k=3)
 
 
+def test_reference_radii_cached_between_evaluations_change_nothing(tmp_path, monkeypatch):
+    from ganbench.extractors.domain_net import to_uint8
+    from ganbench.extractors.select import resolve_extractor
+    from ganbench.specs import DataRequest
+    from ganbench_plugins.datasets import load_digits
+
+    real = _clusters(120, 8, 4)
+    fake = _clusters(90, 8, 5, shift=0.2)
+    assert fidelity.density_coverage(fake, real, radii=fidelity.real_radii(real)) == \
+        fidelity.density_coverage(fake, real)
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path))
+    x = load_digits(DataRequest("test")).x
+    ext, radii = resolve_extractor("auto", "digits"), {}
+    gen, ref = fidelity.tensor_input(to_uint8(x[:100])), fidelity.tensor_input(to_uint8(x[100:]))
+
+    def calc(name):
+        return fidelity.calculate(gen, 100, ref, len(x) - 100, ext, cuda=False, seed=0,
+                                  isc=False, kid=False, cache_name=name, radii=radii)
+
+    plain = calc(None)
+    assert radii == {}  # an unnamed reference is never cached
+    first = calc("ganbench-test-radii")
+    assert len(radii) == 1
+    assert plain == first == calc("ganbench-test-radii")
+
+
 def test_frechet_tolerance_is_tight_enough_to_fail():
     import numpy as np
 
@@ -157,3 +183,16 @@ def test_ladder_rungs_live_on_digits_and_ring8():
                         torch.Generator().manual_seed(1))
         assert lad.measure("ring8", ring, x, rt.x[:400], None, None, 400)["modes_covered"] \
             == kept
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--datasets", "ring8"], "no shipped extractor for ring8"),
+    (["--n", "1"], "--n must be in 2..60000"),
+])
+def test_crosscheck_bad_input_is_one_line(tmp_path, capsys, argv, says):
+    _need(*crosscheck.OTHERS)
+    from ganbench.cli import main
+
+    assert main(["crosscheck", "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0]

@@ -30,19 +30,21 @@ def missing_packages() -> list[str]:
     return [pypi for m, pypi in OTHERS.items() if importlib.util.find_spec(m) is None]
 
 
-def frechet_tolerance(mu1, s1, mu2, s2, same_sqrtm: bool = True) -> float:
+def frechet_tolerance(mu1, s1, mu2, s2, same_sqrtm: bool = True,
+                      singular: bool = False) -> float:
     """Bound on the difference between two float64 Fréchet distances of the same moments: the
     sums in ``|mu1-mu2|^2 + tr s1 + tr s2 - 2 tr sqrt(s1 s2)`` carry at most ~d eps64 of their
     magnitude (64 d eps64 of it is allowed). That is all when both take scipy's ``sqrtm`` of
-    the same ``s1 s2`` (``same_sqrtm``). By another route (eigenvalues), each eigenvalue of
-    ``s1 s2`` moves by up to ``delta = d eps64 |s1| |s2|`` and ``sqrt`` is not Lipschitz at 0,
-    so ``2 tr sqrt`` moves by up to ``2 d sqrt(delta)`` (feature covariances are near singular)."""
+    the same nonsingular ``s1 s2`` (``same_sqrtm``). By another route (eigenvalues), or when
+    the covariances are ``singular`` (fewer samples than dimensions: sqrtm is then not stable),
+    each eigenvalue of ``s1 s2`` moves by up to ``delta = d eps64 |s1| |s2|`` and ``sqrt`` is
+    not Lipschitz at 0, so ``2 tr sqrt`` moves by up to ``2 d sqrt(delta)``."""
     import numpy as np
 
     d = len(mu1)
     scale = float(np.trace(s1) + np.trace(s2) + np.sum((mu1 - mu2) ** 2))
     tol = 64 * d * EPS64 * scale
-    if not same_sqrtm:
+    if singular or not same_sqrtm:
         delta = d * EPS64 * float(np.linalg.norm(s1, 2) * np.linalg.norm(s2, 2))
         tol += 2 * d * delta ** 0.5
     return tol
@@ -143,7 +145,8 @@ def compare(gen_u8, ref_u8, ext, *, seed: int = 0) -> list[dict[str, Any]]:
     # FID: the same float64 moments into each implementation's Fréchet distance
     g, r = (x.double().numpy() for x in feats["fid"])
     mu1, s1, mu2, s2 = g.mean(0), np.cov(g, rowvar=False), r.mean(0), np.cov(r, rowvar=False)
-    tol = frechet_tolerance(mu1, s1, mu2, s2)
+    singular = min(n1, n2) <= len(mu1)
+    tol = frechet_tolerance(mu1, s1, mu2, s2, singular=singular)
     tol_eig = frechet_tolerance(mu1, s1, mu2, s2, same_sqrtm=False)
     fid = ours["fid"]
     agree("fid", "torch-fidelity calculate_metrics", direct["frechet_inception_distance"], fid,
@@ -215,11 +218,16 @@ def run(datasets, n: int, data_root: Optional[str], fid_weights: Optional[str] =
 
     import torch
 
+    from ganbench.errors import UsageError
+    from ganbench.extractors import domain
     from ganbench.extractors.select import resolve_extractor
 
+    if bad := [d for d in datasets if d not in domain.shipped()]:
+        raise UsageError(f"crosscheck: no shipped extractor for {', '.join(bad)}; "
+                         f"choose from {', '.join(domain.shipped())}")
     out = []
     for name in datasets:
-        ext = resolve_extractor("auto", name)
+        ext = resolve_extractor(f"ganbench-{name}", name)
         for label, gen, ref in _pairs(name, n, data_root, seed):
             log(f"crosscheck: {name} on {ext.name}, {label}")
             out += [{"dataset": name, "extractor": ext.name, "samples": label, "n": len(gen),

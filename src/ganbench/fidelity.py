@@ -139,8 +139,18 @@ def tensor_input(images_uint8) -> Any:
     return _Images()
 
 
+def real_radii(real: "torch.Tensor", k: int = PRC_K, batch: int = PRC_BATCH) -> "torch.Tensor":
+    """Each real point's distance to its k-th nearest other real point (``kthvalue(k + 1)`` of
+    its row of ``torch.cdist``, itself being the first), computed in row batches."""
+    import torch
+
+    return torch.cat([torch.cat([torch.cdist(rb, r2) for r2 in real.split(batch)], 1)
+                      .kthvalue(k + 1, dim=1).values.cpu() for rb in real.split(batch)])
+
+
 def density_coverage(fake: "torch.Tensor", real: "torch.Tensor", k: int = PRC_K,
-                     batch: int = PRC_BATCH) -> dict[str, float]:
+                     batch: int = PRC_BATCH, radii: "Optional[torch.Tensor]" = None
+                     ) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020) of generated features ``fake`` (N, d) against
     real features ``real`` (M, d). A real point's ball has the radius of its k-th nearest other
     real point (torch-fidelity's precision radius: ``kthvalue(k + 1)`` of the distances, the
@@ -148,22 +158,25 @@ def density_coverage(fake: "torch.Tensor", real: "torch.Tensor", k: int = PRC_K,
     balls containing it, divided by k (1 when generated and real match; unbounded above).
     Coverage: fraction of real balls that contain at least one generated point. Distances are
     ``torch.cdist`` in the features' dtype, a point on a ball's boundary counts as inside
-    (``<=``, as torch-fidelity's precision; the ``prdc`` package uses ``<``)."""
+    (``<=``, as torch-fidelity's precision; the ``prdc`` package uses ``<``). ``radii``:
+    :func:`real_radii` of ``real`` with this ``k`` and ``batch``, when already computed (the
+    reference is the same at every evaluation of a run)."""
     import torch
 
+    if radii is None:
+        radii = real_radii(real, k, batch)
     counts = torch.zeros(len(fake), dtype=torch.int64)
     covered = 0
-    for rb in real.split(batch):
-        radii = torch.cat([torch.cdist(rb, r2) for r2 in real.split(batch)], 1) \
-            .kthvalue(k + 1, dim=1).values.cpu()
+    for rb, rad in zip(real.split(batch), radii.split(batch)):
         d = torch.cat([torch.cdist(rb, fb) for fb in fake.split(batch)], 1).cpu()
-        inside = d <= radii[:, None]
+        inside = d <= rad[:, None]
         counts += inside.sum(0)
         covered += int(inside.any(1).sum())
     return {"density": float(counts.sum()) / (k * len(fake)), "coverage": covered / len(real)}
 
 
-def _metrics_with_features(features_out: Optional[dict] = None, **kwargs) -> dict[str, Any]:
+def _metrics_with_features(features_out: Optional[dict] = None, radii: Optional[dict] = None,
+                           **kwargs) -> dict[str, Any]:
     """``torch_fidelity.calculate_metrics`` for one named feature extractor, step by step as
     torch-fidelity's ``calculate_metrics_one_feature_extractor`` does it (same functions, same
     arguments, so the same numbers), plus density and coverage on precision/recall's features."""
@@ -198,17 +211,23 @@ def _metrics_with_features(features_out: Optional[dict] = None, **kwargs) -> dic
     if features_out is not None:  # ganbench crosscheck hands these to other implementations
         features_out.update({m: (f1[lay], f2[lay]) for m, lay in layers.items()})
     out.update(prc_featuresdict_to_metric(f1, f2, layers["prc"], **kwargs))
-    out.update(density_coverage(f1[layers["prc"]], f2[layers["prc"]],
-                                kwargs.get("prc_neighborhood", PRC_K)))
+    k, real = kwargs.get("prc_neighborhood", PRC_K), f2[layers["prc"]]
+    key = (kwargs.get("input2_cache_name"), k, tuple(real.shape))
+    if radii is not None and key[0] and key not in radii:  # a named (cached) reference only
+        radii[key] = real_radii(real, k)
+    out.update(density_coverage(f1[layers["prc"]], real, k,
+                                radii=radii.get(key) if radii is not None else None))
     return out
 
 
 def calculate(input1, n1: int, input2, n2: int, extractor: "Extractor", *, cuda: bool,
               seed: int, cache_name: Optional[str] = None, kid: bool = True, isc: bool = True,
-              prc: bool = True, features_out: Optional[dict] = None) -> dict[str, float]:
+              prc: bool = True, features_out: Optional[dict] = None,
+              radii: Optional[dict] = None) -> dict[str, float]:
     """One ``torch_fidelity.calculate_metrics`` call; returns ganbench metric names → values.
     With ``prc``, ``features_out`` (a dict) receives each metric's (generated, reference)
-    features."""
+    features, and ``radii`` (a dict kept between calls) caches the reference's k-NN radii
+    for density/coverage by ``cache_name``."""
     import torch_fidelity
 
     kwargs = dict(extractor.fidelity_kwargs)
@@ -224,7 +243,7 @@ def calculate(input1, n1: int, input2, n2: int, extractor: "Extractor", *, cuda:
         feature_extractor=extractor.name, cuda=cuda, batch_size=BATCH, verbose=False,
         save_cpu_ram=True, rng_seed=seed, kid_subsets=KID_SUBSETS, kid_subset_size=sub)
     # with prc, the features are needed for density/coverage: the same steps, features kept
-    raw = (_metrics_with_features(features_out, **kwargs) if prc
+    raw = (_metrics_with_features(features_out, radii, **kwargs) if prc
            else torch_fidelity.calculate_metrics(**kwargs))
     return {KEYS[k][0]: float(v) for k, v in raw.items() if k in KEYS}
 
@@ -258,7 +277,8 @@ def compute(ctx: "EvalContext") -> dict[str, float]:
     gen = samples_input(samples, on_batch=tap.expect if tap else None)
     with torch.no_grad(), domain.tapping(tap):
         out = calculate(gen, len(samples), ctx.cache["fidelity_ref"], spec.n_reference,
-                        ext, cuda=ctx.device.type == "cuda", seed=spec.seed, cache_name=name)
+                        ext, cuda=ctx.device.type == "cuda", seed=spec.seed, cache_name=name,
+                        radii=ctx.cache.setdefault("prc_radii", {}))
     if tap is not None and (pred := tap.predictions(len(samples))) is not None:
         ctx.classified[ext.domain] = pred  # the labels metric reuses them
     return out

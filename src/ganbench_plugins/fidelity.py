@@ -126,11 +126,14 @@ def _run_crosscheck(args) -> int:
         raise UsageError(f"crosscheck needs {', '.join(missing)} (pip install -e '.[dev]')")
     if not 2 <= args.n <= 60000 or not 2 <= args.standin_n <= 10000:
         raise UsageError("--n must be in 2..60000 and --standin-n in 2..10000")
+    out = Path(args.out)
+    try:  # before the minutes of work, so a bad --out costs nothing
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: {e.strerror or e}") from None
     rows = crosscheck.run([d for d in args.datasets.split(",") if d], args.n, args.data_root,
                           args.fid_weights, args.standin_n,
                           log=lambda m: print(m, file=sys.stderr))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["ganbench", "crosscheck", "--datasets", args.datasets, "--n",
                           str(args.n), "--standin-n", str(args.standin_n), "--out", args.out]
                          + (["--data-root", args.data_root] if args.data_root else [])
