@@ -91,7 +91,6 @@ def test_frechet_tolerance_is_tight_enough_to_fail():
     assert 0 < tol < 1e-5  # far below the FID differences that matter (>1e-3)
 
 
-@pytest.mark.slow
 def test_crosscheck_digits_all_agree():
     """Live: the digits extractor, held-out and noisy pairs; every row that must agree does."""
     _need(*crosscheck.OTHERS)  # module names
@@ -132,7 +131,8 @@ def _ladders():
 
 def test_committed_ladders_respond_where_they_must():
     """Recomputed from the committed CSV: every metric/axis pair that must get worse does so
-    monotonically on every dataset, and the committed Markdown states the same verdicts."""
+    monotonically on every dataset (no step better by more than the sampling noise floor of
+    ``metric_ladders.noise_floor``), and the committed Markdown states the same verdicts."""
     lad = _ladders()
     df = pd.read_csv(RESULTS / "metric-ladders.csv")
     assert set(df.dataset) == {"mnist", "fashion-mnist", "digits", "ring8", "grid25"}
@@ -140,7 +140,7 @@ def test_committed_ladders_respond_where_they_must():
     must = [v for v in vs if v["must_worsen"]]
     assert len(must) >= 40
     bad = [(v["dataset"], v["axis"], v["metric"], v["verdict"]) for v in must
-           if v["verdict"] != "worse, monotone"]
+           if not v["verdict"].startswith("worse, monotone")]
     assert not bad, bad
     # the README's claim: no metric gets worse when a generator memorises training images
     assert not [v for v in vs if v["axis"] == "memorise" and v["verdict"].startswith("worse")]
