@@ -208,9 +208,11 @@ def report(csv_path, md_path, png_path, command):
     vs = verdicts(df)
     from ganbench.crosscheck import versions
 
-    lines = ["# Metric-validity ladders", "", f"Versions: {versions(('torch', 'torch-fidelity', 'scipy'))}.", "",
+    used = versions(("torch", "torch-fidelity", "scipy"))
+    lines = ["# Metric-validity ladders", "", f"Versions: {used}.", "",
              f"Made by `{command}`; `tests/test_crosscheck.py` recomputes the verdicts from "
-             "metric-ladders.csv and re-runs a few rungs live (digits, ring8). Held-out real data (the test split) "
+             "metric-ladders.csv and re-runs a few rungs live (digits, ring8). Held-out real "
+             "data (the test split) "
              "degraded along each axis, against a train-split reference of the same size. "
              "`rho`: Spearman's correlation of the metric's *worse* direction with the "
              "degradation; *must* marks the pairs that have to get worse (asserted). "

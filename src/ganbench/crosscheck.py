@@ -269,8 +269,9 @@ def markdown(rows, command: str) -> str:
     lines = ["# Agreement with other implementations", "",
              f"Versions: {versions()}.", "",
              f"Made by `{command}` (see `src/ganbench/crosscheck.py` for what each row compares; "
-             "`tests/test_crosscheck.py` asserts the `agrees` rows live on digits and recomputes this "
-             "table's verdicts). Tolerances are derived in `crosscheck.frechet_tolerance`, "
+             "`tests/test_crosscheck.py` asserts the `agrees` rows live on digits and "
+             "recomputes this table's verdicts). Tolerances are derived in "
+             "`crosscheck.frechet_tolerance`, "
              "`kid_tolerance` and `knn_band` (worst-case rounding bounds: loose, but a wrong "
              "formula, k, radius or feature layer moves the numbers far beyond them). The "
              "Inception-v3 stand-in has random weights whose pool features barely vary (FID "
