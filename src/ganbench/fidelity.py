@@ -1,4 +1,5 @@
-"""FID, KID, IS and precision/recall through torch-fidelity, on samples streamed from G.
+"""FID, KID, IS and precision/recall through torch-fidelity, on samples streamed from G;
+density/coverage on precision/recall's features.
 
 Generated samples never touch the disk: a ``GenerativeModelBase`` wrapper hands torch-fidelity
 uint8 3xHxW batches generated from the run's fixed evaluation noise (and, for a conditional G,
@@ -36,7 +37,14 @@ KEYS = {
     "inception_score_std": ("is_std", None),
     "precision": ("precision", True),
     "recall": ("recall", True),
+    # computed by ganbench (density_coverage) on the features torch-fidelity used for precision
+    "density": ("density", True),
+    "coverage": ("coverage", True),
 }
+# k of the k-NN radii: torch-fidelity's prc_neighborhood default, used for precision/recall and
+# for density/coverage alike (Naeem et al. 2020 recommend k=5; see results/eval-agreement.md)
+PRC_K = 3
+PRC_BATCH = 2000
 
 
 def cache_dir() -> Path:
@@ -131,10 +139,95 @@ def tensor_input(images_uint8) -> Any:
     return _Images()
 
 
+def real_radii(real: "torch.Tensor", k: int = PRC_K, batch: int = PRC_BATCH) -> "torch.Tensor":
+    """Each real point's distance to its k-th nearest other real point (``kthvalue(k + 1)`` of
+    its row of ``torch.cdist``, itself being the first), computed in row batches."""
+    import torch
+
+    return torch.cat([torch.cat([torch.cdist(rb, r2) for r2 in real.split(batch)], 1)
+                      .kthvalue(k + 1, dim=1).values.cpu() for rb in real.split(batch)])
+
+
+def density_coverage(fake: "torch.Tensor", real: "torch.Tensor", k: int = PRC_K,
+                     batch: int = PRC_BATCH, radii: "Optional[torch.Tensor]" = None
+                     ) -> dict[str, float]:
+    """Density and coverage (Naeem et al. 2020) of generated features ``fake`` (N, d) against
+    real features ``real`` (M, d). A real point's ball has the radius of its k-th nearest other
+    real point (torch-fidelity's precision radius: ``kthvalue(k + 1)`` of the distances, the
+    point itself being the first). Density: mean over generated points of the number of real
+    balls containing it, divided by k (1 when generated and real match; unbounded above).
+    Coverage: fraction of real balls that contain at least one generated point. Distances are
+    ``torch.cdist`` in the features' dtype, a point on a ball's boundary counts as inside
+    (``<=``, as torch-fidelity's precision; the ``prdc`` package uses ``<``). ``radii``:
+    :func:`real_radii` of ``real`` with this ``k`` and ``batch``, when already computed (the
+    reference is the same at every evaluation of a run)."""
+    import torch
+
+    if radii is None:
+        radii = real_radii(real, k, batch)
+    counts = torch.zeros(len(fake), dtype=torch.int64)
+    covered = 0
+    for rb, rad in zip(real.split(batch), radii.split(batch)):
+        d = torch.cat([torch.cdist(rb, fb) for fb in fake.split(batch)], 1).cpu()
+        inside = d <= rad[:, None]
+        counts += inside.sum(0)
+        covered += int(inside.any(1).sum())
+    return {"density": float(counts.sum()) / (k * len(fake)), "coverage": covered / len(real)}
+
+
+def _metrics_with_features(features_out: Optional[dict] = None, radii: Optional[dict] = None,
+                           **kwargs) -> dict[str, Any]:
+    """``torch_fidelity.calculate_metrics`` for one named feature extractor, step by step as
+    torch-fidelity's ``calculate_metrics_one_feature_extractor`` does it (same functions, same
+    arguments, so the same numbers), plus density and coverage on precision/recall's features."""
+    from torch_fidelity.helpers import process_deprecations
+    from torch_fidelity.metric_fid import (fid_featuresdict_to_statistics_cached,
+                                           fid_statistics_to_metric)
+    from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+    from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+    from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+    from torch_fidelity.utils import (create_feature_extractor,
+                                      extract_featuresdict_from_input_id_cached,
+                                      get_cacheable_input_name, resolve_feature_extractor,
+                                      resolve_feature_layer_for_metric)
+
+    process_deprecations(kwargs)
+    used = [m for m in ("isc", "fid", "kid", "prc") if kwargs.get(m)]
+    layers = {m: resolve_feature_layer_for_metric(m, **kwargs) for m in used}
+    ext = create_feature_extractor(resolve_feature_extractor(**kwargs), list(set(layers.values())),
+                                   **kwargs)
+    f1 = extract_featuresdict_from_input_id_cached(1, ext, **kwargs)
+    f2 = extract_featuresdict_from_input_id_cached(2, ext, **kwargs)
+    out: dict[str, Any] = {}
+    if "isc" in layers:
+        out.update(isc_featuresdict_to_metric(f1, layers["isc"], **kwargs))
+    if "fid" in layers:
+        stats = [fid_featuresdict_to_statistics_cached(
+            f, get_cacheable_input_name(i, **kwargs), ext, layers["fid"], **kwargs)
+            for i, f in ((1, f1), (2, f2))]
+        out.update(fid_statistics_to_metric(*stats, kwargs.get("verbose", False)))
+    if "kid" in layers:
+        out.update(kid_featuresdict_to_metric(f1, f2, layers["kid"], **kwargs))
+    if features_out is not None:  # ganbench crosscheck hands these to other implementations
+        features_out.update({m: (f1[lay], f2[lay]) for m, lay in layers.items()})
+    out.update(prc_featuresdict_to_metric(f1, f2, layers["prc"], **kwargs))
+    k, real = kwargs.get("prc_neighborhood", PRC_K), f2[layers["prc"]]
+    key = (kwargs.get("input2_cache_name"), k, tuple(real.shape))
+    if radii is not None and key[0] and key not in radii:  # a named (cached) reference only
+        radii[key] = real_radii(real, k)
+    out.update(density_coverage(f1[layers["prc"]], real, k,
+                                radii=radii.get(key) if radii is not None else None))
+    return out
+
+
 def calculate(input1, n1: int, input2, n2: int, extractor: "Extractor", *, cuda: bool,
               seed: int, cache_name: Optional[str] = None, kid: bool = True, isc: bool = True,
-              prc: bool = True) -> dict[str, float]:
-    """One ``torch_fidelity.calculate_metrics`` call; returns ganbench metric names → values."""
+              prc: bool = True, features_out: Optional[dict] = None,
+              radii: Optional[dict] = None) -> dict[str, float]:
+    """One ``torch_fidelity.calculate_metrics`` call; returns ganbench metric names → values.
+    With ``prc``, ``features_out`` (a dict) receives each metric's (generated, reference)
+    features, and ``radii`` (a dict kept between calls) caches the reference's k-NN radii
+    for density/coverage by ``cache_name``."""
     import torch_fidelity
 
     kwargs = dict(extractor.fidelity_kwargs)
@@ -145,11 +238,13 @@ def calculate(input1, n1: int, input2, n2: int, extractor: "Extractor", *, cuda:
     if hasattr(input1, "z_size"):
         kwargs["input1_model_num_samples"] = n1
     sub = min(KID_SUBSET_SIZE, n1, n2)
-    raw = torch_fidelity.calculate_metrics(
+    kwargs.update(
         input1=input1, input2=input2, fid=True, kid=kid and sub >= 2, isc=isc, prc=prc,
         feature_extractor=extractor.name, cuda=cuda, batch_size=BATCH, verbose=False,
-        save_cpu_ram=True, rng_seed=seed, kid_subsets=KID_SUBSETS, kid_subset_size=sub,
-        **kwargs)
+        save_cpu_ram=True, rng_seed=seed, kid_subsets=KID_SUBSETS, kid_subset_size=sub)
+    # with prc, the features are needed for density/coverage: the same steps, features kept
+    raw = (_metrics_with_features(features_out, radii, **kwargs) if prc
+           else torch_fidelity.calculate_metrics(**kwargs))
     return {KEYS[k][0]: float(v) for k, v in raw.items() if k in KEYS}
 
 
@@ -182,7 +277,8 @@ def compute(ctx: "EvalContext") -> dict[str, float]:
     gen = samples_input(samples, on_batch=tap.expect if tap else None)
     with torch.no_grad(), domain.tapping(tap):
         out = calculate(gen, len(samples), ctx.cache["fidelity_ref"], spec.n_reference,
-                        ext, cuda=ctx.device.type == "cuda", seed=spec.seed, cache_name=name)
+                        ext, cuda=ctx.device.type == "cuda", seed=spec.seed, cache_name=name,
+                        radii=ctx.cache.setdefault("prc_radii", {}))
     if tap is not None and (pred := tap.predictions(len(samples))) is not None:
         ctx.classified[ext.domain] = pred  # the labels metric reuses them
     return out

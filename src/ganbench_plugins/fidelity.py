@@ -3,7 +3,8 @@
 
 * ``fidelity`` (image datasets with a feature extractor): FID, KID (+ std over subsets),
   Inception Score (+ std over splits) and precision/recall (Kynkäänniemi et al. 2019),
-  computed by torch-fidelity on the extractor named in the row's EvalSpec.
+  computed by torch-fidelity on the extractor named in the row's EvalSpec; density and coverage
+  (Naeem et al. 2020) on the same features with the same k=3 (``ganbench.fidelity``).
 * ``labels`` (labelled image datasets with a shipped ganbench classifier): classes covered,
   KL of the predicted-class histogram against uniform, and for conditional generators the
   fraction classified as the label asked for; on ``stacked-mnist`` the mode count out of 1000.
@@ -52,7 +53,8 @@ def compute_labels(ctx: EvalContext):
 
 METRICS = [
     MetricSpec("fidelity", compute_fidelity, "FID, KID, IS, precision/recall by torch-fidelity "
-               "on the EvalSpec's feature extractor (images)",
+               "on the EvalSpec's feature extractor (images); density and coverage (Naeem et "
+               "al. 2020, higher is better) on precision/recall's features, k=3",
                applies=lambda c: c.extractor is not None),
     MetricSpec("labels", compute_labels, "classes covered, KL of the class histogram vs "
                "uniform, conditional accuracy (domain classifier); stacked-mnist modes of 1000",
@@ -102,8 +104,58 @@ def _run_train_extractor(args) -> int:
     return 0
 
 
+def _configure_crosscheck(p) -> None:
+    p.add_argument("--datasets", default="mnist,fashion-mnist", help="comma-separated image "
+                   "datasets with a shipped extractor (default: mnist,fashion-mnist)")
+    p.add_argument("--n", type=int, default=2000, help="images per side (default 2000)")
+    p.add_argument("--standin-n", type=int, default=64, help="images per side on Inception-v3 "
+                   "(digits; default 64: 299x299 on a CPU is slow)")
+    p.add_argument("--fid-weights", default=None, help="Inception-v3 FID weights (default: "
+                   "torch-fidelity's network with seeded random weights, the code path only)")
+    p.add_argument("--data-root", default=None, help="where dataset files live (never "
+                   "downloaded)")
+    p.add_argument("--out", required=True, help="directory for eval-agreement.csv and .md")
+
+
+def _run_crosscheck(args) -> int:
+    import shlex
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ganbench import crosscheck
+    from ganbench.errors import UsageError
+    from ganbench.safepath import atomic_write
+
+    if missing := crosscheck.missing_packages():
+        raise UsageError(f"crosscheck needs {', '.join(missing)} (pip install -e '.[dev]')")
+    if not 2 <= args.n <= 60000 or not 2 <= args.standin_n <= 10000:
+        raise UsageError("--n must be in 2..60000 and --standin-n in 2..10000")
+    out = Path(args.out)
+    try:  # before the minutes of work, so a bad --out costs nothing
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: {e.strerror or e}") from None
+    rows = crosscheck.run([d for d in args.datasets.split(",") if d], args.n, args.data_root,
+                          args.fid_weights, args.standin_n,
+                          log=lambda m: print(m, file=sys.stderr))
+    command = shlex.join(["ganbench", "crosscheck", "--datasets", args.datasets, "--n",
+                          str(args.n), "--standin-n", str(args.standin_n), "--out", args.out]
+                         + (["--data-root", args.data_root] if args.data_root else [])
+                         + (["--fid-weights", args.fid_weights] if args.fid_weights else []))
+    atomic_write(out / "eval-agreement.csv", pd.DataFrame(rows).to_csv(index=False).encode())
+    atomic_write(out / "eval-agreement.md", crosscheck.markdown(rows, command).encode())
+    bad = [r for r in rows if r["verdict"] == "DISAGREES"]
+    print(f"{len(rows)} rows, {len(bad)} disagreeing, written to {out}")
+    return 1 if bad else 0
+
+
 @hookimpl
 def ganbench_register_commands(register):
+    register("crosscheck", "compare ganbench's FID, KID, precision/recall, density/coverage "
+             "with torch-fidelity, clean-fid, pytorch-fid and prdc on the same samples and "
+             "features (needs the dev extra)", _configure_crosscheck, _run_crosscheck)
     register("train-extractor", "train the domain classifier used as a FID feature extractor "
              "(reproducible: seed and epochs recorded with the weights)",
              _configure_train_extractor, _run_train_extractor)
