@@ -117,9 +117,11 @@ def test_missing_or_diverged_candidate_fails(tmp_path):
     _write(tmp_path / "b", "w", [20.0, 21.0, 22.0])
     _write(tmp_path / "c", "v", [20.0, 21.0, 22.0])
     _write(tmp_path / "c", "w", [float("nan")] * 3)
+    _write(tmp_path / "b", "x", [20.0, 21.0, 22.0])  # the candidate lacks x
     r = run_cli("check", str(tmp_path / "b"), str(tmp_path / "c"))
-    assert r.returncode == 1
-    assert r.stdout.count("missing") >= 1 and "FAIL: 1 of 2" in r.stdout
+    assert r.returncode == 1 and "FAIL: 2 of 3" in r.stdout
+    verdicts = {line.split()[0]: line.split()[-1] for line in r.stdout.splitlines()[3:6]}
+    assert verdicts == {"v": "ok", "w": "diverged", "x": "missing"}
 
 
 def test_a_committed_csv_table_is_a_baseline(tmp_path):

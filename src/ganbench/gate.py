@@ -104,7 +104,7 @@ class Row:
     dataset: str
     metric: str
     higher_is_better: Optional[bool]
-    mean_base: float
+    mean_base: float  # geometric on the log scale
     n_base: int
     mean_cand: float
     n_cand: int
@@ -190,8 +190,8 @@ class GateResult:
         lines.append("")
         lines.extend(textwrap.wrap(
             f"worse by: candidate mean - baseline mean of final values in the metric's bad "
-            f"direction (its registration's), seeds as samples; (log): positive lower-is-better "
-            f"metrics compare geometric means, worse by and margin in %. WORSE when the "
+            f"direction (its registration's), seeds as samples; (log): a positive lower-is-"
+            f"better metric, geometric means, worse by and margin in %. WORSE when the "
             f"one-sided test of worse <= margin rejects at family-wise {self.alpha:g} (Holm over "
             f"the {len(self.rows)} metrics): welch: Welch's t-test; prediction: one seed on a "
             f"side, the other side's spread stands in for its own; permutation: tied values (a "
@@ -271,30 +271,42 @@ def _recipe_diff(ja: str, jb: str) -> list[str]:
             if json.dumps(fa.get(k), default=str) != json.dumps(fb.get(k), default=str)]
 
 
-def _values(runs, fin, metric: str) -> tuple[list[float], list[str]]:
+def _final(fin) -> dict[tuple[str, str], float]:
+    """(run id, metric) -> final value (NaN where it is not a number)."""
+    import pandas as pd
+
+    values = pd.to_numeric(fin["value"], errors="coerce")
+    return dict(zip(zip(fin["run_id"], fin["metric"]), values))
+
+
+def _values(runs, final: dict, metric: str) -> tuple[list[float], list[str]]:
     """Finite final values of ``metric`` over ``runs``, and why each other run has none."""
     import pandas as pd
 
-    vals = fin[fin["metric"] == metric].drop_duplicates("run_id").set_index("run_id")["value"]
     good, bad = [], []
     for run_id, seed, status in zip(runs["run_id"], runs["seed"], runs["status"]):
         who = f"seed {int(seed)}" if pd.notna(seed) else f"run {run_id}"
         status = str(status)
-        v = pd.to_numeric(pd.Series([vals.get(run_id)]), errors="coerce").iloc[0]
+        v = final.get((run_id, metric))
         if status in BAD_STATUS:
             bad.append(f"{who} {status}")
-        elif pd.isna(v) or not math.isfinite(v):
-            bad.append(f"{who}: {metric} is {'missing' if run_id not in vals else v}")
+        elif v is None or not math.isfinite(v):
+            bad.append(f"{who}: {metric} is {'missing' if v is None else v}")
         else:
             good.append(float(v))
     return good, bad
 
 
-def _gate_one(a: list[float], b: list[float], hib: bool, margin: Margin, alpha: float):
+def _geomean(x: list[float]) -> float:
+    return math.exp(math.fsum(math.log(v) for v in x) / len(x))
+
+
+def _gate_one(a: list[float], b: list[float], hib: bool, margin: Margin, alpha: float,
+              transform: bool = True):
     """(scale, worse, margin, lower bound, p, test) of baseline values ``a`` against candidate
     values ``b`` (module docstring: the log scale for positive lower-is-better metrics)."""
     mean_a = math.fsum(a) / len(a)
-    if not hib and margin.relative and min(a + b) > 0:
+    if transform and not hib and margin.relative and min(a + b) > 0:
         la, lb = [math.log(v) for v in a], [math.log(v) for v in b]
         worse = math.fsum(lb) / len(lb) - math.fsum(la) / len(la)
         low, p, test = one_sided(worse, math.log1p(margin.value), la, lb, alpha)
@@ -308,9 +320,10 @@ def _gate_one(a: list[float], b: list[float], hib: bool, margin: Margin, alpha: 
 
 
 def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: float = ALPHA,
-          margin: Union[Margin, str, float] = "5%") -> GateResult:
+          margin: Union[Margin, str, float] = "5%", transform: bool = True) -> GateResult:
     """Gate ``candidate`` against ``baseline`` (long tables from ``ganbench.results.load``;
-    load the candidate with ``empty_runs=True`` so that failed runs count)."""
+    load the candidate with ``empty_runs=True`` so that failed runs count). ``transform=False``
+    compares every metric on its own scale (no log scale; for measuring what it changes)."""
     from math import comb
 
     if not 0 < alpha < 1:
@@ -331,6 +344,9 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                                    baseline=base, candidate=cand)
     rows: list[Row] = []
     notes: list[str] = []
+    final_b, final_c = _final(base), _final(cand)
+    fgroups_b = {k: g for k, g in base.groupby(["variant", "dataset"], sort=False)}
+    fgroups_c = {k: g for k, g in cand.groupby(["variant", "dataset"], sort=False)}
     cgroups = {k: g for k, g in cand_runs.groupby(["variant", "dataset"], sort=False)}
     bkeys = set()
     for (variant, dataset), gb in base_runs.groupby(["variant", "dataset"], sort=True):
@@ -341,9 +357,9 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                 raise UsageError(f"the {side} pools {g['recipe'].nunique()} recipes of {variant}"
                                  f" on {dataset}; gate one recipe at a time")
         changes = ""
+        fb = fgroups_b.get((variant, dataset), base.iloc[0:0])
         if gc is not None:
-            fb = base[(base["variant"] == variant) & (base["dataset"] == dataset)]
-            fc = cand[(cand["variant"] == variant) & (cand["dataset"] == dataset)]
+            fc = fgroups_c.get((variant, dataset), cand.iloc[0:0])
             spec_b, spec_c = set(fb["eval_spec"].fillna("")), set(fc["eval_spec"].fillna(""))
             diff = _recipe_diff(gb["recipe_json"].iloc[0], gc["recipe_json"].iloc[0])
             if fc.empty:
@@ -356,10 +372,9 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                     f"Recipe fields that differ: {', '.join(diff) or 'none recorded'}")
             changes = ", ".join(diff)
         for metric in watched.get(dataset, []):
-            if base[(base["variant"] == variant) & (base["dataset"] == dataset)
-                    & (base["metric"] == metric)].empty:
+            if metric not in set(fb["metric"]):
                 continue
-            a, a_bad = _values(gb, base, metric)
+            a, a_bad = _values(gb, final_b, metric)
             if not a:
                 notes.append(f"{variant} on {dataset}: the baseline has no finite {metric}; "
                              "not gated")
@@ -377,14 +392,16 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                 rows.append(Row(variant, dataset, metric, hib, mean_a, len(a), nan, 0, nan,
                                 margin.amount(mean_a), nan, nan, MISSING, recipe_changes=changes))
                 continue
-            b, b_bad = _values(gc, cand, metric)
+            b, b_bad = _values(gc, final_c, metric)
             mean_b = math.fsum(b) / len(b) if b else nan
             if b_bad:
                 rows.append(Row(variant, dataset, metric, hib, mean_a, len(a), mean_b, len(b),
                                 nan, margin.amount(mean_a), nan, nan, DIVERGED,
                                 recipe_changes=changes, bad_seeds="; ".join(b_bad)))
                 continue
-            scale, worse, m, low, p, test = _gate_one(a, b, hib, margin, alpha)
+            scale, worse, m, low, p, test = _gate_one(a, b, hib, margin, alpha, transform)
+            if scale == "log":  # the means it compares: geometric
+                mean_a, mean_b = _geomean(a), _geomean(b)
             rows.append(Row(variant, dataset, metric, hib, mean_a, len(a), mean_b, len(b),
                             worse, m, low, p, PASS, recipe_changes=changes, scale=scale,
                             test=test))
