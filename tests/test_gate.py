@@ -321,6 +321,9 @@ BAD_TABLES = {
     "value not a number": dict(value="abc"),
     "empty variant": dict(variant=""),
     "wall_s inf": dict(wall_s=float("inf")),
+    "one run, two values at one step": dict(run_id="r0"),
+    "one run, two variants": dict(run_id="r0", step=[100, 200, 300, 400],
+                                  variant=["v", "w", "v", "v"]),
 }
 
 

@@ -261,6 +261,13 @@ def _read_table(f: Path):
     for col in ("run_id", "variant", "dataset", "metric"):
         if (t[col].isna() | (t[col].astype(str).str.strip() == "")).any():
             raise ValueError(f"empty values in column '{col}'")
+    key = t[["run_id", "step", "metric"]].astype(str)
+    clash = t.assign(_v=t["value"].astype(str))[key.duplicated(keep=False)]
+    if not clash.empty and clash.groupby(["run_id", "step", "metric"])["_v"].nunique().gt(1).any():
+        raise ValueError("a run has two different values of one metric at one step")
+    for col in ("variant", "dataset", "seed", "status"):
+        if col in t and t.groupby("run_id")[col].nunique(dropna=False).gt(1).any():
+            raise ValueError(f"rows of one run_id disagree on '{col}'")
     if "higher_is_better" in t:
         hib = t["higher_is_better"].map(_table_bool)
         if (hib.isna() & t["higher_is_better"].notna()).any():
