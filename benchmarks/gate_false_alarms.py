@@ -109,7 +109,7 @@ def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False) -> dict
             alarms[f"{r.variant} on {r.dataset}"] += r.verdict != gate.PASS
         overall += not res.passed
         if not res.passed:
-            by_cand[cand] = by_cand.get(cand, 0) + 1
+            by_cand[str(cand)] = by_cand.get(str(cand), 0) + 1
     return {"checks": checks, "seeds": complete, "alpha": ALPHA, "margin": MARGIN,
             "rng_seed": rng_seed, "scale": "raw" if raw else "gate", "alarms": alarms,
             "overall": overall, "alarms_by_candidate_seed": by_cand}

@@ -339,6 +339,13 @@ def test_malformed_baseline_is_refused_with_one_line(tmp_path, capsys, case):
     assert str(bad) in err
 
 
+def test_baseline_without_a_finite_value_is_refused(tmp_path, capsys):
+    bad = _table(tmp_path, [float("inf")] * 4)
+    code, out, err = _check(capsys, bad, _table(tmp_path, [21.0]))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "no finite final fid for v on digits (seed 0: fid is inf;" in err
+
+
 @pytest.mark.parametrize("text", ["", "run_id,variant\n", "step,metric\n1,fid\n",
                                   "\x00\x01garbage", "run_id,variant,dataset,step,metric,value\n"])
 def test_empty_or_columnless_baseline_is_refused_with_one_line(tmp_path, capsys, text):
@@ -369,3 +376,32 @@ def test_compare_corrects_its_verdicts_for_many_tests_and_says_so(tmp_path, caps
     assert modes["p_holm"] >= 0.1 and modes["verdict"] == "no significant difference"
     assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     assert "Holm-adjusted over the 21 tests" in capsys.readouterr().out
+
+
+def test_false_alarm_table_recomputes_from_the_committed_runs():
+    """results/gate-false-alarms.md: CI's gate (one candidate seed against four baseline seeds of
+    the three anchor runs, alpha 0.01, margin 5%) on resampled checks of real runs on fresh
+    seeds. Every number of its tables comes back from the committed final values, and the
+    measured rate with today's test is at most alpha."""
+    import importlib.util
+    import os
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "gate_false_alarms", os.path.join(root, "benchmarks", "gate_false_alarms.py"))
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    with open(os.path.join(root, "results", "gate-false-alarms.md")) as f:
+        doc = f.read()
+    df = results.load(os.path.join(root, "results", "gate-false-alarms-runs.csv"), strict=True)
+    claimed = [json.loads(line) for line in re.findall(r"^\{.*\}$", doc, re.M)]
+    assert {c["scale"] for c in claimed} == {"gate", "raw"}
+    for c in claimed:
+        m = study.measure(df, c["checks"], c["rng_seed"], raw=c["scale"] == "raw")
+        assert m == c
+        assert study.table(m) in doc  # counts, rates and Clopper-Pearson intervals
+        assert c["checks"] >= 200 and c["alpha"] == 0.01 and c["margin"] == "5%"
+    (gated,) = [c for c in claimed if c["scale"] == "gate"]
+    assert gated["overall"] / gated["checks"] <= gated["alpha"]
+    assert len(gated["seeds"]) >= 5 and min(gated["seeds"]) >= 200  # fresh seeds only

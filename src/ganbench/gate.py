@@ -376,9 +376,8 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
                 continue
             a, a_bad = _values(gb, final_b, metric)
             if not a:
-                notes.append(f"{variant} on {dataset}: the baseline has no finite {metric}; "
-                             "not gated")
-                continue
+                raise UsageError(f"the baseline has no finite final {metric} for {variant} on "
+                                 f"{dataset} ({'; '.join(a_bad)}): nothing to gate against")
             if a_bad:
                 notes.append(f"{variant} on {dataset}: {len(a_bad)} baseline seed(s) left out "
                              f"({'; '.join(a_bad)})")
