@@ -116,7 +116,8 @@ def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False) -> dict
 
 
 def table(m: dict[str, Any]) -> str:
-    rows = ["| gated | checks | false alarms | rate | 95% Clopper-Pearson |", "|---|---|---|---|---|"]
+    rows = ["| gated | checks | false alarms | rate | 95% Clopper-Pearson |",
+            "|---|---|---|---|---|"]
     n = m["checks"]
     for name, k in [*m["alarms"].items(), ("overall (CI's verdict)", m["overall"])]:
         lo, hi = clopper_pearson(k, n)

@@ -60,7 +60,7 @@ from typing import Any, Optional, Sequence, Union
 
 from ganbench.errors import UsageError
 from ganbench.results import MACHINE_METRICS, _flatten, final_values, metric_directions
-from ganbench.stats import ALPHA, _finite, has_ties, holm, permutation_p, welch_se2_dof
+from ganbench.stats import ALPHA, has_ties, holm, permutation_p, welch_se2_dof
 
 PASS, FAIL, MISSING, DIVERGED = "ok", "WORSE", "missing", "diverged"
 BAD_STATUS = ("diverged", "failed")  # runs that did not finish training normally

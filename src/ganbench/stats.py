@@ -115,9 +115,10 @@ PERMUTATIONS = 99_999  # exact up to this many splits of the pooled seeds, else 
 
 def permutation_p(a: Iterable[float], b: Iterable[float], alternative: str = "greater") -> float:
     """p-value of the permutation test of ``mean(b) - mean(a)`` (``greater``: B larger;
-    ``two-sided``: twice the smaller one-sided p, as scipy's). Exact (every split of the pooled values into the two sides) when there are
-    at most :data:`PERMUTATIONS` splits, otherwise from that many random splits (seeded, so the
-    result is reproducible). Ties count against rejection."""
+    ``two-sided``: twice the smaller one-sided p, as scipy's). Exact (every split of the pooled
+    values into the two sides) when there are at most :data:`PERMUTATIONS` splits, otherwise
+    from that many random splits (seeded, so the result is reproducible). Ties count against
+    rejection."""
     import numpy as np
     from scipy import stats
 
