@@ -405,3 +405,17 @@ def test_false_alarm_table_recomputes_from_the_committed_runs():
     (gated,) = [c for c in claimed if c["scale"] == "gate"]
     assert gated["overall"] / gated["checks"] <= gated["alpha"]
     assert len(gated["seeds"]) >= 5 and min(gated["seeds"]) >= 200  # fresh seeds only
+
+
+def test_a_metric_declares_its_directions_and_a_malformed_declaration_is_refused():
+    from ganbench import plugins
+    from ganbench.errors import PluginError
+    from ganbench.specs import MetricSpec
+
+    reg = plugins.registries()
+    directions = {k: v for spec in reg.metrics for k, v in spec.directions.items()}
+    assert directions["fid"] is False and directions["frechet_data"] is False
+    assert directions["modes_covered"] is True and directions["d_loss"] is None
+    r = plugins.Registry("metrics", MetricSpec)
+    with pytest.raises(PluginError, match="directions"):
+        r.add(MetricSpec("odd", lambda ctx: [], "x", directions={"odd": "up"}), "p")
