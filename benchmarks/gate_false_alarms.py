@@ -35,6 +35,8 @@ from typing import Any, Optional
 ANCHORS = (("dcgan", "digits"), ("non-saturating", "ring8"), ("vanilla-minimax", "ring8"))
 GATED = {"digits": "fid", "ring8": "frechet_data"}  # each dataset's main metric, as CI gates
 ALPHA, MARGIN, BASE_SEEDS = 0.01, "5%", 4
+READ = ["run_id", "variant", "dataset", "seed", "status", "step", "metric", "value",
+        "higher_is_better", "eval_spec", "recipe", "recipe_json"]  # the columns gate.check uses
 
 
 def train(seeds: str, out: str, table: str) -> int:
@@ -94,6 +96,7 @@ def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False) -> dict
 
     from ganbench import gate
 
+    df = df[READ]  # only what the gate reads: the same verdicts, in half the time
     per_seed = {s: g for s, g in df.groupby("seed")}
     complete = sorted(int(s) for s, g in per_seed.items()
                       if {(v, d) for v, d in zip(g["variant"], g["dataset"])} >= set(ANCHORS))
