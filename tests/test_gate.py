@@ -382,7 +382,8 @@ def test_false_alarm_table_recomputes_from_the_committed_runs():
     """results/gate-false-alarms.md: CI's gate (one candidate seed against four baseline seeds of
     the three anchor runs, alpha 0.01, margin 5%) on resampled checks of real runs on fresh
     seeds. Every number of its tables comes back from the committed final values, and the
-    measured rate with today's test is at most alpha."""
+    log scale lowers the rate of the test before it; whether it is at most alpha, the table
+    says."""
     import importlib.util
     import os
     import re
@@ -403,7 +404,11 @@ def test_false_alarm_table_recomputes_from_the_committed_runs():
         assert study.table(m) in doc  # counts, rates and Clopper-Pearson intervals
         assert c["checks"] >= 200 and c["alpha"] == 0.01 and c["margin"] == "5%"
     (gated,) = [c for c in claimed if c["scale"] == "gate"]
-    assert gated["overall"] / gated["checks"] <= gated["alpha"]
+    (raw,) = [c for c in claimed if c["scale"] == "raw"]
+    assert gated["overall"] < raw["overall"]  # the log scale cuts the false alarms
+    # ... but does not bring them to alpha in this setup, and the table says so
+    assert (gated["overall"] / gated["checks"] <= gated["alpha"]) == (
+        "still above alpha" not in doc)
     assert len(gated["seeds"]) >= 5 and min(gated["seeds"]) >= 200  # fresh seeds only
 
 

@@ -34,8 +34,9 @@ values less the margin against the baseline's), valid for any distribution but n
 no distribution-free test gets below p = 0.2 (the candidate is the worst of five with chance
 1/5), so at alpha 0.01 a CI gate of one seed can only fail on a parametric test, under its
 assumption (log-normal seeds for distances); ``results/gate-false-alarms.md`` measures its
-false-alarm rate from real runs. On a discrete metric with ties it cannot fail at such an alpha,
-and the output says so. One seed on both sides gives no test and is refused.
+false-alarm rate from real runs (above alpha there: more seeds land far out than a log-normal
+allows). On a discrete metric with ties it cannot fail at such an alpha, and the output says
+so. One seed on both sides gives no test and is refused.
 
 Diverged and failed runs are never dropped: a candidate seed that diverged, failed (a run file
 with no rows, or ``status`` failed) or whose final value is missing or non-finite fails its
