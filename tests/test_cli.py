@@ -237,8 +237,9 @@ def test_compare_two_variants_of_one_results_set(capsys):
     assert grid["variant"] == "pacgan-paper-pac2 vs pacgan-paper-gan"
     assert (grid["runs_a"], grid["runs_b"]) == (5, 5)
     assert grid["delta"] == pytest.approx(2.2, abs=1e-9)  # 12.0 - 9.8 modes, exact counts
-    assert grid["p_value"] == pytest.approx(0.32, abs=0.005)
-    assert grid["ci_low"] < 0 < grid["ci_high"] and grid["verdict"] == "no significant difference"
+    # mode counts tie across seeds: the exact permutation test (252 splits), no t-interval
+    assert grid["p_value"] == pytest.approx(0.42, abs=0.005) and grid["ci_low"] is None
+    assert grid["verdict"] == "no significant difference"
 
 
 @pytest.mark.parametrize("args, said", [

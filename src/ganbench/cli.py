@@ -259,17 +259,21 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
         description="Quality gate for CI. For each variant x dataset of BASELINE, the final "
         "value of each gated metric (default: the dataset's main metric, fid > frechet_data > "
         "reverse_kl) is compared over seeds: exit 1 when the candidate is worse than the "
-        "baseline by more than --margin with one-sided significance --alpha (Welch t-test; "
-        "with one seed on a side, the other side's spread stands in for it), or when the "
-        "candidate lacks a finite value; exit 0 otherwise. Different EvalSpecs are refused "
-        "(exit 2) with the differing fields named; a different recipe is reported. BASELINE "
-        "may be a committed table (ganbench results DIR --long --csv > baseline.csv).")
+        "baseline by more than --margin at family-wise one-sided significance --alpha (Holm; "
+        "Welch t-test, on the log scale for positive lower-is-better metrics; with one seed on "
+        "a side, the other side's spread stands in for it; the exact permutation test where "
+        "values tie), or when a candidate seed diverged, failed or lacks a finite value; exit "
+        "0 otherwise. The metric's direction is its registration's. Different EvalSpecs, a "
+        "direction that disagrees with the registration and a malformed results file are "
+        "refused (exit 2); a different recipe is reported. BASELINE may be a committed table "
+        "(ganbench results DIR --long --csv > baseline.csv).")
     ck.add_argument("baseline", help="baseline: results file, directory or exported table")
     ck.add_argument("candidate", help="candidate: results file, directory or exported table")
     ck.add_argument("--metric", type=_names, action="extend", default=[],
                     help="gate these metrics (default: each dataset's main metric)")
     ck.add_argument("--alpha", type=float, default=0.05,
-                    help="one-sided significance level per metric (default 0.05)")
+                    help="family-wise one-sided significance level over the gated metrics "
+                    "(Holm; default 0.05)")
     ck.add_argument("--margin", default="5%",
                     help="tolerated worsening: a percentage of the baseline mean (5%%, the "
                     "default) or an amount in the metric's unit (2.5)")
@@ -743,8 +747,12 @@ def cmd_compare(args) -> int:
         shown = table.drop(columns=["rel_delta", "same_eval_spec"])
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        n = int(table["p_holm"].notna().sum())
         print("delta = mean B - mean A of final values over seeds; ci: its 95% Welch "
-              "t-interval; p: Welch's t-test (seeds as samples)")
+              "t-interval; p: Welch's t-test (seeds as samples), or the exact permutation test "
+              f"where values tie (no ci); p_holm: Holm-adjusted over the {n} tests with a "
+              "verdict, and verdict says better/worse only where p_holm < 0.05 (family-wise); "
+              "directions from the metrics' registrations")
     bad = int((~table["same_eval_spec"]).sum())
     if bad:
         print(f"ganbench: warning: {bad} row(s) were evaluated with different EvalSpecs and are "
@@ -772,7 +780,10 @@ def _two_variants(a, b, spec: str):
 def cmd_check(args) -> int:
     from ganbench import gate, results
 
-    base, cand = results.load(args.baseline), results.load(args.candidate)
+    # strict: a file that is not a usable results file is refused, never skipped; failed
+    # candidate runs (run files without rows) count against the candidate
+    base = results.load(args.baseline, strict=True)
+    cand = results.load(args.candidate, strict=True, empty_runs=True)
     for name, df, path in (("baseline", base, args.baseline), ("candidate", cand,
                                                                 args.candidate)):
         if df.empty:

@@ -124,8 +124,11 @@ def _spec_problem(obj: Any) -> Optional[str]:
     """What is wrong with a spec's fields beyond its name and callables (None: nothing)."""
     import math
 
-    from ganbench.specs import (OUTPUT_KINDS, Hyperparams, LossSpec, RegularizerSpec,
-                                SearchSpaceSpec, StepHookSpec, SuiteSpec, VariantSpec)
+    from collections.abc import Mapping
+
+    from ganbench.specs import (OUTPUT_KINDS, Hyperparams, LossSpec, MetricSpec,
+                                RegularizerSpec, SearchSpaceSpec, StepHookSpec, SuiteSpec,
+                                VariantSpec)
 
     if isinstance(obj, VariantSpec):
         if not isinstance(obj.hparams, Hyperparams):
@@ -159,6 +162,12 @@ def _spec_problem(obj: Any) -> Optional[str]:
         if not isinstance(obj.weight, (int, float)) or not math.isfinite(obj.weight) \
                 or obj.weight < 0:
             return f"weight is {obj.weight!r}; expected a finite number >= 0"
+    if isinstance(obj, MetricSpec):
+        d = obj.directions
+        if not isinstance(d, Mapping) or not all(
+                isinstance(k, str) and (v is None or isinstance(v, bool)) for k, v in d.items()):
+            return (f"directions is {d!r}; expected a mapping of value name -> True (higher is "
+                    "better), False or None")
     if isinstance(obj, StepHookSpec) and obj.after not in ("d", "g"):
         return f"after is {obj.after!r}; expected 'd' or 'g'"
     if isinstance(obj, SearchSpaceSpec):

@@ -10,6 +10,7 @@ every row, giving the long table documented in ``results/README.md``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tempfile
@@ -243,7 +244,7 @@ def _read_table(f: Path):
     missing = [c for c in NEEDED_TABLE_COLUMNS if c not in t.columns]
     if missing:
         raise ValueError(f"not a ganbench table (no column {', '.join(missing)})")
-    for col in ("value", "step", "images_seen", "wall_s", "diverged_at_step"):
+    for col in ("value", "step", "images_seen", "wall_s", "diverged_at_step", "seed"):
         if col not in t:
             continue
         num = pd.to_numeric(t[col], errors="coerce")
@@ -251,10 +252,36 @@ def _read_table(f: Path):
                 (col == "value" and (num.isna() & t[col].notna()
                                      & ~t[col].astype(str).str.lower().isin(["nan"])).any()):
             raise ValueError(f"non-numeric values in column '{col}'")
-        if col in ("step", "diverged_at_step") and ((num.dropna() % 1 != 0).any()
-                                                    or (num.dropna() < 0).any()):
-            raise ValueError(f"non-integer or negative values in column '{col}'")
+        if col in COUNT_COLUMNS and ((num.dropna() % 1 != 0).any() or (num.dropna() < 0).any()
+                                     or (num.dropna() > MAX_COUNT).any()):
+            raise ValueError(f"values in column '{col}' that are not integers in 0..2^62")
+        if col == "wall_s" and (~num.dropna().map(math.isfinite)).any():
+            raise ValueError("non-finite values in column 'wall_s'")
         t[col] = num.astype(float)
+    for col in ("run_id", "variant", "dataset", "metric"):
+        if (t[col].isna() | (t[col].astype(str).str.strip() == "")).any():
+            raise ValueError(f"empty values in column '{col}'")
+    key = t[["run_id", "step", "metric"]].astype(str)
+    clash = t.assign(_v=t["value"].astype(str))[key.duplicated(keep=False)]
+    if not clash.empty and clash.groupby(["run_id", "step", "metric"])["_v"].nunique().gt(1).any():
+        raise ValueError("a run has two different values of one metric at one step")
+    for col in ("variant", "dataset", "seed", "status"):
+        if col in t and t.groupby("run_id")[col].nunique(dropna=False).gt(1).any():
+            raise ValueError(f"rows of one run_id disagree on '{col}'")
+    if "higher_is_better" in t:
+        hib = t["higher_is_better"].map(_table_bool)
+        if (hib.isna() & t["higher_is_better"].notna()).any():
+            raise ValueError("values in column 'higher_is_better' other than True/False")
+        t["higher_is_better"] = hib.astype(object).where(hib.notna(), None)
+    if "recipe_json" in t:
+        for text in t["recipe_json"].dropna().unique():
+            try:
+                ok = isinstance(json.loads(text), dict)
+            except (TypeError, ValueError, RecursionError):
+                ok = False
+            if not ok:
+                raise ValueError(f"column 'recipe_json' holds {str(text)[:40]!r}, not a JSON "
+                                 "object")
     t = t.astype({c: "object" for c in TEXT_COLUMNS if c in t})
     for c in COLUMNS:
         if c not in t:
@@ -262,11 +289,27 @@ def _read_table(f: Path):
     return t[COLUMNS]
 
 
-def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
+COUNT_COLUMNS = ("step", "images_seen", "diverged_at_step", "seed")
+MAX_COUNT = 2**62  # as in run files: a step of 1e300 would collapse evaluation points
+
+
+def _table_bool(v) -> Optional[bool]:
+    """A recorded ``higher_is_better``: True/False (bools or their names), else None."""
+    if isinstance(v, str):
+        return {"true": True, "false": False}.get(v.strip().lower())
+    if type(v).__name__ in ("bool", "bool_"):  # numpy's too
+        return bool(v)
+    return None
+
+
+def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None,
+         strict: bool = False, empty_runs: bool = False):
     """One long DataFrame of every run file under ``paths`` (files or directories).
 
     A file that is not a valid run file is reported through ``warn`` (stderr by default) and
-    skipped. Tables exported with ``ganbench results --csv/--parquet`` load too.
+    skipped; with ``strict`` it is refused (UsageError naming the file and why). Tables exported
+    with ``ganbench results --csv/--parquet`` load too. ``empty_runs``: a run file without rows
+    (a failed run) gives one row with no metric, so that a caller can count it.
     """
     import pandas as pd
 
@@ -277,17 +320,23 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
     records = []
     seen: set[str] = set()
     copies = 0
+
+    def bad(f: Path, exc: ValueError) -> None:
+        if strict:
+            raise UsageError(f"'{f}' is not a usable results file: {exc}")
+        warn(f"skipping '{f}': {exc}")
+
     for f in _files(paths):
         if f.suffix in (".parquet", ".csv"):
             try:
                 frames.append(_read_table(f))
             except ValueError as exc:
-                warn(f"skipping '{f}': {exc}")
+                bad(f, exc)
             continue
         try:
             data = read_run(f)
         except ValueError as exc:
-            warn(f"skipping '{f}': {exc}")
+            bad(f, exc)
             continue
         meta = data["meta"]
         if meta["run_id"] in seen:  # a copy of a run file already read
@@ -303,6 +352,8 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None):
         base["recipe_json"] = _recipe_json(meta)  # hashed into `recipe` once, below
         for r in data["rows"]:
             records.append({**base, **{c: r.get(c) for c in ROW_COLUMNS}})
+        if empty_runs and not data["rows"]:
+            records.append({**base, **{c: None for c in ROW_COLUMNS}, "value": float("nan")})
     if records:
         frames.append(pd.DataFrame.from_records(records, columns=COLUMNS))
     if not frames:
@@ -491,25 +542,70 @@ def _num(x: float) -> str:
     return f"{x:.3g}" if a >= 0.01 or a == 0 else f"{x:.2e}"
 
 
+def metric_directions(metrics: Iterable[str], **sides) -> dict[str, Optional[bool]]:
+    """metric -> higher_is_better, from the metric's registration (``MetricSpec.directions``)
+    and never from a results file: a side (``name=long table``) that records another direction
+    is refused (UsageError, one line). A metric no loaded plugin declares takes the direction its
+    rows record, which every side must agree on."""
+    from ganbench.plugins import registries
+
+    declared: dict[str, Optional[bool]] = {}
+    owner: dict[str, str] = {}
+    reg = registries().metrics
+    for spec in reg:
+        for name, hib in spec.directions.items():
+            declared[name], owner[name] = hib, reg.owner(spec.name)
+    out: dict[str, Optional[bool]] = {}
+    for metric in metrics:
+        recorded = {side: {_table_bool(v) for v in
+                           df.loc[df["metric"] == metric, "higher_is_better"]} - {None}
+                    for side, df in sides.items()}
+        if metric in declared:
+            want = declared[metric]
+            for side, seen in recorded.items():
+                if seen - {want}:
+                    said = {None: "has no better direction", True: "higher is better",
+                            False: "lower is better"}[want]
+                    raise UsageError(
+                        f"the {side} records higher_is_better={sorted(seen)[-1]} for "
+                        f"'{metric}', but its registration (plugin '{owner[metric]}') says "
+                        f"{said}: refusing a results table that disagrees with it")
+            out[metric] = want
+            continue
+        seen = set().union(*recorded.values()) if recorded else set()
+        if len(seen) > 1:
+            raise UsageError(f"the sides disagree on whether higher '{metric}' is better, and "
+                             "no loaded plugin declares it: refusing to guess")
+        out[metric] = seen.pop() if seen else None
+    return out
+
+
 def compare(a, b, alpha: float = 0.05):
     """Per-metric comparison of B against A over seeds (final values of each run).
 
     ``delta`` is mean B − mean A, ``ci_low``/``ci_high`` its (1 − alpha) Welch t-interval and
-    ``p_value`` Welch's two-sided t-test (``ganbench.stats.welch``). ``verdict``: better/worse
-    where p < alpha (by the metric's direction), ``no significant difference``, ``no interval
-    (1 seed)`` with one seed on a side, ``n/a`` for a metric with no direction,
-    ``incomparable`` where the sides were evaluated with different EvalSpecs and ``mixed
-    recipes`` where a side pools runs of different recipes (compare those separately).
+    ``p_value`` Welch's two-sided t-test, or the exact permutation test where values tie
+    (``ganbench.stats.welch``). The table runs many tests at once, so ``p_holm`` is ``p_value``
+    adjusted by Holm's method over every row that has a verdict, and ``verdict`` follows it:
+    better/worse where ``p_holm`` < alpha (family-wise; by the metric's registered direction),
+    ``no significant difference``, ``no interval (1 seed)`` with one seed on a side, ``n/a``
+    for a metric with no direction, ``incomparable`` where the sides were evaluated with
+    different EvalSpecs and ``mixed recipes`` where a side pools runs of different recipes
+    (compare those separately). A side recording another direction than the metric's
+    registration is refused (:func:`metric_directions`).
     """
     import pandas as pd
 
     from ganbench import stats
 
     cols = GROUP + ["mean_a", "mean_b", "delta", "rel_delta", "ci_low", "ci_high", "p_value",
-                    "runs_a", "runs_b", "verdict", "same_eval_spec"]
+                    "p_holm", "runs_a", "runs_b", "verdict", "same_eval_spec"]
     fa, fb = final_values(a), final_values(b)
     records = []
     gb = {k: g for k, g in fb.groupby(GROUP, sort=False)} if not fb.empty else {}
+    shared = sorted({k[2] for k in gb} & (set(fa["metric"]) if not fa.empty else set()))
+    hib = metric_directions(shared, A=fa, B=fb)
+    tested = []
     for key, ga in (fa.groupby(GROUP, sort=True) if not fa.empty else []):
         g2 = gb.get(key)
         if g2 is None:
@@ -525,12 +621,19 @@ def compare(a, b, alpha: float = 0.05):
         elif ga["recipe"].nunique() > 1 or g2["recipe"].nunique() > 1:
             verdict = "mixed recipes"
         else:
-            verdict = stats.verdict(w, ga["higher_is_better"].iloc[0], alpha)
+            verdict = stats.verdict(w, hib[key[2]], alpha)
+            if verdict in ("better", "worse", "no significant difference"):
+                tested.append(len(records))
         records.append({
             "variant": key[0], "dataset": key[1], "metric": key[2], "mean_a": mean_a,
             "mean_b": float(vb.mean()), "delta": w.delta,
             "rel_delta": w.delta / abs(mean_a) if mean_a else float("nan"),
             "ci_low": w.ci_low, "ci_high": w.ci_high, "p_value": w.p_value,
-            "runs_a": int(ga["run_id"].nunique()), "runs_b": int(g2["run_id"].nunique()),
-            "verdict": verdict, "same_eval_spec": same_spec})
+            "p_holm": float("nan"), "runs_a": int(ga["run_id"].nunique()),
+            "runs_b": int(g2["run_id"].nunique()), "verdict": verdict,
+            "same_eval_spec": same_spec})
+    for i, adj in zip(tested, stats.holm([records[i]["p_value"] for i in tested])):
+        records[i]["p_holm"] = adj
+        records[i]["verdict"] = stats.verdict(
+            stats.Welch(records[i]["delta"], 0.0, 0.0, adj), hib[records[i]["metric"]], alpha)
     return pd.DataFrame.from_records(records, columns=cols)

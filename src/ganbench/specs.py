@@ -309,6 +309,9 @@ class MetricSpec:
     description: str
     applies: Optional[Callable[["EvalContext"], bool]] = None
     default: bool = True
+    # the values it reports -> higher_is_better (None: no better direction). ``ganbench check``
+    # and ``compare`` take a metric's direction from here, never from a results file.
+    directions: Mapping[str, Optional[bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,22 @@
-"""Statistics over seeds: the 95% t-interval of a mean and Welch's test of a difference.
+"""Statistics over seeds: the 95% t-interval of a mean and tests of a difference of means.
 
 GAN results vary a lot between seeds, so every summary and comparison carries an interval.
-Public functions, reused by ``ganbench results``/``compare`` (and meant for CI gates):
+Public functions, reused by ``ganbench results``/``compare`` and ``ganbench check``:
 
 * :func:`mean_ci` — mean, sample std and the t-interval of the mean (n - 1 dof).
-* :func:`welch` — delta of means (B − A), its Welch–Satterthwaite t-interval and the two-sided
-  p-value of Welch's unequal-variances t-test (``scipy.stats.ttest_ind(equal_var=False)``).
+* :func:`welch` — delta of means (B − A), its Welch–Satterthwaite t-interval and a two-sided
+  p-value: Welch's unequal-variances t-test, or the exact permutation test where values tie.
+* :func:`permutation_p` — the permutation test of a difference of means (exact for the small
+  seed counts of a benchmark), valid for any distribution, ties and discrete metrics included.
+* :func:`holm` — Holm's step-down adjustment of many p-values (family-wise error).
+
+Ties. A t-test needs a spread, and seeds that happen to agree do not make a population variance
+of zero: ``[7, 7, 7]`` vs ``[8, 8, 8]`` (modes covered, a discrete metric) is no certain
+difference. Where any two of the pooled values are equal — which happens for discrete metrics
+(counts, percentages of a fixed sample) and identical runs, and with probability zero for a
+continuous one — the p-value is the exact permutation test's instead: under exchangeability it is
+valid whatever the distribution, and it is never below ``1 / C(n_a + n_b, n_b)`` (3 vs 3 seeds:
+0.05 one-sided, 0.1 two-sided; 1 vs 4: 0.2). The Welch interval is not given there (NaN).
 
 With fewer than two finite values on a side no interval can be given: the bounds and p are NaN.
 """
@@ -13,7 +24,7 @@ With fewer than two finite values on a side no interval can be given: the bounds
 from __future__ import annotations
 
 import math
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Sequence
 
 ALPHA = 0.05  # 95% intervals
 
@@ -93,8 +104,50 @@ def welch_se2_dof(xa: list[float], xb: list[float]) -> tuple[float, float]:
         return se2 * s * s, dof  # inf when it exceeds the float range
 
 
+def has_ties(*samples: Iterable[float]) -> bool:
+    """Whether any two of the pooled values are equal (a discrete metric, or identical runs)."""
+    pooled = [v for x in samples for v in x]
+    return len(set(pooled)) < len(pooled)
+
+
+PERMUTATIONS = 99_999  # exact up to this many splits of the pooled seeds, else sampled (seed 0)
+
+
+def permutation_p(a: Iterable[float], b: Iterable[float], alternative: str = "greater") -> float:
+    """p-value of the permutation test of ``mean(b) - mean(a)`` (``greater``: B larger;
+    ``two-sided``: twice the smaller one-sided p, as scipy's). Exact (every split of the pooled
+    values into the two sides) when there are at most :data:`PERMUTATIONS` splits, otherwise
+    from that many random splits (seeded, so the result is reproducible). Ties count against
+    rejection."""
+    import numpy as np
+    from scipy import stats
+
+    xa, xb = _finite(a), _finite(b)
+    if not xa or not xb or len(xa) + len(xb) < 3:
+        return float("nan")
+    if len(xa) == 1 or len(xb) == 1:  # scipy needs two per side; one value: its rank, exactly
+        one, rest, sign = (xb[0], xa, 1.0) if len(xb) == 1 else (xa[0], xb, -1.0)
+        pooled = rest + [one]
+        # mean(b) - mean(a) is monotone in the single value: the split that puts each pooled
+        # value on its side is as extreme as the observed one when that value is as extreme
+        greater = sum(1 for v in pooled if sign * v >= sign * one) / len(pooled)
+        if alternative == "greater":
+            return greater
+        less = sum(1 for v in pooled if sign * v <= sign * one) / len(pooled)
+        return min(1.0, 2 * min(greater, less))  # two-sided as scipy's: twice the smaller
+
+    def diff(x, y, axis):
+        return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+
+    res = stats.permutation_test((np.asarray(xa), np.asarray(xb)), diff, vectorized=True,
+                                 permutation_type="independent", alternative=alternative,
+                                 n_resamples=PERMUTATIONS, rng=np.random.default_rng(0))
+    return float(res.pvalue)
+
+
 def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch:
-    """Delta of means B − A, its (1 − alpha) Welch t-interval and Welch's two-sided p-value."""
+    """Delta of means B − A, its (1 − alpha) Welch t-interval and Welch's two-sided p-value;
+    where values tie, no interval and the exact permutation test's p (module docstring)."""
     from scipy import stats
 
     xa, xb = _finite(a), _finite(b)
@@ -108,14 +161,27 @@ def welch(a: Iterable[float], b: Iterable[float], alpha: float = ALPHA) -> Welch
     delta = _mean(xb) - _mean(xa)
     if len(xa) < 2 or len(xb) < 2:
         return Welch(delta, nan, nan, nan)
+    if has_ties(xa, xb):  # a discrete metric: no t-interval; the exact permutation test
+        return Welch(delta, nan, nan, permutation_p(xa, xb, "two-sided"))
     se2, dof = welch_se2_dof(xa, xb)
-    if se2 == 0:  # identical values on both sides: the difference is exact
-        return Welch(delta, delta, delta, 1.0 if delta == 0 else 0.0)
     half = stats.t.ppf(1 - alpha / 2, dof) * math.sqrt(se2)
     # Welch's two-sided p from t and the Welch-Satterthwaite dof (scipy's ttest_ind gives the
     # same number but warns when one side's values are all equal, e.g. 8 of 8 modes per seed)
     p = float(2 * stats.t.sf(abs(delta) / math.sqrt(se2), dof))
     return Welch(delta, delta - half, delta + half, p)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control), in the input order; a
+    NaN p (no test) stays NaN and does not count in the family."""
+    idx = [i for i, p in enumerate(p_values) if p == p]
+    m = len(idx)
+    adjusted = [float("nan")] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(sorted(idx, key=lambda j: p_values[j])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def verdict(w: Welch, higher_is_better, alpha: float = ALPHA) -> str:

@@ -22,10 +22,16 @@ UNITS = {"classes_covered": ("classes", True), "class_kl": ("nats", False),
 STACKED = {"stacked-mnist": "mnist"}  # dataset -> extractor classifying each channel
 
 
-def compute_fidelity(ctx: EvalContext):
-    from ganbench.fidelity import KEYS, compute
+def _fidelity_directions():
+    from ganbench.fidelity import KEYS
 
-    hib = dict(KEYS.values())
+    return dict(KEYS.values())
+
+
+def compute_fidelity(ctx: EvalContext):
+    from ganbench.fidelity import compute
+
+    hib = _fidelity_directions()
     return [MetricValue(k, v, "", hib[k]) for k, v in compute(ctx).items()]
 
 
@@ -55,10 +61,11 @@ METRICS = [
     MetricSpec("fidelity", compute_fidelity, "FID, KID, IS, precision/recall by torch-fidelity "
                "on the EvalSpec's feature extractor (images); density and coverage (Naeem et "
                "al. 2020, higher is better) on precision/recall's features, k=3",
-               applies=lambda c: c.extractor is not None),
+               applies=lambda c: c.extractor is not None, directions=_fidelity_directions()),
     MetricSpec("labels", compute_labels, "classes covered, KL of the class histogram vs "
                "uniform, conditional accuracy (domain classifier); stacked-mnist modes of 1000",
-               applies=lambda c: _classifier_dataset(c) is not None),
+               applies=lambda c: _classifier_dataset(c) is not None,
+               directions={k: hib for k, (_, hib) in UNITS.items()}),
 ]
 
 

@@ -26,7 +26,8 @@ def compute_memory(ctx: EvalContext):
 
 METRICS = [
     MetricSpec("memory", compute_memory, "peak host RSS (and peak CUDA memory allocated on a "
-               "GPU) of the run so far, MiB"),
+               "GPU) of the run so far, MiB",
+               directions={"peak_rss_mb": False, "peak_cuda_mb": False}),
 ]
 
 

@@ -51,13 +51,16 @@ def mode_stats(samples, centers, std: float) -> dict[str, float]:
     }
 
 
+MODES = {"modes_covered": True, "high_quality_pct": True, "reverse_kl": False}  # directions
+TRAINING = {"d_loss": (None, ""), "g_loss": (None, ""), "d_real": (None, "prob"),
+            "d_fake": (None, "prob"), "d_real_raw": (None, "raw"), "d_fake_raw": (None, "raw"),
+            "g_grad_norm": (None, "")}
+
+
 def compute_modes(ctx: EvalContext):
     s = mode_stats(ctx.samples().flatten(1), ctx.dataset.modes.centers, ctx.dataset.modes.std)
-    return [
-        MetricValue("modes_covered", s["modes_covered"], "modes", True),
-        MetricValue("high_quality_pct", s["high_quality_pct"], "%", True),
-        MetricValue("reverse_kl", s["reverse_kl"], "nats", False),
-    ]
+    return [MetricValue(k, s[k], unit, MODES[k]) for k, unit in
+            (("modes_covered", "modes"), ("high_quality_pct", "%"), ("reverse_kl", "nats"))]
 
 
 def compute_frechet(ctx: EvalContext):
@@ -71,10 +74,7 @@ def compute_frechet(ctx: EvalContext):
 
 
 def compute_training(ctx: EvalContext):
-    names = {"d_loss": (None, ""), "g_loss": (None, ""), "d_real": (None, "prob"),
-             "d_fake": (None, "prob"), "d_real_raw": (None, "raw"),
-             "d_fake_raw": (None, "raw"), "g_grad_norm": (None, "")}
-    return [MetricValue(k, ctx.stats[k], unit, hib) for k, (hib, unit) in names.items()
+    return [MetricValue(k, ctx.stats[k], unit, hib) for k, (hib, unit) in TRAINING.items()
             if k in ctx.stats]
 
 
@@ -86,12 +86,15 @@ def compute_throughput(ctx: EvalContext):
 
 METRICS = [
     MetricSpec("modes", compute_modes, "modes covered, % high quality (3 std), reverse KL of "
-               "the mode histogram (toy mixtures)", applies=lambda c: c.dataset.modes is not None),
+               "the mode histogram (toy mixtures)", applies=lambda c: c.dataset.modes is not None,
+               directions=MODES),
     MetricSpec("frechet-data", compute_frechet, "Fréchet distance in data space (data of at most "
-               f"{FRECHET_MAX_DIM} dims)", applies=lambda c: c.dataset.spec.dim <= FRECHET_MAX_DIM),
+               f"{FRECHET_MAX_DIM} dims)", applies=lambda c: c.dataset.spec.dim <= FRECHET_MAX_DIM,
+               directions={"frechet_data": False}),
     MetricSpec("training", compute_training, "interval means of D/G loss, D(x), D(G(z)), "
-               "generator gradient norm"),
-    MetricSpec("throughput", compute_throughput, "training images per second (eval excluded)"),
+               "generator gradient norm", directions={k: v[0] for k, v in TRAINING.items()}),
+    MetricSpec("throughput", compute_throughput, "training images per second (eval excluded)",
+               directions={"images_per_s": True}),
 ]
 
 
