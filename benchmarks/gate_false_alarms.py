@@ -2,15 +2,16 @@
 
 CI (``.ci/run``) trains seed 0 of the quick suite and gates it with ``ganbench check
 results/quick-baseline.csv results/runs --alpha 0.01 --margin 5%``: one candidate seed against
-the four baseline seeds 1-4 of three anchor runs (dcgan on digits, non-saturating and
+the 30 baseline seeds 200-229 of three anchor runs (dcgan on digits, non-saturating and
 vanilla-minimax on ring8), each on its dataset's main metric (fid, frechet_data), Holm over the
-three. This script measures that gate's false-alarm rate from real runs:
+three. (Until 2026-12-07 the baseline held four seeds, 1-4; this script measured that setup too.)
+This script measures that gate's false-alarm rate from real runs:
 
 ``train``  trains the three anchor runs with the quick suite's recipes (``ganbench run --all``,
            as results/quick-baseline.csv was made) on fresh seeds, never used for tuning or for
            the baseline, and writes a compact table of their final values (``--table``).
 ``measure`` draws ``--checks`` resampled checks from that table: each picks one candidate seed
-           and four other baseline seeds from the pool (the same seed numbers for the three
+           and ``--base-seeds`` other baseline seeds from the pool (the same seed numbers for the three
            anchors, as in CI) and runs ``ganbench.gate.check`` exactly as CI calls it. It prints
            the false alarms per anchor and overall with exact (Clopper-Pearson) 95% intervals, as
            a Markdown table, and one JSON line.
@@ -19,7 +20,7 @@ three. This script measures that gate's false-alarm rate from real runs:
         --out /tmp/gate-fa/runs --table results/gate-false-alarms-runs.csv
     python benchmarks/gate_false_alarms.py measure results/gate-false-alarms-runs.csv
 
-The checks share seeds (a pool of N seeds gives N·C(N−1, 4) checks), so they are not
+The checks share seeds (a pool of N seeds gives N·C(N−1, B) checks of B baseline seeds), so they are not
 independent: the binomial interval treats them as if they were and is narrower than the truth.
 ``--raw`` measures the same checks with every metric on its own (raw) scale, the test before the
 log scale for positive lower-is-better metrics.
@@ -34,7 +35,7 @@ from typing import Any, Optional
 
 ANCHORS = (("dcgan", "digits"), ("non-saturating", "ring8"), ("vanilla-minimax", "ring8"))
 GATED = {"digits": "fid", "ring8": "frechet_data"}  # each dataset's main metric, as CI gates
-ALPHA, MARGIN, BASE_SEEDS = 0.01, "5%", 4
+ALPHA, MARGIN = 0.01, "5%"
 READ = ["run_id", "variant", "dataset", "seed", "status", "step", "metric", "value",
         "higher_is_better", "eval_spec", "recipe", "recipe_json"]  # the columns gate.check uses
 
@@ -70,15 +71,16 @@ def export(runs: str, table: str) -> int:
     return 0
 
 
-def draws(seeds: list[int], checks: int, rng_seed: int) -> list[tuple[int, list[int]]]:
-    """``checks`` (candidate seed, four baseline seeds) draws, without replacement within one
-    check, independent across checks."""
+def draws(seeds: list[int], checks: int, rng_seed: int,
+          base_seeds: int = 4) -> list[tuple[int, list[int]]]:
+    """``checks`` (candidate seed, ``base_seeds`` baseline seeds) draws, without replacement
+    within one check, independent across checks."""
     import numpy as np
 
     rng = np.random.default_rng(rng_seed)
     out = []
     for _ in range(checks):
-        pick = rng.choice(len(seeds), size=BASE_SEEDS + 1, replace=False)
+        pick = rng.choice(len(seeds), size=base_seeds + 1, replace=False)
         out.append((seeds[pick[0]], sorted(seeds[i] for i in pick[1:])))
     return out
 
@@ -90,7 +92,8 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return ci.low, ci.high
 
 
-def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False) -> dict[str, Any]:
+def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False,
+            base_seeds: int = 4) -> dict[str, Any]:
     """Run the resampled checks on the long table ``df``; counts per anchor and overall."""
     import pandas as pd
 
@@ -100,12 +103,12 @@ def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False) -> dict
     per_seed = {s: g for s, g in df.groupby("seed")}
     complete = sorted(int(s) for s, g in per_seed.items()
                       if {(v, d) for v, d in zip(g["variant"], g["dataset"])} >= set(ANCHORS))
-    if len(complete) < BASE_SEEDS + 1:
-        raise SystemExit(f"need at least {BASE_SEEDS + 1} seeds with all three anchor runs, "
+    if len(complete) < base_seeds + 1:
+        raise SystemExit(f"need at least {base_seeds + 1} seeds with all three anchor runs, "
                          f"have {len(complete)}")
     alarms = {f"{v} on {d}": 0 for v, d in ANCHORS}
     overall, by_cand = 0, {}
-    for cand, base in draws(complete, checks, rng_seed):
+    for cand, base in draws(complete, checks, rng_seed, base_seeds):
         res = gate.check(pd.concat([per_seed[s] for s in base]), per_seed[cand], alpha=ALPHA,
                          margin=MARGIN, transform=not raw)
         for r in res.rows:
@@ -113,7 +116,8 @@ def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False) -> dict
         overall += not res.passed
         if not res.passed:
             by_cand[str(cand)] = by_cand.get(str(cand), 0) + 1
-    return {"checks": checks, "seeds": complete, "alpha": ALPHA, "margin": MARGIN,
+    return {"checks": checks, "base_seeds": base_seeds, "seeds": complete, "alpha": ALPHA,
+            "margin": MARGIN,
             "rng_seed": rng_seed, "scale": "raw" if raw else "gate", "alarms": alarms,
             "overall": overall, "alarms_by_candidate_seed": by_cand}
 
@@ -143,6 +147,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ms.add_argument("table")
     ms.add_argument("--checks", type=int, default=400)
     ms.add_argument("--rng-seed", type=int, default=0)
+    ms.add_argument("--base-seeds", type=int, default=4,
+                    help="baseline seeds a check draws besides its candidate (CI's baseline "
+                         "holds 30; 4 was its former size)")
     ms.add_argument("--raw", action="store_true",
                     help="every metric on its own scale (the test before the log scale)")
     a = p.parse_args(argv)
@@ -152,7 +159,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return export(a.runs, a.table)
     from ganbench import results
 
-    m = measure(results.load(a.table, strict=True), a.checks, a.rng_seed, a.raw)
+    m = measure(results.load(a.table, strict=True), a.checks, a.rng_seed, a.raw, a.base_seeds)
     print(table(m))
     print(json.dumps(m))
     return 0
