@@ -436,3 +436,23 @@ def test_quick_claims():
     fine = [v for v, by in data["grid25"].items()
             if not v.startswith("calib-") and all(x <= kl for x in by["reverse_kl"])]
     assert_in(f"(all but {' and '.join(sorted(fine))})", body)
+
+
+def test_pacgan_parameter_counts(reg):
+    """results/README.md: PacGAN's synthetic-protocol nets, as ganbench builds them, have the
+    parameter counts of their architecture (G 484,802, D 405,201 for GAN, one sample per D)."""
+    import torch
+
+    from ganbench import overhead
+    from ganbench.budget import Budget
+    from ganbench.plan import plan
+
+    text = " ".join(_text("results/README.md").split())
+    g_claim, d_claim = re.search(r"Parameter counts agree with their architecture: "
+                                 r"G ([\d,]+), D ([\d,]+) \(GAN\)", text).groups()
+    (job,) = plan(reg, variants=["pacgan-paper-gan"], datasets=["grid25"], seeds=[0],
+                  budget=Budget.parse("1steps"))
+    t = overhead.build(job, reg, torch.device("cpu"))
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert (count(t.g), count(t.d)) == (int(g_claim.replace(",", "")),
+                                        int(d_claim.replace(",", "")))
