@@ -348,3 +348,27 @@ def test_a_dataset_without_the_metric_is_left_out_not_counted_as_failed(tmp_path
     (s,) = study.summarize(df, "frechet_data")
     assert (s["dataset"], s["trials"], s["failed"]) == ("ring8", 2, 0)
     assert "runs on 'mnist' have no 'frechet_data': left out" in capsys.readouterr().err
+
+
+def test_a_trial_that_failed_before_evaluating_counts_as_failed(tmp_path, capsys):
+    """A trial whose run failed before its first evaluation has no rows at all; it once
+    vanished from the study (2 trials, 0 failed). It is a failed trial, in `results --study`
+    and in the report's study section alike."""
+    out = tmp_path / "runs"
+    _run_file(out, "a", GOOD_STUDY, 1.0)
+    _run_file(out, "b", {**GOOD_STUDY, "trial": 1}, 2.0)
+    results.write_run(out, {"run_id": "c", "variant": "non-saturating", "dataset": "ring8",
+                            "seed": 0, "status": "failed", "error": "RuntimeError: boom",
+                            "config": {"variant": "non-saturating",
+                                       "study": {**GOOD_STUDY, "trial": 2}}}, [])
+    assert cli.main(["results", str(out), "--study", "--json"]) == 0
+    (s,) = json.loads(capsys.readouterr().out)
+    assert (s["trials"], s["failed"], s["best_trial"]) == (3, 1, 0)
+    (s,) = study.summarize(results.load(out, empty_runs=True))
+    assert (s["trials"], s["failed"]) == (3, 1)
+    from ganbench import report
+
+    report.make_report([out], tmp_path / "report")
+    html = (tmp_path / "report" / "index.html").read_text()
+    # once in the study's note (as without the failed trial), once in trial 2's row
+    assert html.count("failed or diverged") == 2

@@ -664,11 +664,12 @@ def cmd_plugins(args) -> int:
 def cmd_results(args) -> int:
     from ganbench import results
 
-    df = results.load(args.path)
+    # a study counts a trial that failed before its first evaluation (a run file without rows)
+    df = results.load(args.path, empty_runs=bool(args.study))
     if df.empty:
         raise UsageError(f"no result rows found in {', '.join(map(str, args.path))}")
     if args.metric:
-        df = df[df["metric"].isin(args.metric)]
+        df = df[df["metric"].isin(args.metric) | df["metric"].isna()]
     if args.export:
         _export(df, args.export)
     if args.study:

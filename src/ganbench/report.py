@@ -91,7 +91,10 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
     runs = _read_runs(paths, warn)
     if not runs:
         raise UsageError(f"no run files found in {', '.join(map(str, paths))}")
-    df = results.load([p for p, _ in runs.values()], warn=lambda m: None)
+    # with a row for each run file without rows (a trial that failed before evaluating),
+    # which the studies count; every other part of the report reads the rows alone
+    df_all = results.load([p for p, _ in runs.values()], warn=lambda m: None, empty_runs=True)
+    df = df_all[df_all["metric"].notna()]
     if df.empty:
         raise UsageError(f"the run files in {', '.join(map(str, paths))} hold no rows")
     from ganbench.validate import check_path
@@ -109,7 +112,7 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
     datasets = sorted(df["dataset"].dropna().unique())
     body.append("<p>Datasets: " + ", ".join(f"<a href='#ds-{_e(d)}'>{_e(d)}</a>"
                                              for d in datasets) + "</p>")
-    studies = {ds: _studies(df[df["dataset"] == ds]) for ds in datasets}
+    studies = {ds: _studies(df_all[df_all["dataset"] == ds]) for ds in datasets}
     if any(studies.values()):
         body.append("<p>Hyperparameter studies: " + ", ".join(
             f"<a href='#{_e(_study_id(ds, space))}'>{_e(space)} on {_e(ds)}</a>"
