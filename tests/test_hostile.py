@@ -100,6 +100,24 @@ def test_load_plugins_naming_an_uninstalled_plugin_is_one_line_exit_2(value, cap
     assert len(err.strip().splitlines()) == 1, err
 
 
+def test_disable_plugins_naming_nothing_installed_says_so_once(capsys, monkeypatch):
+    """GANBENCH_DISABLE_PLUGINS with a typo disables nothing: harmless, so a warning (once per
+    process), not an error; a real name (a built-in's entry point) gives no warning."""
+    from ganbench import cli, plugins
+
+    monkeypatch.setenv("GANBENCH_DISABLE_PLUGINS", "nosuch-plugin,builtin-memory")
+    plugins.reset()
+    try:
+        assert cli.main(["list", "losses"]) == 0
+        plugins.reset()
+        assert cli.main(["list", "losses"]) == 0
+    finally:
+        plugins.reset()
+    err = capsys.readouterr().err
+    assert err.count("GANBENCH_DISABLE_PLUGINS names 'nosuch-plugin'") == 1, err
+    assert "builtin-memory" not in err
+
+
 @pytest.mark.parametrize("what", ["--tensorboard", "--checkpoint-dir", "GANBENCH_CACHE_DIR"])
 @pytest.mark.parametrize("where, said", [
     ("", "needs a path, got ''"),

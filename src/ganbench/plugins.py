@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
 from typing import Any, Callable, Iterator, Optional
@@ -119,6 +120,8 @@ class Registry:
     def __len__(self) -> int:
         return len(self._items)
 
+
+_WARNED: set = set()  # GANBENCH_DISABLE_PLUGINS names already warned about
 
 def _spec_problem(obj: Any) -> Optional[str]:
     """What is wrong with a spec's fields beyond its name and callables (None: nothing)."""
@@ -290,6 +293,14 @@ def load(*, use_env: bool = True) -> Registries:
             f"GANBENCH_LOAD_PLUGINS names {', '.join(map(repr, missing))}: no installed plugin "
             f"has that entry-point or distribution name (installed: {installed}); install it "
             "or leave it out of the variable")
+
+    stray = sorted(d for d in disabled if d not in named and _norm(d) not in named
+                     and d not in {"builtin-" + m.rsplit(".", 1)[1] for m in BUILTIN_MODULES})
+    if stray and tuple(stray) not in _WARNED:  # harmless, but a typo would disable nothing
+        _WARNED.add(tuple(stray))
+        print(f"ganbench: warning: GANBENCH_DISABLE_PLUGINS names {', '.join(map(repr, stray))}:"
+              " no installed plugin has that entry-point or distribution name, so it disables "
+              "nothing", file=sys.stderr)
 
     if not found_builtin:  # running from a source tree that was never installed
         for modname in BUILTIN_MODULES:
