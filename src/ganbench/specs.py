@@ -238,7 +238,10 @@ class VariantSpec:
     the ``--reg`` syntax), step hooks (``("clip:0.01",)``) and an EMA of G whose weights are the
     ones evaluated (``g_ema=0.999``: ema <- 0.999 ema + 0.001 G after every G step).
     ``suite_only``: a paper's recipe registered for its own suite (``pacgan-paper-gan``), left
-    out of the ``quick`` suite, which takes every other registered variant."""
+    out of the ``quick`` suite. ``quick``: whether the variant joins the ``quick`` suite
+    (``ganbench run --all``); ``None`` (the default) means yes for ganbench's built-ins and no
+    for a third-party plugin's, which joins only with ``quick=True`` — installing a plugin does
+    not silently change ``run --all``, its time, or what a CI quality gate compares."""
 
     name: str
     model: str
@@ -251,6 +254,7 @@ class VariantSpec:
     step_hooks: tuple[str, ...] = ()
     g_ema: Optional[float] = None
     suite_only: bool = False
+    quick: Optional[bool] = None
 
 
 @dataclass(frozen=True)
@@ -342,7 +346,7 @@ class SuiteEntry:
 @dataclass(frozen=True)
 class SuiteSpec:
     """A named list of suite entries, or a function of the loaded registries that returns one
-    (so a suite such as ``quick`` can include every registered variant, third-party ones too)."""
+    (so a suite such as ``quick`` can include the variants of the plugins that ask for it)."""
 
     name: str
     entries: Any  # Sequence[SuiteEntry] | Callable[[Registries], Sequence[SuiteEntry]]

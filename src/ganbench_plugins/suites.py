@@ -1,7 +1,7 @@
 """Built-in suites.
 
-``quick`` (the default of ``ganbench run --all``): every registered variant, third-party ones
-included, on each embedded dataset it fits: ``ring8`` and ``grid25`` for point models,
+``quick`` (the default of ``ganbench run --all``): every built-in variant, and a third-party
+plugin's variant registered with ``quick=True``, on each embedded dataset it fits: ``ring8`` and ``grid25`` for point models,
 ``digits`` for image models. One seed, and per dataset the same budget in images seen for
 every variant. Sized to finish in about 5 minutes on a 2-core CPU, where the default executor
 (``auto``) trains two single-thread jobs at once. (``gaussian``, the 3-D sanity check that
@@ -227,11 +227,22 @@ def quick_entry(v, ds_name: str, budget: str, n: int) -> SuiteEntry:
                       **recipe)
 
 
+def in_quick(reg, v) -> bool:
+    """Whether variant ``v`` joins the quick suite: a built-in unless it is a paper's recipe
+    for its own suite (``suite_only``); a third-party plugin's only with ``quick=True``."""
+    if v.suite_only:
+        return False
+    if v.quick is not None:
+        return bool(v.quick)
+    builtin = {p.name for p in reg.plugins if p.builtin}
+    return reg.variants.owner(v.name) in builtin
+
+
 def quick_entries(reg):
     entries = []
     for ds_name, (budget, n) in QUICK_DATASETS.items():
         for v in reg.variants:
-            if v.suite_only:  # a paper's recipe for its own suite
+            if not in_quick(reg, v):
                 continue
             model = reg.models.get(v.model)
             if ds_name in reg.datasets and model.check(reg.datasets.get(ds_name).spec) is None:

@@ -38,7 +38,7 @@ Table 1 setting C); AC-GAN (Odena et al. 2017: Adam 2e-4, β1 0.5, batch 100).
 
 Suite-specific variants (a suite entry names a variant, so a paper's own architecture and
 optimiser are registered as variants of their own, with ``suite_only=True``: they are not in
-``quick``, which takes every other registered variant):
+``quick``, which takes every other built-in variant):
 
 * ``pacgan-paper-gan``, ``pacgan-paper-pac2``: PacGAN's synthetic-data recipe (Lin et al.
   2018, section 4.1 / appendix, and ``synthetic_data_experiments/2DGrid_GAN&PacGAN`` of
