@@ -1,7 +1,12 @@
+import contextlib
 import os
+import random
 import socket
-import subprocess
 import sys
+import tempfile
+import traceback
+import types
+import warnings
 
 import pytest
 
@@ -75,13 +80,6 @@ def run_cli(*args, env=None, cwd=None, timeout=None, subprocess=None):
 
 
 def _run_cli_in_process(argv, changes, cwd):
-    import contextlib
-    import random
-    import tempfile
-    import traceback
-    import types
-    import warnings
-
     import numpy as np
     import torch
 
@@ -130,14 +128,15 @@ def _run_cli_in_process(argv, changes, cwd):
                 if code is not None and not isinstance(code, int):
                     print(code, file=sys.stderr)
                     code = 1
-            except BaseException:  # as the interpreter does with an uncaught exception
+            except Exception:  # as the interpreter does with an uncaught exception
                 traceback.print_exc()
                 code = 1
         returncode = code or 0
     finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream not in saved_streams:
+                with contextlib.suppress(Exception):
+                    stream.close()  # flushes; closefd=False: the descriptor stays
         sys.stdout, sys.stderr = saved_streams
         for fd, saved in zip((1, 2), saved_fds):
             os.dup2(saved, fd)
@@ -157,7 +156,7 @@ def _run_cli_in_process(argv, changes, cwd):
 
 
 def _print_warning(msg):
-    (msg.file or sys.stderr).write(__import__("warnings")._formatwarnmsg(msg))
+    (msg.file or sys.stderr).write(warnings._formatwarnmsg(msg))
 
 
 def _read_all(f) -> str:
