@@ -29,8 +29,11 @@ def test_linear_generator_matches_a_gaussian(reg):
 
 @pytest.mark.slow
 def test_dcgan_improves_on_digits(reg):
-    # loss-independent quality: Fréchet distance in pixel space against the train split
-    res = _train(reg, "64kimg", variants=["dcgan"], datasets=["digits"])
+    """Loss-independent quality: the Fréchet distance in pixel space against the train split
+    falls below half its start. Measured at seeds 0-2 (every 125 steps of a 64kimg run):
+    0.26-0.27 of the start at 8kimg, 0.19-0.20 at 16kimg (250 steps), 0.09-0.13 at 64kimg;
+    so 16kimg, 2.5x under the bar."""
+    res = _train(reg, "16kimg", variants=["dcgan"], datasets=["digits"])
     start, end = _first(res.rows, "frechet_data"), _final(res.rows, "frechet_data")
     assert end < 0.5 * start, (start, end)
 
