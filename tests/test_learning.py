@@ -56,7 +56,7 @@ def test_quick_ring8_separates_the_saturating_loss(reg):
     samples on the modes, the saturating minimax loss far fewer. Measured at seeds 0-4: 41-55%
     against 6.6-14.4% high quality (noise row 0.56%). (This replaces a 640kimg run of the
     variant's own recipe, no EMA, which proved the same: measured at seeds 0-2 every 250 steps,
-    0 modes at step 0, 6-8 modes from step 1000 on but high quality swinging 17-91% between
+    0 modes at step 0, 6-8 modes from step 1000 on but high quality swinging 6-91% between
     evaluations, so a shorter run of it would prove nothing more.)"""
     ns_job, ns = _quick(reg, "non-saturating", "ring8")
     vm_job, vm = _quick(reg, "vanilla-minimax", "ring8")
