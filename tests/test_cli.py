@@ -67,12 +67,12 @@ def test_output_path_that_is_a_file(tmp_path):
 def test_run_results_compare_end_to_end(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     common = ["--variant", "non-saturating,vanilla-minimax", "--dataset", "ring8", "--budget",
-              "200steps", "--evals", "2", "--seeds", "0,1"]
+              "50steps", "--evals", "2", "--seeds", "0,1"]
     r = run_cli("run", *common, "--out", str(a))
     assert r.returncode == 0, r.stderr
     # four runs and the two calibration rows of ring8 (real data, noise)
     assert len(list(a.glob("*.json"))) == 6 and len(list(a.glob("calib-*.json"))) == 2
-    assert "[4/4] vanilla-minimax on ring8 (seed 1, 200steps): completed" in r.stderr
+    assert "[4/4] vanilla-minimax on ring8 (seed 1, 50steps): completed" in r.stderr
     assert "modes_covered" in r.stdout and "non-saturating" in r.stdout
 
     # a second identical command reuses the finished runs
@@ -146,6 +146,36 @@ def test_help_is_fast_and_imports_no_torch():
            "print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args", [["list", "losses"], ["run", "--variant", "nope"],
+                                  ["frobnicate"], ["run", "--all", "--dry-run", "--seeds", "0"]])
+def test_run_cli_in_process_answers_as_the_subprocess_does(args):
+    """conftest.run_cli runs the CLI in this process by default; it must see what a fresh
+    ``python -m ganbench`` sees: the same exit status, stdout and stderr (argparse's usage
+    errors included), and leave this process's environment, cwd and argv as they were."""
+    before = dict(os.environ), os.getcwd(), list(sys.argv)
+    inproc = run_cli(*args)
+    assert (dict(os.environ), os.getcwd(), list(sys.argv)) == before
+    sub = run_cli(*args, subprocess=True)
+    assert (inproc.returncode, inproc.stdout, inproc.stderr) == (
+        sub.returncode, sub.stdout, sub.stderr)
+
+
+def test_run_cli_in_process_reports_a_crash_as_python_does(monkeypatch):
+    """An uncaught exception in an in-process run is a traceback on stderr and exit 1, and a
+    warning is printed on stderr (not swallowed by pytest), as in a real process, so tests
+    asserting their absence can fail."""
+    import warnings
+
+    def crash(*a, **k):
+        warnings.warn("careful", UserWarning)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "build_parser", crash)
+    r = run_cli("list")
+    assert r.returncode == 1 and "UserWarning: careful" in r.stderr
+    assert "Traceback" in r.stderr and "RuntimeError: boom" in r.stderr
 
 
 def test_progress_bar_on_a_terminal_is_tqdm(monkeypatch):

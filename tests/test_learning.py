@@ -28,18 +28,12 @@ def test_linear_generator_matches_a_gaussian(reg):
 
 
 @pytest.mark.slow
-def test_non_saturating_covers_the_ring(reg):
-    res = _train(reg, "640kimg", variants=["non-saturating"], datasets=["ring8"])
-    assert res.status == "completed"
-    assert _first(res.rows, "modes_covered") < 6
-    assert _final(res.rows, "modes_covered") >= 6
-    assert _final(res.rows, "high_quality_pct") > 50
-
-
-@pytest.mark.slow
 def test_dcgan_improves_on_digits(reg):
-    # loss-independent quality: Fréchet distance in pixel space against the train split
-    res = _train(reg, "64kimg", variants=["dcgan"], datasets=["digits"])
+    """Loss-independent quality: the Fréchet distance in pixel space against the train split
+    falls below half its start. Measured at seeds 0-2 (every 125 steps of a 64kimg run):
+    0.26-0.27 of the start at 8kimg, 0.19-0.20 at 16kimg (250 steps), 0.09-0.13 at 64kimg;
+    so 16kimg, 2.5x under the bar."""
+    res = _train(reg, "16kimg", variants=["dcgan"], datasets=["digits"])
     start, end = _first(res.rows, "frechet_data"), _final(res.rows, "frechet_data")
     assert end < 0.5 * start, (start, end)
 
@@ -58,13 +52,18 @@ def _quick(reg, variant, dataset):
 @pytest.mark.slow
 def test_quick_ring8_separates_the_saturating_loss(reg):
     """The quick suite's ring8 entries (each variant's recipe, G evaluated through its EMA):
-    non-saturating puts its samples on the modes, the saturating minimax loss far fewer.
-    Measured at seeds 0-4: 41-55% against 6.6-14.4% high quality (noise row 0.56%)."""
+    non-saturating learns to cover the ring from an initial G that covers none, and puts its
+    samples on the modes, the saturating minimax loss far fewer. Measured at seeds 0-4: 41-55%
+    against 6.6-14.4% high quality (noise row 0.56%). (This replaces a 640kimg run of the
+    variant's own recipe, no EMA, which proved the same: measured at seeds 0-2 every 250 steps,
+    0 modes at step 0, 6-8 modes from step 1000 on but high quality swinging 6-91% between
+    evaluations, so a shorter run of it would prove nothing more.)"""
     ns_job, ns = _quick(reg, "non-saturating", "ring8")
     vm_job, vm = _quick(reg, "vanilla-minimax", "ring8")
     assert ns_job.g_ema == vm_job.g_ema == 0.99 and ns_job.hparams.batch_size == 128
     hq_ns, hq_vm = _final(ns.rows, "high_quality_pct"), _final(vm.rows, "high_quality_pct")
     assert hq_ns > 25 and hq_ns > 1.5 * hq_vm, (hq_ns, hq_vm)
+    assert _first(ns.rows, "modes_covered") < 6
     assert _final(ns.rows, "modes_covered") >= 7
 
 
