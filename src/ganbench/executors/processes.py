@@ -39,7 +39,9 @@ def cpu_count() -> int:
 
 def die_with_parent(parent: int, every_s: float = 0.5) -> None:
     """End this process when its parent ``parent`` ends: the kernel's parent-death signal on
-    Linux, and a watching thread everywhere (the parent's end re-parents this process)."""
+    Linux, and a watching thread everywhere (the parent's end re-parents this process). The
+    kernel sends the signal when the parent *thread* that started the worker ends, so workers
+    must be started from the driver's main thread, as ``dispatch`` does."""
     import sys
     import threading
 
