@@ -443,3 +443,23 @@ def test_scatter_window_of_degenerate_points_is_a_real_window(points):
     w = pictures.window(None, np.asarray(points))
     assert all(math.isfinite(v) for v in w) and w[1] > w[0] and w[3] > w[2]
     pictures.scatter(np.asarray(points), w)
+
+
+def test_log_axes_label_their_ticks_as_plain_text():
+    """The report draws with mathtext off (a '$' in a variant's name stays text), and the log
+    scale's default tick labels are mathtext: they once showed as '$\\mathdefault{10^{3}}$'.
+    A distance spanning three decades gets a log axis whose tick labels read 10, 100, 1000."""
+    from matplotlib import rc_context
+
+    from ganbench import report
+
+    with rc_context({"text.parse_math": False}):
+        fig = report._figure(4, 3)
+        ax = fig.subplots()
+        ax.plot([0, 1, 2, 3], [2000.0, 300.0, 40.0, 5.0], label="$\\foo{$ variant")
+        report._log_if_spread(ax, "fid")
+        fig.canvas.draw()
+        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ax.get_yscale() == "log"
+    assert {"10", "100", "1000"} <= set(labels), labels
+    assert not any("$" in t or "mathdefault" in t for t in labels), labels

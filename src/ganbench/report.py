@@ -280,7 +280,13 @@ def _log_if_spread(ax, metric: str) -> None:
     ys = [y for line in ax.get_lines() if not line.get_label().startswith(CALIB_PREFIX)
           for y in line.get_ydata() if y == y]
     if ys and min(ys) > 0 and max(ys) / min(ys) > LOG_SPREAD:
+        from matplotlib.ticker import LogFormatter
+
         ax.set_yscale("log")
+        # plain-text tick labels (10, 100, 1000): the report draws with mathtext off, so that
+        # a '$' in a name stays text, and the log scale's default labels are mathtext
+        ax.yaxis.set_major_formatter(LogFormatter(base=10))
+        ax.yaxis.set_minor_formatter(LogFormatter(base=10, labelOnlyBase=False))
         ax.set_ylabel(f"{metric} (log scale)")
 
 
