@@ -490,16 +490,12 @@ def trials_table(df, metric: Optional[str] = None):
 
 
 def _direction(df, metric) -> bool:
-    """Whether higher ``metric`` is better, as every run that has it says (False: lower, or
-    no direction recorded); runs that disagree (a tampered file) are refused."""
-    import numpy as np
+    """Whether higher ``metric`` is better: its registration's direction, as ``compare`` and
+    ``check`` take it (``results.metric_directions``: runs that record another, or that disagree
+    on an unregistered metric, are refused); False for lower or none."""
+    from ganbench.results import metric_directions
 
-    said = {bool(v) for v in df.loc[df["metric"] == metric, "higher_is_better"]
-            if isinstance(v, (bool, np.bool_))}
-    if len(said) > 1:
-        raise UsageError(f"the runs disagree on whether higher '{metric}' is better "
-                         "(higher_is_better both true and false): a tampered or foreign run file")
-    return said == {True}
+    return bool(metric_directions([metric], study=df)[metric])
 
 
 def check_metric(df, metric: str) -> None:
