@@ -13,7 +13,7 @@ RESULTS: dict = {}
 
 
 def _data(reg, dataset):
-    from ganbench.specs import DataRequest
+    from ganbench.api.specs import DataRequest
 
     return reg.datasets.get(dataset).load(DataRequest(split="train")).x
 

@@ -43,7 +43,7 @@ def test_inception_features(benchmark, extractor, device):
 def test_frechet_2048(benchmark):
     import numpy as np
 
-    from ganbench.frechet import frechet_distance, moments
+    from ganbench.evaluation.frechet import frechet_distance, moments
 
     rng = np.random.default_rng(0)
     a = moments(rng.standard_normal((2500, 2048)))

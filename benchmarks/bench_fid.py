@@ -23,9 +23,9 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from ganbench.extractors.domain_net import to_uint8
-    from ganbench.extractors.select import resolve_extractor
-    from ganbench.specs import DataRequest
+    from ganbench.evaluation.extractors.domain_net import to_uint8
+    from ganbench.evaluation.extractors.select import resolve_extractor
+    from ganbench.api.specs import DataRequest
     from ganbench_plugins.datasets import load_digits
 
     g = torch.Generator().manual_seed(0)
@@ -40,7 +40,7 @@ def setup(tmp_path_factory):
 
 
 def _fid(setup, monkeypatch) -> float:
-    from ganbench import fidelity
+    from ganbench.evaluation import fidelity
 
     real, gen, z, ext, cache = setup
     monkeypatch.setenv("GANBENCH_CACHE_DIR", str(cache))

@@ -35,7 +35,7 @@ def _reference() -> float:
 def test_mnist_train_split_loads_within_3x_of_gunzip(benchmark):
     from ganbench_plugins import idx_files
     from ganbench_plugins.image_datasets import DATASETS
-    from ganbench.specs import DataRequest
+    from ganbench.api.specs import DataRequest
 
     mnist = next(d for d in DATASETS if d.name == "mnist")
     request = DataRequest(split="train", data_root=DATA, download=False)

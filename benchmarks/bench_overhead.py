@@ -1,7 +1,7 @@
 """Overhead of ganbench's training loop against a bare hand-written PyTorch loop (same G, D,
 loss, optimisers, device-resident data, batch size and k), measured in interleaved pairs with
 the ``ganbench_overhead`` fixture of ganbench's pytest plugin (the same one any repository
-uses: src/ganbench/pytest_plugin.py).
+uses: src/ganbench/devkit/pytest_plugin.py).
 
 The figure is the median per-pair ratio, in ``extra_info["overhead_ratio"]`` and in the
 terminal summary. Target: at most 1.05 on a CPU (aim 1.02). ``.ci/run`` runs this file as the

@@ -1,11 +1,11 @@
 """Training-step throughput of each built-in variant on its quick-suite data.
 
-Times the runner's own step function (``ganbench.trainstep.build_step`` through
+Times the runner's own step function (``ganbench.training.step.build_step`` through
 ``overhead.job_step``, with its statistics and the variant's regularisers, step hooks and
 auxiliary outputs) on G and D built exactly as ``runner.train`` builds them. The figure to read is
 ``extra_info["images_per_s"]`` (real images seen by D per second); pytest-benchmark's time is
 per round of 100 steps (10 for image data). GPU rounds end with a synchronisation and follow warm-up rounds.
-Uses the ``ganbench_train_step`` fixture of ganbench's pytest plugin (src/ganbench/pytest_plugin.py),
+Uses the ``ganbench_train_step`` fixture of ganbench's pytest plugin (src/ganbench/devkit/pytest_plugin.py),
 the same one any repository can use.
 """
 
@@ -13,8 +13,8 @@ import pytest
 
 
 def quick_cases():
-    from ganbench import plugins
-    from ganbench.plan import plan
+    from ganbench import registry as plugins
+    from ganbench.planning.plan import plan
 
     reg = plugins.load(use_env=False)
     cases = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ganbench.overhead import sync  # noqa: F401  (re-exported for gpu_table.py)
-from ganbench.pytest_plugin import machine_info  # noqa: F401  (for gpu_table.py)
+from ganbench.devkit.overhead import sync  # noqa: F401  (re-exported for gpu_table.py)
+from ganbench.devkit.pytest_plugin import machine_info  # noqa: F401  (for gpu_table.py)
 
 
 def synced(fn: Callable[[], Any], device: Any) -> Callable[[], None]:
@@ -40,7 +40,7 @@ def inception(weights_path: Any = None, device: Any = "cpu"):
     official weights cannot be downloaded everywhere). Its timings are the real network's;
     its FID values mean nothing and are never reported.
     """
-    from ganbench.extractors.inception import standin_network
+    from ganbench.evaluation.extractors.inception import standin_network
 
     if weights_path is None:
         return standin_network().to(device)

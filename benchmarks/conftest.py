@@ -1,6 +1,6 @@
 """pytest-benchmark set-up for ganbench's benchmarks (run explicitly: python -m pytest benchmarks/).
 
-ganbench's pytest plugin (src/ganbench/pytest_plugin.py, installed with the package) adds the
+ganbench's pytest plugin (src/ganbench/devkit/pytest_plugin.py, installed with the package) adds the
 accelerator and library versions to the saved machine info and keys saved runs by them; this keeps the benchmarks
 independent of third-party plugins, and prints the overhead ratios at the end of the run.
 """

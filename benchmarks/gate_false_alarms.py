@@ -12,7 +12,7 @@ This script measures that gate's false-alarm rate from real runs:
            the baseline, and writes a compact table of their final values (``--table``).
 ``measure`` draws ``--checks`` resampled checks from that table: each picks one candidate seed
            and ``--base-seeds`` other baseline seeds from the pool (the same seed numbers for the three
-           anchors, as in CI) and runs ``ganbench.gate.check`` exactly as CI calls it. It prints
+           anchors, as in CI) and runs ``ganbench.analysis.gate.check`` exactly as CI calls it. It prints
            the false alarms per anchor and overall with exact (Clopper-Pearson) 95% intervals, as
            a Markdown table, and one JSON line.
 
@@ -58,7 +58,7 @@ def export(runs: str, table: str) -> int:
     (``ganbench results --long --csv`` columns; a failed run keeps one row with no value)."""
     import pandas as pd
 
-    from ganbench import results
+    from ganbench.store import results
 
     df = results.load(runs, strict=True, empty_runs=True)
     keep = df[[(v, d) in ANCHORS for v, d in zip(df["variant"], df["dataset"])]]
@@ -97,7 +97,7 @@ def measure(df, checks: int = 400, rng_seed: int = 0, raw: bool = False,
     """Run the resampled checks on the long table ``df``; counts per anchor and overall."""
     import pandas as pd
 
-    from ganbench import gate
+    from ganbench.analysis import gate
 
     df = df[READ]  # only what the gate reads: the same verdicts, in half the time
     per_seed = {s: g for s, g in df.groupby("seed")}
@@ -157,7 +157,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return train(a.seeds, a.out, a.table)
     if a.command == "export":
         return export(a.runs, a.table)
-    from ganbench import results
+    from ganbench.store import results
 
     m = measure(results.load(a.table, strict=True), a.checks, a.rng_seed, a.raw, a.base_seeds)
     print(table(m))

@@ -45,7 +45,7 @@ def load_images(mnist_dir):
 
 
 def register_dataset(reg, images):
-    from ganbench.specs import DataSpec, DatasetSpec, DataTensors
+    from ganbench.api.specs import DataSpec, DatasetSpec, DataTensors
 
     x = images.float() / 127.5 - 1.0
     spec = DataSpec("images", (1, 32, 32), 10)
@@ -101,9 +101,9 @@ def typical_script(images, reg, device, batch: int, steps: int) -> float:
 
 def ganbench_rate(reg, device, batch: int, steps: int, fast, precision: str) -> float:
     """(b)/(c): marginal images/s of runner.train between budgets of ``steps`` and 3x that."""
-    from ganbench.budget import Budget
-    from ganbench.plan import Overrides, plan
-    from ganbench.runner import train
+    from ganbench.planning.budget import Budget
+    from ganbench.planning.plan import Overrides, plan
+    from ganbench.training.runner import train
 
     (job,) = plan(reg, variants=["dcgan"], datasets=["mnist32"], seeds=[0],
                   budget=Budget.parse(f"{steps}steps"), overrides=Overrides(batch_size=batch))
@@ -150,9 +150,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="write the Markdown table here as well as to stdout")
     args = p.parse_args(argv)
 
-    from ganbench import plugins
-    from ganbench.fastpath import FastPath, check_device
-    from ganbench.runner import resolve_device
+    from ganbench import registry as plugins
+    from ganbench.training.fastpath import FastPath, check_device
+    from ganbench.training.runner import resolve_device
 
     device = resolve_device(args.device)
     fast_c = FastPath(precision="bf16", compile=args.compile_mode)

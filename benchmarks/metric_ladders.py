@@ -51,13 +51,13 @@ def degrade(axis, level, held, held_y, train, g):
 
 
 def measure(name, ds, x, train_ref, ref_u8, ext, n):
-    from ganbench.frechet import frechet_distance, moments
+    from ganbench.evaluation.frechet import frechet_distance, moments
 
     out = {"frechet_data": frechet_distance(*moments(x.flatten(1).double()),
                                              *moments(train_ref.flatten(1).double()))}
     if ext is not None:
-        from ganbench import fidelity
-        from ganbench.extractors.domain_net import to_uint8
+        from ganbench.evaluation import fidelity
+        from ganbench.evaluation.extractors.domain_net import to_uint8
 
         vals = fidelity.calculate(fidelity.tensor_input(to_uint8(x)), len(x),
                                   fidelity.tensor_input(ref_u8), len(ref_u8), ext, cuda=False,
@@ -71,10 +71,10 @@ def measure(name, ds, x, train_ref, ref_u8, ext, n):
 
 
 def ladder(name, n, data_root, log):
-    from ganbench import plugins
-    from ganbench.extractors.domain_net import to_uint8
-    from ganbench.extractors.select import resolve_extractor
-    from ganbench.specs import DataRequest
+    from ganbench import registry as plugins
+    from ganbench.evaluation.extractors.domain_net import to_uint8
+    from ganbench.evaluation.extractors.select import resolve_extractor
+    from ganbench.api.specs import DataRequest
 
     ds = plugins.load(use_env=False).datasets.get(name)
     kw = dict(data_root=data_root, download=False)
@@ -206,7 +206,7 @@ def report(csv_path, md_path, png_path, command):
 
     df = pd.read_csv(csv_path)
     vs = verdicts(df)
-    from ganbench.crosscheck import versions
+    from ganbench.evaluation.crosscheck import versions
 
     used = versions(("torch", "torch-fidelity", "scipy"))
     lines = ["# Metric-validity ladders", "", f"Versions: {used}.", "",

@@ -1,4 +1,4 @@
-"""Coverage of the study's band for the expected best after k trials (``ganbench.study``).
+"""Coverage of the study's band for the expected best after k trials (``ganbench.analysis.study``).
 
 For each distribution of trial values and N, draws N trials ``REPEATS`` times, computes
 ``study.expected_best`` (the estimator and band ``ganbench results --study`` reports) and
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import integrate, stats
 
-from ganbench import study
+from ganbench.analysis import study
 
 REPEATS = 400
 SEED = 2024
@@ -77,7 +77,7 @@ def markdown(rows: list[dict]) -> str:
         "# Coverage of the study's band for the expected best after k trials",
         "",
         "`benchmarks/study_band_coverage.py` (data: `study-band-coverage.csv`). Per row: N trials "
-        f"drawn {REPEATS} times from the distribution, `ganbench.study.expected_best` (the "
+        f"drawn {REPEATS} times from the distribution, `ganbench.analysis.study.expected_best` (the "
         "without-replacement estimator and its nominal 95% band, as `ganbench results --study` "
         "reports them), and how often the band held the true expected best of k fresh trials, "
         "with its exact (Clopper-Pearson) 95% interval. `mean estimate` next to `true` shows the "

@@ -29,7 +29,7 @@ def num(x: float) -> str:
 
 def finals(path):
     """dataset -> variant -> metric -> {seed: final value}; and metric -> higher_is_better."""
-    from ganbench import results
+    from ganbench.store import results
 
     fin = results.final_values(results.load(path))
     table: dict = {}

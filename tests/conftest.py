@@ -17,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def builtins_only(monkeypatch):
     """Tests never depend on what else is installed: built-in plugins only, unless a test
     changes it."""
-    from ganbench import plugins
+    from ganbench import registry as plugins
 
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "")
     # each test picks its executor; the default (auto) is tested in test_executors.py
@@ -37,7 +37,7 @@ def fidelity_cache(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def reg():
-    from ganbench import plugins
+    from ganbench import registry as plugins
 
     return plugins.registries()
 
@@ -83,7 +83,8 @@ def _run_cli_in_process(argv, changes, cwd):
     import numpy as np
     import torch
 
-    from ganbench import cli, plugins
+    from ganbench import cli
+    from ganbench import registry as plugins
 
     saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
     saved_threads = torch.get_num_threads()

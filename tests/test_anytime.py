@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from ganbench import anytime
+from ganbench.analysis import anytime
 
 
 def _rows(run_id, seed, points, status="completed", metric="fid", variant="v"):

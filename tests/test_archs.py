@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from ganbench.errors import UsageError
-from ganbench.specs import DataSpec, Hyperparams
+from ganbench.api.errors import UsageError
+from ganbench.api.specs import DataSpec, Hyperparams
 
 MNIST32 = DataSpec("images", (1, 32, 32), 10)
 CIFAR = DataSpec("images", (3, 32, 32), 10)
@@ -167,8 +167,8 @@ def test_parameter_counts_at_the_papers_widths(reg):
 
 
 def _digits_job(reg, model, steps, *, lr=2e-3, options=None, **changes):
-    from ganbench.budget import Budget
-    from ganbench.plan import plan
+    from ganbench.planning.budget import Budget
+    from ganbench.planning.plan import plan
 
     (job,) = plan(reg, model=model, loss="hinge", datasets=["digits"],
                   budget=Budget.parse(f"{steps}steps"), seeds=[0])
@@ -182,7 +182,7 @@ def _digits_job(reg, model, steps, *, lr=2e-3, options=None, **changes):
 
 @pytest.mark.parametrize("model", ["resnet", "cresnet", "biggan32"])
 def test_trains_a_few_finite_steps_on_digits_at_32(reg, model):
-    from ganbench import runner
+    from ganbench.training import runner
 
     job = _digits_job(reg, model, 3, evals=1, eval_samples=200, metrics=("training",))
     res = runner.train(job, reg, device="cpu", download=False)
@@ -197,7 +197,7 @@ def test_learns_digits_at_32_on_a_tiny_budget(reg, model):
     attention), 40 G steps on digits resized to 32x32: frechet_data (pixel space, against the
     train set, 300 samples) at least halves. Measured at seed 0: resnet 652.9 -> 172.8 (3.8x),
     biggan32 829.0 -> 295.7 (2.8x), 15-20 s on a loaded 2-core CPU."""
-    from ganbench import runner
+    from ganbench.training import runner
 
     options = {"g_width": 16, "d_width": 16}
     if model == "biggan32":
@@ -244,7 +244,7 @@ def test_linear_lr_schedule():
     """lr_schedule linear: each learning rate x (1 - the fraction of the budget used), 0 at the
     end; "none" (the default) leaves the optimisers alone and is not in the recipe's dict, so
     run ids of recipes without a schedule are unchanged."""
-    from ganbench.runner import _lr_schedule
+    from ganbench.training.runner import _lr_schedule
 
     p = [torch.nn.Parameter(torch.zeros(1))]
     opt_g, opt_d = torch.optim.SGD(p, lr=2e-4), torch.optim.SGD(p, lr=4e-4)
@@ -261,7 +261,7 @@ def test_linear_lr_schedule():
 
 
 def test_unknown_lr_schedule_is_refused(reg):
-    from ganbench.plan import check_hparams
+    from ganbench.planning.plan import check_hparams
 
     with pytest.raises(UsageError, match="lr_schedule must be none or linear, got 'cosine'"):
         check_hparams(Hyperparams(lr_schedule="cosine"), "variant 'x'")
@@ -275,11 +275,11 @@ def test_lr_schedule_resumes_on_the_same_schedule(reg, tmp_path):
     """A run with the linear decay killed after a checkpoint and resumed gives the rows of the
     uninterrupted run exactly (the schedule is a function of the counters), and they differ
     from the run without the decay."""
-    from ganbench.budget import Budget
-    from ganbench.checkpoint import Checkpointer
-    from ganbench.plan import plan
-    from ganbench.results import MACHINE_METRICS
-    from ganbench.runner import train
+    from ganbench.planning.budget import Budget
+    from ganbench.training.checkpoint import Checkpointer
+    from ganbench.planning.plan import plan
+    from ganbench.store.results import MACHINE_METRICS
+    from ganbench.training.runner import train
 
     class CrashAt(Checkpointer):
         def save(self, *a, **kw):

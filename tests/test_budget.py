@@ -1,7 +1,7 @@
 import pytest
 
-from ganbench.budget import Budget, parse_seeds
-from ganbench.errors import UsageError
+from ganbench.planning.budget import Budget, parse_seeds
+from ganbench.api.errors import UsageError
 
 
 @pytest.mark.parametrize("text,kind,amount", [

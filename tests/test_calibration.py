@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from ganbench import calibration
-from ganbench.plan import plan
-from ganbench.plugins import registries
+from ganbench.evaluation import calibration
+from ganbench.planning.plan import plan
+from ganbench.registry import registries
 
 from conftest import run_cli
 
@@ -42,7 +42,7 @@ def test_noise_row_scores_the_area_of_the_3_sigma_discs():
     reg, job = _job("grid25")
     v = _values(reg, job, "noise")
     ds = reg.datasets.get("grid25")
-    from ganbench.runner import load_data
+    from ganbench.training.runner import load_data
 
     x = load_data(reg, job, "train", None, False)[1].x
     box = float((x.max(0).values - x.min(0).values).prod())

@@ -5,11 +5,11 @@ import dataclasses
 import pytest
 import torch
 
-from ganbench.budget import Budget
-from ganbench.checkpoint import Checkpointer, nonfinite_state
-from ganbench.plan import plan
-from ganbench.runner import train
-from ganbench.results import MACHINE_METRICS
+from ganbench.planning.budget import Budget
+from ganbench.training.checkpoint import Checkpointer, nonfinite_state
+from ganbench.planning.plan import plan
+from ganbench.training.runner import train
+from ganbench.store.results import MACHINE_METRICS
 
 
 class Crash(Exception):

@@ -64,7 +64,7 @@ def long_table(name):
 @lru_cache(maxsize=None)
 def finals(name):
     """Final value of each run × metric of a committed long table."""
-    from ganbench import results
+    from ganbench.store import results
 
     return results.final_values(long_table(name))
 
@@ -230,7 +230,7 @@ def test_pacgan_table_is_its_csv():
 def test_pacgan_compare_table_is_its_csv():
     """The table is `ganbench compare`'s: Welch, or where values tie the exact permutation test
     with no interval (—)."""
-    from ganbench.stats import welch as compare_test
+    from ganbench.analysis.stats import welch as compare_test
 
     rows = md_rows(section(_text("results/README.md"), PACGAN), "Welch, seeds as samples")
     assert len(rows) == 6
@@ -275,7 +275,7 @@ def test_pacgan_claims_and_its_budget_in_real_points():
               f"{cal['calib-noise', r].modes_covered:.0f} / "
               f"{cal['calib-noise', r].high_quality_pct:.2f}% (ring)", body)
 
-    from ganbench.stats import welch as compare_test  # the compare table's test
+    from ganbench.analysis.stats import welch as compare_test  # the compare table's test
 
     tests = {(d, m): compare_test(pac("GAN", d, m), pac("PacGAN2", d, m))
              for d in PAC_DATA for m in PAC_METRICS.values()}
@@ -306,7 +306,7 @@ def test_readme_extractor_accuracies_are_their_json():
     rows = md_rows(readme, "| dataset | epochs | test accuracy | command |")
     assert len(rows) == 3
     for dataset, epochs, acc, _ in rows:
-        meta = json.loads(Path(REPO, "src/ganbench/extractors/weights",
+        meta = json.loads(Path(REPO, "src/ganbench/evaluation/extractors/weights",
                                f"{dataset.strip('`')}.json").read_text())
         assert int(epochs) == meta["epochs"], dataset
         check(acc, 100 * meta["test_accuracy"], dataset)
@@ -443,9 +443,9 @@ def test_pacgan_parameter_counts(reg):
     parameter counts of their architecture (G 484,802, D 405,201 for GAN, one sample per D)."""
     import torch
 
-    from ganbench import overhead
-    from ganbench.budget import Budget
-    from ganbench.plan import plan
+    from ganbench.devkit import overhead
+    from ganbench.planning.budget import Budget
+    from ganbench.planning.plan import plan
 
     text = " ".join(_text("results/README.md").split())
     g_claim, d_claim = re.search(r"Parameter counts agree with their architecture: "

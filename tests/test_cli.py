@@ -111,7 +111,7 @@ def test_rows_carry_every_documented_column(tmp_path):
     r = run_cli("run", "--variant", "dcgan", "--dataset", "digits", "--budget", "10steps",
                 "--evals", "1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    from ganbench import results
+    from ganbench.store import results
 
     df = results.load(tmp_path)
     assert list(df.columns) == results.COLUMNS

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from ganbench import crosscheck, fidelity
+from ganbench.evaluation import crosscheck
+from ganbench.evaluation import fidelity
 
 RESULTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "results"
 
@@ -56,9 +57,9 @@ def test_density_coverage_limits():
 
 
 def test_reference_radii_cached_between_evaluations_change_nothing(tmp_path, monkeypatch):
-    from ganbench.extractors.domain_net import to_uint8
-    from ganbench.extractors.select import resolve_extractor
-    from ganbench.specs import DataRequest
+    from ganbench.evaluation.extractors.domain_net import to_uint8
+    from ganbench.evaluation.extractors.select import resolve_extractor
+    from ganbench.api.specs import DataRequest
     from ganbench_plugins.datasets import load_digits
 
     real = _clusters(120, 8, 4)
@@ -94,7 +95,7 @@ def test_frechet_tolerance_is_tight_enough_to_fail():
 def test_crosscheck_digits_all_agree():
     """Live: the digits extractor, held-out and noisy pairs; every row that must agree does."""
     _need(*crosscheck.OTHERS)  # module names
-    from ganbench.extractors.select import resolve_extractor
+    from ganbench.evaluation.extractors.select import resolve_extractor
 
     ext = resolve_extractor("auto", "digits")
     for _, gen, ref in crosscheck._pairs("digits", 200, None, 0):
@@ -156,10 +157,10 @@ def test_ladder_rungs_live_on_digits_and_ring8():
     classes are dropped, precision falls with pixel noise; on ring8 the modes covered equal the
     modes kept."""
     lad = _ladders()
-    from ganbench import plugins
-    from ganbench.extractors.domain_net import to_uint8
-    from ganbench.extractors.select import resolve_extractor
-    from ganbench.specs import DataRequest
+    from ganbench import registry as plugins
+    from ganbench.evaluation.extractors.domain_net import to_uint8
+    from ganbench.evaluation.extractors.select import resolve_extractor
+    from ganbench.api.specs import DataRequest
 
     reg = plugins.load(use_env=False)
     ds = reg.datasets.get("digits")

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from ganbench import cli, results
-from ganbench.safepath import STATE_DIR
+from ganbench import cli
+from ganbench.store import results
+from ganbench.store.safepath import STATE_DIR
 
 import slurm_cluster
 from conftest import free_port, install_plugin, run_cli
@@ -37,7 +38,7 @@ KILLER = textwrap.dedent('''
     of step 10): a worker killed mid-job."""
     import os, signal
     from ganbench import hookimpl
-    from ganbench.specs import MetricSpec
+    from ganbench.api.specs import MetricSpec
 
     MARK = {mark!r}
 
@@ -161,8 +162,8 @@ def test_malformed_ray_address_is_one_line_exit_2_before_ray(address, tmp_path, 
 
 
 def test_malformed_ray_address_env_is_named(monkeypatch):
-    from ganbench.errors import UsageError
-    from ganbench.executors.ray_engine import check_address
+    from ganbench.api.errors import UsageError
+    from ganbench.execution.executors.ray_engine import check_address
 
     for ok in ("auto", "local", "10.0.0.1:6379", "ray://head.lab:10001", "[::1]:6379"):
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -197,7 +198,7 @@ def slurm_args(tmp_path, logs):
 def test_slurm_folder_is_created_private(tmp_path):
     if not HAVE_SUBMITIT:
         pytest.skip("submitit is not installed (pip install -e '.[slurm]')")
-    from ganbench.executors import slurm
+    from ganbench.execution.executors import slurm
 
     ex = slurm.build(slurm_args(tmp_path, None))
     folder = tmp_path / "o" / ".submitit"
@@ -251,8 +252,8 @@ def test_auto_executor(device, cores, gpus, threads, jobs, n, want, monkeypatch)
 
     import torch
 
-    from ganbench import executors
-    from ganbench.executors import processes
+    from ganbench.execution import executors
+    from ganbench.execution.executors import processes
 
     monkeypatch.setattr(processes, "cpu_count", lambda: cores)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
@@ -264,7 +265,7 @@ def test_auto_executor(device, cores, gpus, threads, jobs, n, want, monkeypatch)
 def test_auto_is_the_default_executor(monkeypatch, tmp_path):
     """Without GANBENCH_EXECUTOR, several CPU jobs train in single-thread worker processes, one
     per core (a worker trains one job after another)."""
-    from ganbench.executors.processes import cpu_count
+    from ganbench.execution.executors.processes import cpu_count
 
     if cpu_count() < 2:
         pytest.skip("auto picks processes only on a machine with 2+ cores")
@@ -283,7 +284,7 @@ def test_auto_is_the_default_executor(monkeypatch, tmp_path):
 def test_processes_split_threads_between_workers(monkeypatch):
     from argparse import Namespace
 
-    from ganbench.executors import processes
+    from ganbench.execution.executors import processes
 
     monkeypatch.setattr(processes, "cpu_count", lambda: 8)
     args = Namespace(device="cpu", jobs=3, threads=None)
@@ -352,7 +353,7 @@ SLEEPER = textwrap.dedent('''
     of step 10), writes its process id there and sleeps: a worker busy mid-job."""
     import os, time
     from ganbench import hookimpl
-    from ganbench.specs import MetricSpec
+    from ganbench.api.specs import MetricSpec
 
     def compute(ctx):
         mark = os.environ["SLEEPER_MARK"]
@@ -540,7 +541,7 @@ def test_slurm_job_out_of_squeue_without_a_result_died_after_a_grace(monkeypatch
     squeue: out of the queue (an array's tasks one by one) for GONE_GRACE_S, no result."""
     import types
 
-    from ganbench.executors import slurm
+    from ganbench.execution.executors import slurm
 
     class Job:  # a submitit job with no state (sacct answers nothing) and no result file
         state = "UNKNOWN"

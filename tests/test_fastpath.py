@@ -6,11 +6,11 @@ import shutil
 import pytest
 
 from conftest import run_cli
-from ganbench.budget import Budget
-from ganbench.errors import UsageError
-from ganbench.fastpath import FastPath
-from ganbench.plan import plan
-from ganbench.runner import make_optimizer, train
+from ganbench.planning.budget import Budget
+from ganbench.api.errors import UsageError
+from ganbench.training.fastpath import FastPath
+from ganbench.planning.plan import plan
+from ganbench.training.runner import make_optimizer, train
 
 
 def _job(reg, variant="non-saturating", dataset="ring8", steps=30, **kw):
@@ -55,8 +55,8 @@ def test_bf16_autocast_trains_and_changes_numerics(reg):
 def test_bf16_forward_passes_run_in_bfloat16(reg):
     import torch
 
-    from ganbench import overhead
-    from ganbench.trainstep import StepStats, build_step
+    from ganbench.devkit import overhead
+    from ganbench.training.step import StepStats, build_step
 
     job = _job(reg)
     t = overhead.build(job, reg, torch.device("cpu"))
@@ -146,7 +146,7 @@ def test_cli_flags_dry_run_and_bad_values(tmp_path):
 def test_compile_without_a_compiler_is_one_clear_error(monkeypatch):
     import torch
 
-    from ganbench import fastpath
+    from ganbench.training import fastpath
 
     monkeypatch.setattr(fastpath.shutil, "which", lambda name: None)
     with pytest.raises(UsageError, match="needs a C\\+\\+ compiler"):

@@ -5,18 +5,20 @@ import textwrap
 
 import pytest
 
-from ganbench import cli, plugins, results
-from ganbench.budget import Budget
-from ganbench.plan import plan
-from ganbench.runner import train
-from ganbench.specs import LossSpec
+from ganbench import cli
+from ganbench import registry as plugins
+from ganbench.store import results
+from ganbench.planning.budget import Budget
+from ganbench.planning.plan import plan
+from ganbench.training.runner import train
+from ganbench.api.specs import LossSpec
 
 from conftest import install_plugin
 
 BROKEN = textwrap.dedent('''
     """A deliberately broken plugin: it raises while building, training and evaluating."""
     from ganbench import hookimpl
-    from ganbench.specs import Hyperparams, LossSpec, MetricSpec, ModelSpec, VariantSpec
+    from ganbench.api.specs import Hyperparams, LossSpec, MetricSpec, ModelSpec, VariantSpec
 
 
     def build(spec, z_dim, **options):

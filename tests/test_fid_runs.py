@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from ganbench.budget import Budget
-from ganbench.plan import plan
-from ganbench.runner import train
+from ganbench.planning.budget import Budget
+from ganbench.planning.plan import plan
+from ganbench.training.runner import train
 
 
 def _job(reg, **kw):
@@ -35,9 +35,9 @@ def test_fid_recorded_every_evaluation_and_learning_shows(reg, tmp_path, monkeyp
 
 
 def test_eval_options_change_the_spec_and_the_run_id(reg, tmp_path):
-    from ganbench.extractors.select import eval_spec_for
+    from ganbench.evaluation.extractors.select import eval_spec_for
     from ganbench_plugins.datasets import load_digits
-    from ganbench.specs import DataRequest
+    from ganbench.api.specs import DataRequest
 
     ds = reg.datasets.get("digits")
     train_data = load_digits(DataRequest("train"))
@@ -80,8 +80,8 @@ def test_label_metrics_reuse_the_extractors_predictions_inside_a_run(reg, tmp_pa
                                                                      monkeypatch):
     """In a run the classifier is not run a second time over the samples for the label metrics,
     and the label values are exactly those of a separate classification pass."""
-    from ganbench import labels
-    from ganbench.extractors import domain
+    from ganbench.evaluation import labels
+    from ganbench.evaluation.extractors import domain
 
     monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path))
     job = plan(reg, variants=["cgan"], datasets=["digits"], budget=Budget.parse("40steps"),

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench import fidelity
-from ganbench.extractors import domain
-from ganbench.extractors.domain_net import to_uint8
-from ganbench.extractors.select import resolve_extractor
-from ganbench.frechet import frechet_distance, moments
-from ganbench.specs import DataRequest
+from ganbench.evaluation import fidelity
+from ganbench.evaluation.extractors import domain
+from ganbench.evaluation.extractors.domain_net import to_uint8
+from ganbench.evaluation.extractors.select import resolve_extractor
+from ganbench.evaluation.frechet import frechet_distance, moments
+from ganbench.api.specs import DataRequest
 from ganbench_plugins.datasets import load_digits
 
 
@@ -44,7 +44,7 @@ def test_shipped_digits_extractor_matches_its_record(digits):
     assert domain.sha256_file(domain.WEIGHTS_DIR / "digits.pt") == rec["sha256"]
     assert rec["command"].startswith("ganbench train-extractor --dataset digits")
     _, test = digits
-    from ganbench.labels import predict
+    from ganbench.evaluation.labels import predict
 
     acc = float((predict(domain.load_net("digits"), test.x) == test.y).double().mean())
     assert acc == pytest.approx(rec["test_accuracy"], abs=1e-4)
@@ -142,7 +142,7 @@ class ClassMeans(torch.nn.Module):
 
 
 def test_conditional_generator_streamed_with_seeded_labels(digits, ext):
-    from ganbench.labels import class_metrics
+    from ganbench.evaluation.labels import class_metrics
 
     train, test = digits
     g = torch.Generator().manual_seed(0)
@@ -166,7 +166,7 @@ def test_conditional_generator_streamed_with_seeded_labels(digits, ext):
 
 
 def test_label_histogram_and_stacked_modes(digits):
-    from ganbench.labels import histogram_stats, stacked_metrics
+    from ganbench.evaluation.labels import histogram_stats, stacked_metrics
 
     assert histogram_stats([3] * 50, 10) == (1, pytest.approx(np.log(10)))
     assert histogram_stats(list(range(10)) * 5, 10) == (10, pytest.approx(0))
@@ -186,7 +186,7 @@ def test_label_histogram_and_stacked_modes(digits):
 def test_shipped_image_extractor_accuracy_on_real_test_split(reg, name, folder, min_accuracy):
     from test_image_datasets import DATA, _need
 
-    from ganbench.labels import predict
+    from ganbench.evaluation.labels import predict
 
     if name not in domain.shipped():
         pytest.skip(f"no shipped extractor for {name} yet")
@@ -203,7 +203,7 @@ def test_shipped_image_extractor_accuracy_on_real_test_split(reg, name, folder, 
 def mnist_splits():
     from test_image_datasets import DATA, _need
 
-    from ganbench import plugins
+    from ganbench import registry as plugins
 
     if "mnist" not in domain.shipped():
         pytest.skip("no shipped extractor for mnist")
@@ -237,8 +237,8 @@ def test_stacked_mnist_real_data_covers_most_modes(mnist_splits):
     cover most of the 1000 modes; one repeated stack covers exactly one."""
     from test_image_datasets import DATA
 
-    from ganbench import plugins
-    from ganbench.labels import stacked_metrics
+    from ganbench import registry as plugins
+    from ganbench.evaluation.labels import stacked_metrics
 
     reg = plugins.load(use_env=False)
     stacked = reg.datasets.get("stacked-mnist").load(
@@ -255,7 +255,7 @@ def test_evaluation_samples_feed_fidelity_and_labels_in_one_classifier_pass(digi
     """torch-fidelity reads the evaluation's samples (G is not run again) and the classifier's
     predictions on them are tapped for the label metrics: same FID as streaming from G, same
     classes as a separate pass, and reference batches are never mistaken for samples."""
-    from ganbench.labels import predict
+    from ganbench.evaluation.labels import predict
 
     train, test = digits
     g = torch.Generator().manual_seed(1)

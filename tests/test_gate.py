@@ -7,8 +7,9 @@ import math
 import pytest
 from scipy import stats
 
-from ganbench import gate, results
-from ganbench.errors import UsageError
+from ganbench.analysis import gate
+from ganbench.store import results
+from ganbench.api.errors import UsageError
 
 from conftest import run_cli
 
@@ -425,9 +426,9 @@ def test_false_alarm_table_recomputes_from_the_committed_runs():
 
 
 def test_a_metric_declares_its_directions_and_a_malformed_declaration_is_refused():
-    from ganbench import plugins
-    from ganbench.errors import PluginError
-    from ganbench.specs import MetricSpec
+    from ganbench import registry as plugins
+    from ganbench.api.errors import PluginError
+    from ganbench.api.specs import MetricSpec
 
     reg = plugins.registries()
     directions = {k: v for spec in reg.metrics for k, v in spec.directions.items()}

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from ganbench.errors import UsageError
-from ganbench.runner import resolve_device
+from ganbench.api.errors import UsageError
+from ganbench.training.runner import resolve_device
 
 from conftest import run_cli
 
@@ -51,7 +51,7 @@ def test_symlinked_state_directory_is_refused_and_nothing_outside_is_touched(tmp
 
 
 def test_symlinked_lock_or_checkpoint_file_is_refused(tmp_path):
-    from ganbench.safepath import state_dir_path
+    from ganbench.store.safepath import state_dir_path
 
     out = tmp_path / "out"
     (out / ".ganbench").mkdir(parents=True)
@@ -86,7 +86,8 @@ def test_lock_file_no_process_holds_does_not_make_a_run_wait(tmp_path, lock_text
 @pytest.mark.parametrize("value", ["nosuch", "nosuch,other", "x\ny"])
 def test_load_plugins_naming_an_uninstalled_plugin_is_one_line_exit_2(value, capsys,
                                                                       monkeypatch):
-    from ganbench import cli, plugins
+    from ganbench import cli
+    from ganbench import registry as plugins
 
     monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", value)
     plugins.reset()
@@ -103,7 +104,8 @@ def test_load_plugins_naming_an_uninstalled_plugin_is_one_line_exit_2(value, cap
 def test_disable_plugins_naming_nothing_installed_says_so_once(capsys, monkeypatch):
     """GANBENCH_DISABLE_PLUGINS with a typo disables nothing: harmless, so a warning (once per
     process), not an error; a real name (a built-in's entry point) gives no warning."""
-    from ganbench import cli, plugins
+    from ganbench import cli
+    from ganbench import registry as plugins
 
     monkeypatch.setenv("GANBENCH_DISABLE_PLUGINS", "nosuch-plugin,builtin-memory")
     plugins.reset()
@@ -151,7 +153,8 @@ def test_disk_full_writing_a_result_file_is_one_line_and_earlier_results_stay(
         tmp_path, capsys, monkeypatch):
     import errno
 
-    from ganbench import cli, results
+    from ganbench import cli
+    from ganbench.store import results
 
     real, written = results.write_run, []
 
@@ -192,7 +195,7 @@ def test_fid_cache_others_could_write_is_refused_before_training(tmp_path, capsy
 
 def test_private_dir_accepts_the_users_own_private_group(tmp_path):
     """umask 002 with a group of one (named after the user): its write bit admits no one."""
-    from ganbench.launch import _own_group, private_dir
+    from ganbench.execution.launch import _own_group, private_dir
 
     d = tmp_path / "d"
     d.mkdir()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.errors import UsageError
+from ganbench.api.errors import UsageError
 
 from conftest import run_cli
 
@@ -62,7 +62,7 @@ def _one_line_refusal(code: int, err: str, *needles: str) -> None:
 
 
 def _report(tiny, out):
-    from ganbench.report import make_report
+    from ganbench.analysis.report import make_report
 
     return make_report([tiny.parent], out, warn=lambda m: None)
 
@@ -197,7 +197,7 @@ def test_report_draws_any_name_and_value(tiny, tmp_path, change):
     """Names are drawn as plain text (no mathtext), file names stay short and inside img/,
     values at the float limit or infinite do not break the axes."""
     runs = _crafted(tiny, tmp_path / "runs", **change)
-    from ganbench.report import make_report
+    from ganbench.analysis.report import make_report
 
     out = tmp_path / "report"
     with warnings.catch_warnings(record=True) as seen:
@@ -214,7 +214,7 @@ def test_report_draws_any_name_and_value(tiny, tmp_path, change):
 
 
 def test_report_file_names_of_different_long_names_differ():
-    from ganbench.report import _file_name
+    from ganbench.analysis.report import _file_name
 
     a, b = _file_name("d" * 300, "fid"), _file_name("d" * 299 + "e", "fid")
     assert a != b and len(a) < 100 and len(b) < 100
@@ -228,7 +228,7 @@ def test_report_file_names_of_different_long_names_differ():
     ([-1.7e308, -1.7e308, -1.7e308], -1.7e308, 0.0),
 ])
 def test_mean_ci_at_the_float_limit(values, mean, std):
-    from ganbench.stats import mean_ci
+    from ganbench.analysis.stats import mean_ci
 
     r = mean_ci(values)
     assert r.n == len(values) and r.mean == pytest.approx(mean) and r.std == pytest.approx(std)
@@ -238,7 +238,7 @@ def test_welch_at_the_float_limit_is_no_overflow_error():
     """``compare``/``check`` pool the same values: fsum and ``** 2`` overflowed there."""
     import numpy as np
 
-    from ganbench.stats import welch
+    from ganbench.analysis.stats import welch
 
     with np.errstate(over="ignore", invalid="ignore"):
         w = welch([1.7e308, 1.6e308], [-1.7e308, -1.6e308])
@@ -381,7 +381,7 @@ def test_sizes_and_seeds_from_the_command_line_are_bounded(tiny, tmp_path, capsy
 def test_train_extractor_refuses_an_empty_out(capsys, monkeypatch):
     """``--out ''`` (an unset variable) was taken as the default: the package's shipped
     weights directory."""
-    from ganbench.extractors import domain
+    from ganbench.evaluation.extractors import domain
 
     before = sorted(p.name for p in domain.WEIGHTS_DIR.iterdir())
     code, err = _cli(capsys, "train-extractor", "--dataset", "digits", "--out", "")
@@ -390,7 +390,8 @@ def test_train_extractor_refuses_an_empty_out(capsys, monkeypatch):
 
 
 def test_library_calls_check_what_the_command_line_checks(tiny):
-    from ganbench import latent, plugins
+    from ganbench.analysis import latent
+    from ganbench import registry as plugins
 
     kept = latent.open_run(str(tiny), None, plugins.registries())
     with pytest.raises(UsageError, match="--steps"):
@@ -415,7 +416,7 @@ def test_library_calls_check_what_the_command_line_checks(tiny):
     ("7-1+" + "4" * 30, "is not like 7-1+4"),
 ])
 def test_arithmetic_expression_is_bounded(expr, needle):
-    from ganbench.latent import parse_expression
+    from ganbench.analysis.latent import parse_expression
 
     with pytest.raises(UsageError, match=re.escape(needle)) as exc:
         parse_expression(expr, 10)
@@ -425,7 +426,7 @@ def test_arithmetic_expression_is_bounded(expr, needle):
 def test_pictures_refuse_a_huge_grid_before_allocating_it():
     import torch
 
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     with pytest.raises(UsageError, match="at most"):
         pictures.image_grid(torch.zeros(1, 1, 28, 28), 10**5, 10**5)
@@ -438,7 +439,7 @@ def test_scatter_window_of_degenerate_points_is_a_real_window(points):
     (a zero-width window divided by zero)."""
     import numpy as np
 
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     w = pictures.window(None, np.asarray(points))
     assert all(math.isfinite(v) for v in w) and w[1] > w[0] and w[3] > w[2]
@@ -451,7 +452,7 @@ def test_log_axes_label_their_ticks_as_plain_text():
     A distance spanning three decades gets a log axis whose tick labels read 10, 100, 1000."""
     from matplotlib import rc_context
 
-    from ganbench import report
+    from ganbench.analysis import report
 
     with rc_context({"text.parse_math": False}):
         fig = report._figure(4, 3)

@@ -8,9 +8,10 @@ import stat
 import pytest
 import torch
 
-from ganbench import cli, results
-from ganbench.artifacts import atomic_write as artifact_write
-from ganbench.checkpoint import Checkpointer
+from ganbench import cli
+from ganbench.store import results
+from ganbench.store.artifacts import atomic_write as artifact_write
+from ganbench.training.checkpoint import Checkpointer
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ PLUGIN = '''
 import torch.nn.functional as F
 
 from ganbench import hookimpl
-from ganbench.specs import Hyperparams, LossSpec, VariantSpec
+from ganbench.api.specs import Hyperparams, LossSpec, VariantSpec
 
 
 def d_loss(real, fake):
@@ -78,7 +79,7 @@ def stale_plugin(tmp_path, monkeypatch):
     import sys
 
     from conftest import install_plugin
-    from ganbench import plugins
+    from ganbench import registry as plugins
 
     site = install_plugin(tmp_path / "site", "stale_loss_plugin", PLUGIN.replace("{G_LOSS}", NS),
                           "stale-loss-plugin", "1.0", "staleloss")
@@ -176,7 +177,7 @@ def test_a_run_file_without_a_code_identity_is_stale_kept_and_retrainable(tmp_pa
 def test_code_identity_hashes_source_text_not_paths(tmp_path, monkeypatch, reg):
     import sys
 
-    from ganbench import envinfo
+    from ganbench.store import envinfo
 
     ids = []
     for where, newline in (("a", "\n"), ("b", "\r\n")):  # two machines, two checkouts
@@ -194,7 +195,7 @@ def test_code_identity_hashes_source_text_not_paths(tmp_path, monkeypatch, reg):
         sys.modules.pop(m, None)
     assert ids[0] == ids[1] and set(ids[0]) == {"idmod_pkg", "idmod_pkg.helper"}
 
-    from ganbench.plan import plan
+    from ganbench.planning.plan import plan
 
     (job,) = plan(reg, variants=["wgan-gp"], datasets=["ring8"])
     code = envinfo.code_identity(job, reg)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from ganbench.errors import DataUnavailableError, UsageError
-from ganbench.specs import DataRequest
+from ganbench.api.errors import DataUnavailableError, UsageError
+from ganbench.api.specs import DataRequest
 
 # The real data (read-only): ``<repo>/../shared/data`` as in CI, or $GANBENCH_TEST_DATA.
 DATA = os.environ.get("GANBENCH_TEST_DATA") or os.path.join(os.path.dirname(REPO), "shared",
@@ -232,7 +232,7 @@ def test_offline_without_files_is_one_line_and_exit_2(tmp_path):
 
 
 def test_data_root_defaults_to_the_user_cache(monkeypatch, tmp_path):
-    from ganbench.dataroot import resolve_data_root
+    from ganbench.data.dataroot import resolve_data_root
 
     monkeypatch.delenv("GANBENCH_DATA_ROOT", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -246,8 +246,8 @@ def test_data_root_defaults_to_the_user_cache(monkeypatch, tmp_path):
 
 
 def test_dcgan_on_mnist_is_resized_to_32_and_recorded(reg):
-    from ganbench.budget import Budget
-    from ganbench.plan import plan
+    from ganbench.planning.budget import Budget
+    from ganbench.planning.plan import plan
 
     (job,) = plan(reg, variants=["dcgan"], datasets=["mnist"], budget=Budget.parse("1steps"),
                   seeds=[0])
@@ -263,7 +263,7 @@ def test_dcgan_on_mnist_is_resized_to_32_and_recorded(reg):
 
 
 def test_resize_keeps_range_and_shape(reg):
-    from ganbench.imaging import apply_options
+    from ganbench.data.imaging import apply_options
 
     d = reg.datasets.get("digits").load(DataRequest())
     r = apply_options(d, {"resize": 32})
@@ -300,7 +300,7 @@ def test_dcgan_from_the_mnist_suite_learns_on_real_mnist(tmp_path):
     are resized to 32 x 32 (recorded in the run config) and the pixel-space Frechet distance to
     the train split falls well below its value at step 0."""
     _need("MNIST")
-    from ganbench import results
+    from ganbench.store import results
 
     r = run_cli("run", "--all", "--suite", "mnist", "--variant", "dcgan", "--budget", "30steps",
                 "--batch-size", "16", "--seeds", "0", "--evals", "1", "--eval-samples", "500",

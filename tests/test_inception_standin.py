@@ -10,7 +10,7 @@ N = 4  # Inception-v3 on a CPU at 299x299: a handful of images keeps this test s
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
     """A randomly initialised torch-fidelity Inception-v3, saved as a weights file."""
-    from ganbench.extractors.inception import standin_network
+    from ganbench.evaluation.extractors.inception import standin_network
 
     net = standin_network(seed=0)
     path = tmp_path_factory.mktemp("inception") / "standin-inception.pth"
@@ -22,10 +22,10 @@ def standin(tmp_path_factory):
 def test_ganbench_inception_fid_equals_direct_torch_fidelity(standin):
     import torch_fidelity
 
-    from ganbench import fidelity
-    from ganbench.extractors.domain import sha256_file
-    from ganbench.extractors.domain_net import to_uint8
-    from ganbench.extractors.select import resolve_extractor
+    from ganbench.evaluation import fidelity
+    from ganbench.evaluation.extractors.domain import sha256_file
+    from ganbench.evaluation.extractors.domain_net import to_uint8
+    from ganbench.evaluation.extractors.select import resolve_extractor
 
     ext = resolve_extractor("inception-v3-compat", "digits", fid_weights=standin)
     assert ext.weights_hash == sha256_file(standin) and ext.resize == 299
@@ -64,7 +64,7 @@ def test_missing_inception_weights_is_one_clear_line(tmp_path, monkeypatch, caps
 
 
 def test_auto_without_domain_extractor_or_weights_warns_and_skips(tmp_path, monkeypatch, capsys):
-    from ganbench.extractors.select import resolve_extractor
+    from ganbench.evaluation.extractors.select import resolve_extractor
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     assert resolve_extractor("auto", "no-such-extractor", download=False) is None
@@ -73,7 +73,7 @@ def test_auto_without_domain_extractor_or_weights_warns_and_skips(tmp_path, monk
 
 
 def test_auto_uses_inception_weights_when_present(standin, monkeypatch):
-    from ganbench.extractors.select import resolve_extractor
+    from ganbench.evaluation.extractors.select import resolve_extractor
 
     ext = resolve_extractor("auto", "no-such-extractor", fid_weights=standin, download=False)
     assert ext.name == "inception-v3-compat"

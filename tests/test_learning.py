@@ -2,9 +2,9 @@
 
 import pytest
 
-from ganbench.budget import Budget
-from ganbench.plan import plan
-from ganbench.runner import train
+from ganbench.planning.budget import Budget
+from ganbench.planning.plan import plan
+from ganbench.training.runner import train
 
 
 def _final(rows, metric):

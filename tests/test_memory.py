@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from ganbench.budget import Budget
-from ganbench.memory import peak_cuda_mb, peak_rss_mb, reset_peaks
-from ganbench.plan import plan
-from ganbench.runner import train
+from ganbench.planning.budget import Budget
+from ganbench.training.memory import peak_cuda_mb, peak_rss_mb, reset_peaks
+from ganbench.planning.plan import plan
+from ganbench.training.runner import train
 
 
 def _resident_block(mib: int):

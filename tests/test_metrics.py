@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.frechet import frechet_distance, moments
+from ganbench.evaluation.frechet import frechet_distance, moments
 from ganbench_plugins.datasets import RING8
 from ganbench_plugins.metrics import mode_stats
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from ganbench.errors import UsageError
-from ganbench.specs import DataSpec
+from ganbench.api.errors import UsageError
+from ganbench.api.specs import DataSpec
 
 
 @pytest.mark.parametrize("size", [8, 16, 32, 64])

@@ -1,7 +1,7 @@
 """The built wheel holds every package and data file of the source tree.
 
 An editable install (what the README's set-up command and CI use) imports from the checkout, so
-a package left out of the wheel goes unseen there: once ``ganbench.executors`` was missing from
+a package left out of the wheel goes unseen there: once ``ganbench.execution.executors`` was missing from
 a hand-written package list, and ``ganbench run --help`` from a wheel failed with an
 ImportError. ``.ci/run`` also installs the wheel into a fresh venv and runs ganbench from it;
 this test is the fast check that runs with the README's test command.
@@ -33,12 +33,12 @@ def test_the_wheel_holds_every_package_data_file_and_entry_point(tmp_path):
         (ep_name,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entry_points = z.read(ep_name).decode()
     packages = sorted(str(p.parent.relative_to(SRC)) for p in SRC.rglob("__init__.py"))
-    assert {"ganbench", "ganbench/executors", "ganbench/extractors",
+    assert {"ganbench", "ganbench/execution/executors", "ganbench/evaluation/extractors",
             "ganbench_plugins"} <= set(packages)
     sources = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                      if "egg-info" not in str(p))
     assert [s for s in sources if s not in names] == []
-    weights = sorted(str(p.relative_to(SRC)) for p in (SRC / "ganbench/extractors/weights").iterdir()
+    weights = sorted(str(p.relative_to(SRC)) for p in (SRC / "ganbench/evaluation/extractors/weights").iterdir()
                      if p.suffix in (".pt", ".json"))
     assert weights and [w for w in weights if w not in names] == []
     # every entry point names a module that the wheel holds
@@ -55,7 +55,7 @@ def test_git_sha_names_the_checkout_ganbench_runs_from():
     """Run files record the commit of the checkout ganbench is imported from (empty from a
     wheel). The src/ layout moved envinfo.py one folder deeper, and for a while every run file
     said '' here."""
-    from ganbench import envinfo
+    from ganbench.store import envinfo
 
     checkout = Path(envinfo.__file__).resolve().parents[2]
     if not (checkout / ".git").exists():

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from ganbench.budget import Budget
-from ganbench.errors import UsageError
-from ganbench.plan import plan
-from ganbench.specs import DataSpec
+from ganbench.planning.budget import Budget
+from ganbench.api.errors import UsageError
+from ganbench.planning.plan import plan
+from ganbench.api.specs import DataSpec
 
 from conftest import run_cli
 
@@ -127,7 +127,7 @@ def test_pacgan_datasets_are_pacgans_ring_and_grid(reg):
     assert len(radii) == 8 and all(abs(r - 1.0) < 1e-12 for r in radii)
     assert sorted({c[0] for c in grid.modes.centers}) == [-4.0, -2.0, 0.0, 2.0, 4.0]
     assert len(set(grid.modes.centers)) == 25
-    from ganbench.specs import DataRequest
+    from ganbench.api.specs import DataRequest
 
     data = ring.load(DataRequest("train"))
     assert data.x.shape == (100_000, 2)  # PacGAN's num_sample
@@ -187,7 +187,7 @@ def test_pacgan_suite_is_pacgans_protocol(reg):
 def test_pacgan_paper_pac2_trains_d_on_100_packs_of_2(reg):
     import torch
 
-    from ganbench import overhead
+    from ganbench.devkit import overhead
 
     (job,) = plan(reg, variants=["pacgan-paper-pac2"], datasets=["pacgan-ring"], seeds=[0],
                   budget=Budget.parse("1steps"))
@@ -242,7 +242,7 @@ def test_lucic_variants_carry_compare_gans_defaults(reg):
 def test_lucic_penalised_variants_take_a_step_on_images(reg, variant):
     import torch
 
-    from ganbench import overhead
+    from ganbench.devkit import overhead
 
     (job,) = plan(reg, variants=[variant], datasets=["digits"], seeds=[0],
                   budget=Budget.parse("1steps"))

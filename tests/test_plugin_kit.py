@@ -1,5 +1,5 @@
 """The plugin kit: ``ganbench new-plugin`` writes a package that installs and whose tests pass;
-``ganbench check-plugin`` / ``ganbench.testing`` find what a broken plugin gets wrong."""
+``ganbench check-plugin`` / ``ganbench.devkit.testing`` find what a broken plugin gets wrong."""
 
 import os
 import subprocess
@@ -107,7 +107,7 @@ def test_new_plugin_disk_full_leaves_nothing_half_written(tmp_path, capsys, monk
 
 BROKEN = '''
 from ganbench import hookimpl
-from ganbench.specs import LossSpec, ModelSpec, VariantSpec
+from ganbench.api.specs import LossSpec, ModelSpec, VariantSpec
 
 
 def build(data, z_dim, **options):
@@ -169,7 +169,7 @@ def test_check_plugin_unknown_name_is_one_line_exit_2():
 
 
 def test_builtin_plugins_conform(reg):
-    from ganbench import testing
+    from ganbench.devkit import testing
 
     for name in ("builtin-models", "builtin-losses", "builtin-datasets"):
         findings = testing.check_plugin(name, reg)
@@ -178,8 +178,8 @@ def test_builtin_plugins_conform(reg):
 
 def test_misspelled_hook_names_the_way_out(tmp_path, monkeypatch):
     """A plugin that does not load stops every command: its error says how to skip it."""
-    from ganbench import plugins
-    from ganbench.errors import PluginError
+    from ganbench import registry as plugins
+    from ganbench.api.errors import PluginError
 
     site = install_plugin(tmp_path / "site", "typo_plugin", "from ganbench import hookimpl\n"
                           "@hookimpl\ndef ganbench_register_lossess(register):\n    pass\n",

@@ -5,9 +5,11 @@ import types
 import pluggy
 import pytest
 
-from ganbench import hookimpl, hookspecs, plugins
-from ganbench.errors import PluginError
-from ganbench.specs import LossSpec
+from ganbench import hookimpl
+from ganbench.api import hookspecs
+from ganbench import registry as plugins
+from ganbench.api.errors import PluginError
+from ganbench.api.specs import LossSpec
 
 from conftest import install_plugin, run_cli
 
@@ -128,7 +130,7 @@ THIRD_PARTY = textwrap.dedent('''
     """A third-party ganbench plugin: a hinge loss and a variant that uses it (names unique to
     this test, so they never clash with a built-in or another installed plugin)."""
     from ganbench import hookimpl
-    from ganbench.specs import Hyperparams, LossSpec, VariantSpec
+    from ganbench.api.specs import Hyperparams, LossSpec, VariantSpec
 
 
     def d_loss(real, fake):
@@ -234,7 +236,7 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
     id)."""
     import dataclasses
 
-    from ganbench.plan import Overrides, plan
+    from ganbench.planning.plan import Overrides, plan
 
     quick = {(j.variant, j.dataset): j for j in plan(reg, run_all=True)}
     assert {d for (_v, d) in quick} == {"ring8", "grid25", "digits"}
@@ -289,9 +291,9 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
 
 
 def test_suite_entry_with_an_unknown_hparam_is_one_line(reg):
-    from ganbench.errors import UsageError
-    from ganbench.plan import plan
-    from ganbench.specs import SuiteEntry, SuiteSpec
+    from ganbench.api.errors import UsageError
+    from ganbench.planning.plan import plan
+    from ganbench.api.specs import SuiteEntry, SuiteSpec
 
     reg.suites.add(SuiteSpec("typo", [SuiteEntry("wgan", "ring8", "1kimg",
                                                  hparams={"lr": 1e-3})], "a typo"), "test")
@@ -304,9 +306,9 @@ def test_suite_entry_terms_merge_like_reg(reg):
     """A suite entry's regularisers and step hooks merge over the variant's as --reg does (a
     term named again replaces it, 'none' drops them, a new one is added), apply with --all
     only, and yield to --reg on the command line; a bad one is one line naming the entry."""
-    from ganbench.errors import UsageError
-    from ganbench.plan import Overrides, plan
-    from ganbench.specs import SuiteEntry, SuiteSpec
+    from ganbench.api.errors import UsageError
+    from ganbench.planning.plan import Overrides, plan
+    from ganbench.api.specs import SuiteEntry, SuiteSpec
 
     entries = [SuiteEntry("wgan-gp", "ring8", "1kimg", regularizers=("gp:1", "r1:2")),
                SuiteEntry("wgan", "ring8", "1kimg", step_hooks=("clip:0.05",)),
@@ -332,7 +334,7 @@ def test_suite_entry_terms_merge_like_reg(reg):
 def test_suite_model_options_are_dropped_with_another_model(reg):
     """--model replaces the variant's model: the suite's options for the variant's own model
     (grid25's 128-unit MLP) do not follow it; its batch and EMA do."""
-    from ganbench.plan import plan
+    from ganbench.planning.plan import plan
 
     (job,) = plan(reg, run_all=True, variants=["non-saturating"], datasets=["grid25"],
                   model="linear")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from ganbench import pytest_plugin
+from ganbench.devkit import pytest_plugin
 
 SPEED_TESTS = '''
 def test_overhead(ganbench_overhead):

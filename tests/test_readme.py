@@ -37,7 +37,7 @@ def test_constraints_pin_every_dependency():
 def test_readme_variants_table_is_the_registry_and_hyperparams_defaults(reg):
     """Every row of README's variants table is the registered recipe, and its `Hyperparams()`
     row is the dataclass's defaults: the defaults cannot silently differ from what is shown."""
-    from ganbench.specs import Hyperparams
+    from ganbench.api.specs import Hyperparams
 
     readme = Path(REPO, "README.md").read_text()
     table = readme.split("## Variants", 1)[1].split("\n\n", 2)[1]

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from ganbench import results
+from ganbench.store import results
 
 
 def _meta(run_id, variant="v", dataset="d", seed=0, eval_spec="e1"):

@@ -10,11 +10,11 @@ import pytest
 
 from conftest import run_cli
 
-from ganbench import results
-from ganbench.checkpoint import checkpoint_path
-from ganbench.plan import plan
-from ganbench.budget import Budget
-from ganbench.safepath import STATE_DIR
+from ganbench.store import results
+from ganbench.training.checkpoint import checkpoint_path
+from ganbench.planning.plan import plan
+from ganbench.planning.budget import Budget
+from ganbench.store.safepath import STATE_DIR
 
 # sweeps that train one job after another (the local executor), as the kill points assume;
 # this dict is built at import, before conftest's per-test environment applies

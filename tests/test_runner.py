@@ -3,13 +3,14 @@ import types
 
 import pytest
 
-from ganbench import hookimpl, plugins
-from ganbench.budget import Budget
-from ganbench.errors import UsageError
-from ganbench.plan import Overrides, plan
-from ganbench.runner import resolve_device, train
-from ganbench.specs import MetricSpec, MetricValue
-from ganbench.results import MACHINE_METRICS
+from ganbench import hookimpl
+from ganbench import registry as plugins
+from ganbench.planning.budget import Budget
+from ganbench.api.errors import UsageError
+from ganbench.planning.plan import Overrides, plan
+from ganbench.training.runner import resolve_device, train
+from ganbench.api.specs import MetricSpec, MetricValue
+from ganbench.store.results import MACHINE_METRICS
 
 
 def _job(reg, budget="20steps", **kw):
@@ -40,7 +41,7 @@ def test_image_and_time_budgets(reg, monkeypatch):
     # step plus once at each segment's end (4 segments for 4 evaluations), so the budget ends
     # past 1.0 s by at most one read, after 20 reads minus the segment ends: 15-20 steps. The
     # evaluations' reads move the clock too, but are not training time.
-    from ganbench import runner
+    from ganbench.training import runner
 
     clock = iter(0.05 * i for i in range(1_000_000))
     monkeypatch.setattr(runner, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))

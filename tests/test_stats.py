@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy import stats as sst
 
-from ganbench import stats
+from ganbench.analysis import stats
 
 
 def test_mean_ci_is_the_t_interval():

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganbench import results, study
-from ganbench.budget import Budget
-from ganbench.plan import plan
+from ganbench.store import results
+from ganbench.analysis import study
+from ganbench.planning.budget import Budget
+from ganbench.planning.plan import plan
 
 from conftest import run_cli
 
@@ -133,10 +134,10 @@ def test_results_study_without_study_runs_is_exit_2(tmp_path):
 from types import SimpleNamespace  # noqa: E402
 
 from ganbench import cli  # noqa: E402
-from ganbench.errors import PluginError, UsageError  # noqa: E402
-from ganbench.plugins import Registry  # noqa: E402
-from ganbench.specs import SearchSpaceSpec  # noqa: E402
-from ganbench.study import Choice, LogUniform, Uniform  # noqa: E402
+from ganbench.api.errors import PluginError, UsageError  # noqa: E402
+from ganbench.registry import Registry  # noqa: E402
+from ganbench.api.specs import SearchSpaceSpec  # noqa: E402
+from ganbench.analysis.study import Choice, LogUniform, Uniform  # noqa: E402
 
 DRY = ["sweep", "--variant", "non-saturating", "--dataset", "ring8", "--budget", "5steps",
        "--dry-run", "--trials", "3"]
@@ -198,7 +199,7 @@ def test_a_space_with_no_parameter_for_the_variant_is_refused(reg):
     ({"lr": LogUniform("1e-5", 1e-2)}, "expected numbers"),
     ({"lr": LogUniform(1e-5, 100.0)}, "must be in (0, 10)"),
     ({"beta2": Uniform(0.0, 2.0)}, "must be in [0, 1)"),
-    ({"lr": (1e-5, 1e-2)}, "is a tuple; expected ganbench.study.LogUniform"),
+    ({"lr": (1e-5, 1e-2)}, "is a tuple; expected ganbench.analysis.study.LogUniform"),
     ({"lr": "log-uniform"}, "is a str"),
     ({"k": Choice(())}, "expected a non-empty tuple"),
     ({"k": Choice("15")}, "expected a non-empty tuple"),
@@ -366,7 +367,7 @@ def test_a_trial_that_failed_before_evaluating_counts_as_failed(tmp_path, capsys
     assert (s["trials"], s["failed"], s["best_trial"]) == (3, 1, 0)
     (s,) = study.summarize(results.load(out, empty_runs=True))
     assert (s["trials"], s["failed"]) == (3, 1)
-    from ganbench import report
+    from ganbench.analysis import report
 
     report.make_report([out], tmp_path / "report")
     html = (tmp_path / "report" / "index.html").read_text()

@@ -4,11 +4,11 @@ import dataclasses
 
 import pytest
 
-from ganbench import overhead
-from ganbench.budget import Budget
-from ganbench.plan import plan
-from ganbench.runner import train
-from ganbench.trainstep import FOLD_EVERY, STAT_NAMES, StepStats
+from ganbench.devkit import overhead
+from ganbench.planning.budget import Budget
+from ganbench.planning.plan import plan
+from ganbench.training.runner import train
+from ganbench.training.step import FOLD_EVERY, STAT_NAMES, StepStats
 
 
 def _job(reg, variant, dataset, steps):

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganbench import cli, plugins, results
-from ganbench.budget import Budget, parse_seeds
-from ganbench.errors import PluginError, UsageError
-from ganbench.runlock import RunLock
-from ganbench.safepath import check_name, safe_child
+from ganbench import cli
+from ganbench import registry as plugins
+from ganbench.store import results
+from ganbench.planning.budget import Budget, parse_seeds
+from ganbench.api.errors import PluginError, UsageError
+from ganbench.execution.runlock import RunLock
+from ganbench.store.safepath import check_name, safe_child
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -175,7 +177,7 @@ def test_run_lock_is_exclusive_and_dies_with_its_process(tmp_path):
     # a lock held by another process is respected until that process dies (SIGKILL)
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from ganbench.runlock import RunLock\n"
+         "import sys, time; from ganbench.execution.runlock import RunLock\n"
          f"assert RunLock({str(tmp_path)!r}, 'run').acquire(); print('held', flush=True); "
          "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:

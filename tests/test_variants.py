@@ -1,14 +1,15 @@
 """The training step's plugin surface (objectives, regularisers, hooks, G-EMA) and the variants
 built on it."""
 
+import importlib
 import dataclasses
 import hashlib
 
 import pytest
 
-from ganbench import runner
-from ganbench.budget import Budget
-from ganbench.plan import plan
+from ganbench.training import runner
+from ganbench.planning.budget import Budget
+from ganbench.planning.plan import plan
 
 # sha256 (first 16 hex digits) of G's and D's state after a short seeded CPU run with one
 # intra-op thread, before the training step became a plugin surface: the built-ins' numbers (and
@@ -52,7 +53,7 @@ def _job(reg, variant, dataset, steps, **changes):
 def _train_capturing(reg, job, monkeypatch, fused=False):
     """Train ``job`` on the CPU (for-each Adam unless ``fused``: the reference hashes were
     recorded with it); returns (result, G, D) as the step trained them."""
-    from ganbench.fastpath import FastPath
+    from ganbench.training.fastpath import FastPath
 
     captured = {}
     build_step = runner.build_step
@@ -69,7 +70,7 @@ def _train_capturing(reg, job, monkeypatch, fused=False):
 def _machine() -> tuple[str, str, str]:
     import torch
 
-    from ganbench.pytest_plugin import _cpu_model
+    from ganbench.devkit.pytest_plugin import _cpu_model
 
     return torch.__version__, torch.backends.cpu.get_cpu_capability(), _cpu_model()
 
@@ -106,7 +107,7 @@ def test_builtin_variants_train_bitwise_as_the_plain_loop(reg, monkeypatch, one_
     Adam kernel (fused: the CPU's default)."""
     import torch
 
-    from ganbench import overhead
+    from ganbench.devkit import overhead
 
     variant, dataset, steps = case
     job = _job(reg, variant, dataset, steps)
@@ -121,7 +122,7 @@ def test_builtin_variants_train_bitwise_as_the_plain_loop(reg, monkeypatch, one_
 from conftest import install_plugin, run_cli  # noqa: E402
 
 _HEAD = ("from ganbench import hookimpl\n"
-         "from ganbench.specs import Hyperparams, SuiteSpec, VariantSpec\n")
+         "from ganbench.api.specs import Hyperparams, SuiteSpec, VariantSpec\n")
 _BAD_PLUGINS = {
     "misspelled hook": ("@hookimpl\ndef ganbench_register_lossess(register):\n    pass\n",
                         "unknown hook 'ganbench_register_lossess'"),
@@ -144,7 +145,7 @@ _BAD_PLUGINS = {
         "    register(VariantSpec('v3', 'mlp', 'minimax', 'd', Hyperparams(k=0)))\n",
         "k must be an integer"),
     "loss without a generator loss": (
-        "from ganbench.specs import LossSpec\n"
+        "from ganbench.api.specs import LossSpec\n"
         "@hookimpl\ndef ganbench_register_losses(register):\n"
         "    register(LossSpec('l1', d_loss=lambda r, f: r.mean(), description='d'))\n",
         "registered loss 'l1' whose g_loss and g_objective are both missing"),
@@ -153,7 +154,7 @@ _BAD_PLUGINS = {
         "    register(VariantSpec('v4', 'mlp', 'minimax', 'd', regularizers=('gpp:10',)))\n",
         "variant 'v4': unknown regularizer 'gpp' (did you mean 'gp'?)"),
     "lazy regulariser every 0": (
-        "from ganbench.specs import RegularizerSpec\n"
+        "from ganbench.api.specs import RegularizerSpec\n"
         "@hookimpl\ndef ganbench_register_regularizers(register):\n"
         "    register(RegularizerSpec('z1', lambda ctx: 0, 'd', every=0))\n",
         "registered regularizer 'z1' whose every is 0"),
@@ -206,7 +207,7 @@ def test_hinge_wasserstein_ragan_losses_equal_their_closed_forms(reg):
 
     import torch
 
-    from ganbench.trainstep import StepContext
+    from ganbench.training.step import StepContext
 
     real = torch.tensor([2.0, 0.5, -1.0, 0.0], dtype=torch.float64)
     fake = torch.tensor([-2.0, 0.25, 1.5, -0.5], dtype=torch.float64)
@@ -240,7 +241,7 @@ def _linear_ctx(w, b, real, fake, rng_seed=0):
     """A StepContext whose critic is the linear D(x) = <w, x> + b."""
     import torch
 
-    from ganbench.trainstep import StepContext
+    from ganbench.training.step import StepContext
 
     def call_d(x, labels):
         return x.flatten(1) @ w + b, ()
@@ -316,7 +317,7 @@ def _steps(reg, variant, dataset, **changes):
     """(step, G, D, job) of ``variant`` built exactly as the runner builds it."""
     import torch
 
-    from ganbench import overhead
+    from ganbench.devkit import overhead
 
     (job,) = plan(reg, variants=[variant], datasets=[dataset], seeds=[0],
                   budget=Budget.parse("1steps"))
@@ -343,7 +344,7 @@ def test_wgan_gp_critic_gradient_norm_at_interpolates_is_near_one(reg, one_threa
     step, g, d, job = _steps(reg, "wgan-gp", "ring8")
     for _ in range(100):
         step()
-    from ganbench.specs import DataRequest
+    from ganbench.api.specs import DataRequest
 
     x = reg.datasets.get("ring8").load(DataRequest()).x
     gen = torch.Generator().manual_seed(1)
@@ -399,7 +400,7 @@ def test_r1_with_large_gamma_keeps_d_flat_on_real_data(reg, one_thread):
     data stays near 0, while the unregularised D's does not."""
     import torch
 
-    from ganbench.specs import DataRequest
+    from ganbench.api.specs import DataRequest
 
     x = reg.datasets.get("ring8").load(DataRequest()).x[:1000]
     sq = {}
@@ -431,9 +432,9 @@ def test_pacgan_d_scores_packs_of_two_samples(reg):
 def test_lazy_regulariser_runs_every_n_d_steps_scaled_by_n(reg):
     import torch
 
-    from ganbench import overhead
-    from ganbench.terms import parse_reg
-    from ganbench.trainstep import StepStats, build_step
+    from ganbench.devkit import overhead
+    from ganbench.planning.terms import parse_reg
+    from ganbench.training.step import StepStats, build_step
 
     term = parse_reg(reg, "r1:10:every=4")
     assert (term.weight, term.every, term.scale, term.text()) == (10.0, 4, 40.0, "r1:10:every=4")
@@ -464,7 +465,7 @@ def test_g_ema_is_what_evaluation_samples(reg, monkeypatch, one_thread):
     decay, steps = 0.9, 12
     (job,) = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[0],
                   budget=Budget.parse(f"{steps}steps"),
-                  overrides=__import__("ganbench.plan").plan.Overrides(g_ema=decay))
+                  overrides=importlib.import_module("ganbench.planning.plan").Overrides(g_ema=decay))
     job = dataclasses.replace(job, evals=1, metrics=("training",))
     assert job.g_ema == decay and job.config()["g_ema"] == decay
     trained, evaluated = [], []
@@ -512,8 +513,8 @@ def test_raw_critic_statistics_are_named_as_such(reg):
 def test_per_network_optimiser_options(reg):
     import torch
 
-    from ganbench.runner import make_optimizers
-    from ganbench.specs import Hyperparams
+    from ganbench.training.runner import make_optimizers
+    from ganbench.api.specs import Hyperparams
 
     h = Hyperparams(optimizer="adam", lr_g=1e-4, lr_d=4e-4, eps=1e-6, weight_decay=0.01,
                     d_options={"betas": (0.0, 0.9), "optimizer": "rmsprop", "alpha": 0.9})
@@ -529,8 +530,8 @@ def test_per_network_optimiser_options(reg):
     # options left at their defaults do not change the recipe's run id
     assert set(Hyperparams().to_dict()) == {"optimizer", "lr_g", "lr_d", "betas", "k",
                                             "batch_size", "z_dim"}
-    from ganbench.errors import UsageError
-    from ganbench.plan import check_hparams
+    from ganbench.api.errors import UsageError
+    from ganbench.planning.plan import check_hparams
 
     for bad in ({"d_options": {"beta": (0, 0.9)}}, {"eps": 0.0}, {"alpha": 1.0},
                 {"g_options": {"optimizer": "adagrad"}}):
@@ -543,7 +544,7 @@ def test_context_objective_with_labels_and_aux_outputs_from_a_plugin(tmp_path):
     body = '''
 import torch
 from ganbench import hookimpl
-from ganbench.specs import LossSpec, StepHookSpec, VariantSpec, Hyperparams
+from ganbench.api.specs import LossSpec, StepHookSpec, VariantSpec, Hyperparams
 
 SEEN = []
 
@@ -610,7 +611,7 @@ def test_bad_reg_on_the_command_line_is_one_line_exit_2(reg_arg, expected):
 
 
 def test_reg_and_g_ema_compose_with_any_variant_and_enter_the_run_id(reg):
-    from ganbench.plan import Overrides
+    from ganbench.planning.plan import Overrides
 
     def job(**ov):
         (j,) = plan(reg, variants=["wgan-gp"], datasets=["ring8"], seeds=[0],

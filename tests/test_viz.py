@@ -43,14 +43,16 @@ def _threads():
 
 
 def _kept(sweep, variant, dataset):
-    from ganbench import latent, plugins
+    from ganbench.analysis import latent
+    from ganbench import registry as plugins
 
     _threads()
     return latent.open_run(str(sweep["runs"][(variant, dataset)]), None, plugins.registries())
 
 
 def _last_picture(run_file: Path):
-    from ganbench import artifacts, pictures
+    from ganbench.store import artifacts
+    from ganbench.store import pictures
 
     meta = json.loads(run_file.read_text())["meta"]
     found = artifacts.pictures(run_file.parent, meta["run_id"])
@@ -64,7 +66,7 @@ def _last_picture(run_file: Path):
 
 
 def test_every_run_keeps_its_generator_and_pictures(sweep):
-    from ganbench import artifacts
+    from ganbench.store import artifacts
 
     out = sweep["out"]
     assert not list((out / ".ganbench").glob("*.ckpt")), "checkpoints are deleted on completion"
@@ -107,7 +109,7 @@ def test_run_names_the_report_command(sweep):
 def test_grid_pixels_equal_g_of_eval_noise(sweep, variant):
     import torch
 
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     kept = _kept(sweep, variant, "digits")
     spec = kept.record["eval_spec"]
@@ -133,7 +135,7 @@ def test_grid_pixels_equal_g_of_eval_noise(sweep, variant):
 
 
 def test_scatter_draws_samples_and_mode_circles(sweep):
-    from ganbench import pictures
+    from ganbench.store import pictures
     from ganbench_plugins.datasets import RING8
 
     pic, layout = _last_picture(sweep["runs"][("non-saturating", "ring8")])
@@ -155,7 +157,7 @@ def test_scatter_draws_samples_and_mode_circles(sweep):
 @pytest.mark.parametrize("variant,dataset", [("non-saturating", "digits"), ("cgan", "digits"),
                                              ("non-saturating", "ring8")])
 def test_sample_reproduces_last_evaluation_picture_bitwise(sweep, tmp_path, variant, dataset):
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     f = sweep["runs"][(variant, dataset)]
     out = tmp_path / "s.png"
@@ -168,7 +170,7 @@ def test_sample_reproduces_last_evaluation_picture_bitwise(sweep, tmp_path, vari
 
 
 def test_sample_by_run_id_class_and_seed(sweep, tmp_path):
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     f = sweep["runs"][("cgan", "digits")]
     run_id = f.stem
@@ -212,7 +214,8 @@ def test_bad_input_is_one_line_and_exit_2(sweep, tmp_path, args, message):
 def test_interpolation_endpoints_equal_g_at_endpoint_latents(sweep, variant, dataset):
     import torch
 
-    from ganbench import latent, pictures
+    from ganbench.analysis import latent
+    from ganbench.store import pictures
 
     kept = _kept(sweep, variant, dataset)
     pic, layout, z, samples = latent.interpolate(kept, pairs=2, steps=5, seed=3)
@@ -235,7 +238,7 @@ def test_interpolation_endpoints_equal_g_at_endpoint_latents(sweep, variant, dat
 
 
 def test_interpolate_cli_writes_rows(sweep, tmp_path):
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     out = tmp_path / "i.png"
     r = run_cli("interpolate", str(sweep["runs"][("non-saturating", "digits")]), "--pairs", "3",
@@ -246,7 +249,7 @@ def test_interpolate_cli_writes_rows(sweep, tmp_path):
 
 
 def test_arithmetic_reports_what_the_classifier_says(sweep, tmp_path):
-    from ganbench import latent
+    from ganbench.analysis import latent
 
     kept = _kept(sweep, "non-saturating", "digits")
     net = latent.classifier(kept)
@@ -266,7 +269,7 @@ def test_arithmetic_reports_what_the_classifier_says(sweep, tmp_path):
     assert 0 <= res["result_decodes_as"] < 10
     # a - b + b is a's mean latent: it decodes as what a's mean latent decodes as
     assert res["result_decodes_as"] == res["terms"][0]["mean_decodes_as"]
-    from ganbench import pictures
+    from ganbench.store import pictures
 
     pic, layout = pictures.read_png(out)
     assert layout["rows"] == 4 and layout["expression"] == f"{a}-{b}+{b}"
@@ -298,8 +301,8 @@ def test_tensorboard_holds_every_metric_row_and_the_pictures(sweep):
 
 
 def test_start_removes_stale_files_and_refuses_symlinks(tmp_path):
-    from ganbench import artifacts
-    from ganbench.errors import UsageError
+    from ganbench.store import artifacts
+    from ganbench.api.errors import UsageError
 
     rid = "v__d__s0__abc"
     d = tmp_path / rid / "samples"
@@ -349,11 +352,11 @@ def test_resumed_run_draws_each_point_once_and_as_uninterrupted(reg, tmp_path):
     evaluation point, bitwise those of an uninterrupted run, and its generator kept."""
     import torch
 
-    from ganbench import artifacts
-    from ganbench.budget import Budget
-    from ganbench.checkpoint import Checkpointer, checkpoint_path
-    from ganbench.plan import plan
-    from ganbench.runner import train
+    from ganbench.store import artifacts
+    from ganbench.planning.budget import Budget
+    from ganbench.training.checkpoint import Checkpointer, checkpoint_path
+    from ganbench.planning.plan import plan
+    from ganbench.training.runner import train
 
     torch.set_num_threads(1)
     job = plan(reg, variants=["non-saturating"], datasets=["ring8"], seeds=[0],
@@ -481,7 +484,7 @@ def test_report_figures_keep_legends_off_the_axes_and_one_look_per_variant(tmp_p
     and the one legend of a figure lies outside every axes."""
     import pandas as pd
 
-    from ganbench import report
+    from ganbench.analysis import report
 
     variants = [f"variant-{i:02d}" for i in range(14)]
     rows = [{"run_id": f"{v}__s0", "variant": v, "metric": m, "step": s, "value": 1.0 + i + s,
@@ -534,8 +537,9 @@ def _cells(table_html: str) -> list[list[str]]:
 
 
 def test_report_study_section_shows_study_py_numbers(study_runs, tmp_path):
-    from ganbench import results, study
-    from ganbench.results import _num
+    from ganbench.store import results
+    from ganbench.analysis import study
+    from ganbench.store.results import _num
 
     index = _report(study_runs, tmp_path)
     page = index.read_text()
@@ -590,7 +594,8 @@ def test_study_report_in_headless_chromium(study_runs, tmp_path):
 
 
 def test_keep_generators_all_reproduces_every_evaluation_point(tmp_path):
-    from ganbench import artifacts, pictures
+    from ganbench.store import artifacts
+    from ganbench.store import pictures
 
     out = tmp_path / "runs"
     r = run_cli("run", "--variant", "non-saturating", "--dataset", "grid25", "--budget",

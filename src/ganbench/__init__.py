@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from ganbench.hookspecs import hookimpl  # noqa: E402  (pluggy only; no torch at import)
+from ganbench.api.hookspecs import hookimpl  # noqa: E402  (pluggy only; no torch at import)
 
 __all__ = ["__version__", "hookimpl"]

@@ -19,7 +19,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from ganbench.errors import DataUnavailableError, first_line
+from ganbench.api.errors import DataUnavailableError, first_line
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = "cifar-10-python.tar.gz"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from ganbench import hookimpl
-from ganbench.specs import DataRequest, DatasetSpec, DataSpec, DataTensors, Modes
+from ganbench.api.specs import DataRequest, DatasetSpec, DataSpec, DataTensors, Modes
 
 MIXTURE_STD = 0.02  # ring8
 GRID_STD = 0.05  # grid25 (PacGAN's)

@@ -1,34 +1,34 @@
-"""The built-in executors: auto, local, processes, ray, slurm (see ganbench.executors)."""
+"""The built-in executors: auto, local, processes, ray, slurm (see ganbench.execution.executors)."""
 
 from ganbench import hookimpl
-from ganbench.specs import ExecutorSpec
+from ganbench.api.specs import ExecutorSpec
 
 
 def _auto(args):
-    raise RuntimeError("--executor auto is resolved (ganbench.executors.choose) before an "
+    raise RuntimeError("--executor auto is resolved (ganbench.execution.executors.choose) before an "
                        "executor is built")
 
 
 def _local(args):
-    from ganbench.executors.local import build
+    from ganbench.execution.executors.local import build
 
     return build(args)
 
 
 def _processes(args):
-    from ganbench.executors.processes import build
+    from ganbench.execution.executors.processes import build
 
     return build(args)
 
 
 def _ray(args):
-    from ganbench.executors.ray_engine import build
+    from ganbench.execution.executors.ray_engine import build
 
     return build(args)
 
 
 def _slurm(args):
-    from ganbench.executors.slurm import build
+    from ganbench.execution.executors.slurm import build
 
     return build(args)
 

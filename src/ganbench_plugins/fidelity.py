@@ -4,7 +4,7 @@
 * ``fidelity`` (image datasets with a feature extractor): FID, KID (+ std over subsets),
   Inception Score (+ std over splits) and precision/recall (Kynkäänniemi et al. 2019),
   computed by torch-fidelity on the extractor named in the row's EvalSpec; density and coverage
-  (Naeem et al. 2020) on the same features with the same k=3 (``ganbench.fidelity``).
+  (Naeem et al. 2020) on the same features with the same k=3 (``ganbench.evaluation.fidelity``).
 * ``labels`` (labelled image datasets with a shipped ganbench classifier): classes covered,
   KL of the predicted-class histogram against uniform, and for conditional generators the
   fraction classified as the label asked for; on ``stacked-mnist`` the mode count out of 1000.
@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.evaluation import EvalContext
-from ganbench.specs import MetricSpec, MetricValue
+from ganbench.api.evalspec import EvalContext
+from ganbench.api.specs import MetricSpec, MetricValue
 
 UNITS = {"classes_covered": ("classes", True), "class_kl": ("nats", False),
          "cond_accuracy": ("prob", True), "stacked_modes": ("modes", True),
@@ -23,20 +23,20 @@ STACKED = {"stacked-mnist": "mnist"}  # dataset -> extractor classifying each ch
 
 
 def _fidelity_directions():
-    from ganbench.fidelity import KEYS
+    from ganbench.evaluation.fidelity import KEYS
 
     return dict(KEYS.values())
 
 
 def compute_fidelity(ctx: EvalContext):
-    from ganbench.fidelity import compute
+    from ganbench.evaluation.fidelity import compute
 
     hib = _fidelity_directions()
     return [MetricValue(k, v, "", hib[k]) for k, v in compute(ctx).items()]
 
 
 def _classifier_dataset(ctx: EvalContext):
-    from ganbench.extractors import domain
+    from ganbench.evaluation.extractors import domain
 
     name = STACKED.get(ctx.dataset.name, ctx.dataset.name)
     if ctx.dataset.spec.kind != "images" or name not in domain.shipped():
@@ -45,8 +45,8 @@ def _classifier_dataset(ctx: EvalContext):
 
 
 def compute_labels(ctx: EvalContext):
-    from ganbench.extractors.domain import load_net
-    from ganbench.labels import class_metrics, stacked_metrics
+    from ganbench.evaluation.extractors.domain import load_net
+    from ganbench.evaluation.labels import class_metrics, stacked_metrics
 
     net = load_net(_classifier_dataset(ctx)).to(ctx.device)
     if ctx.dataset.name in STACKED:
@@ -95,9 +95,9 @@ def _run_train_extractor(args) -> int:
     import json
     import sys
 
-    from ganbench.extractors.train import train_extractor
-    from ganbench.plugins import registries
-    from ganbench.validate import check_path
+    from ganbench.evaluation.extractors.train import train_extractor
+    from ganbench.registry import registries
+    from ganbench.planning.validate import check_path
 
     for option, value in (("--out", args.out), ("--data-root", args.data_root)):
         if value is not None:  # '' (an unset variable) is no path, not the default
@@ -131,9 +131,9 @@ def _run_crosscheck(args) -> int:
 
     import pandas as pd
 
-    from ganbench import crosscheck
-    from ganbench.errors import UsageError
-    from ganbench.safepath import atomic_write
+    from ganbench.evaluation import crosscheck
+    from ganbench.api.errors import UsageError
+    from ganbench.store.safepath import atomic_write
 
     if missing := crosscheck.missing_packages():
         raise UsageError(f"crosscheck needs {', '.join(missing)} (pip install -e '.[dev]')")

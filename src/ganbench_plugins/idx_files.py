@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ganbench.errors import DataUnavailableError, first_line
+from ganbench.api.errors import DataUnavailableError, first_line
 
 SPLIT_FILES = {  # split -> (images, labels) base names, identical for MNIST and Fashion-MNIST
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -9,14 +9,14 @@ that holds only the original ``MNIST/raw/*.gz`` files works offline and is never
 Every loader returns the whole split as one float32 tensor, channels-first, in [-1, 1]
 (``x / 127.5 - 1``), with int64 labels; the runner moves it to the training device once and
 samples batches there. ``--resize N`` (or an automatic resize for models such as DCGAN that need
-32 × 32) is applied by the core after loading (``ganbench.imaging``).
+32 × 32) is applied by the core after loading (``ganbench.data.imaging``).
 """
 
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.dataroot import resolve_data_root
-from ganbench.specs import DataRequest, DatasetSpec, DataSpec, DataTensors
+from ganbench.data.dataroot import resolve_data_root
+from ganbench.api.specs import DataRequest, DatasetSpec, DataSpec, DataTensors
 
 
 def to_tensors(images, labels, spec: DataSpec) -> DataTensors:

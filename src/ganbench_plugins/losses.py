@@ -33,7 +33,7 @@ clipping of every critic parameter to [-c, c] after each D step).
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.specs import LossSpec, RegularizerSpec, StepHookSpec
+from ganbench.api.specs import LossSpec, RegularizerSpec, StepHookSpec
 
 
 def d_loss(real_logits, fake_logits):
@@ -137,7 +137,7 @@ RAGAN = LossSpec("ragan", d_objective=ragan_d, g_objective=ragan_g,
 def _class_logits(ctx, which: str):
     aux = ctx.real_aux if which == "real" else ctx.fake_aux
     if not aux:
-        from ganbench.errors import UsageError
+        from ganbench.api.errors import UsageError
 
         raise UsageError("loss 'acgan' needs a model whose D returns class logits "
                          "(aux_outputs, e.g. acdcgan)")
@@ -258,7 +258,7 @@ def build_clip(g_net, d_net, c: float = 0.01):
     import torch
 
     if not c > 0:
-        from ganbench.errors import UsageError
+        from ganbench.api.errors import UsageError
 
         raise UsageError(f"step hook clip: c must be > 0, got {c}")
     params = [p for p in d_net.parameters()]

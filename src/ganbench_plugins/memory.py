@@ -8,12 +8,12 @@ evaluation up to each evaluation point.
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.evaluation import EvalContext
-from ganbench.specs import MetricSpec, MetricValue
+from ganbench.api.evalspec import EvalContext
+from ganbench.api.specs import MetricSpec, MetricValue
 
 
 def compute_memory(ctx: EvalContext):
-    from ganbench.memory import peak_cuda_mb, peak_rss_mb, reset_peaks
+    from ganbench.training.memory import peak_cuda_mb, peak_rss_mb, reset_peaks
 
     if "memory_reset" not in ctx.cache:
         ctx.cache["memory_reset"] = reset_peaks(ctx.device)

@@ -20,8 +20,8 @@
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.evaluation import EvalContext
-from ganbench.specs import MetricSpec, MetricValue
+from ganbench.api.evalspec import EvalContext
+from ganbench.api.specs import MetricSpec, MetricValue
 
 FRECHET_MAX_DIM = 1024
 
@@ -64,7 +64,7 @@ def compute_modes(ctx: EvalContext):
 
 
 def compute_frechet(ctx: EvalContext):
-    from ganbench.frechet import frechet_distance, moments
+    from ganbench.evaluation.frechet import frechet_distance, moments
 
     if "ref_moments" not in ctx.cache:
         ctx.cache["ref_moments"] = moments(ctx.data.x.flatten(1))

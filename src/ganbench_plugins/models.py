@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ganbench import hookimpl
-from ganbench.specs import DataSpec, ModelSpec
+from ganbench.api.specs import DataSpec, ModelSpec
 
 MLP_OPTIONS = {"g_hidden": (256, 256), "d_hidden": (256, 256), "d_activation": "leakyrelu",
                "d_norm": "none", "pack": 1, "g_norm": "none", "maxout_pieces": 2, "init_std": 0.0}
@@ -21,7 +21,7 @@ EMBED_DIM = 16
 
 
 def _opts(defaults: dict, options: dict, model: str) -> dict:
-    from ganbench.errors import UsageError
+    from ganbench.api.errors import UsageError
 
     extra = set(options) - set(defaults)
     if extra:
@@ -33,7 +33,7 @@ def _opts(defaults: dict, options: dict, model: str) -> dict:
 
 
 def _check_mlp_options(o: dict, conditional: bool) -> None:
-    from ganbench.errors import UsageError
+    from ganbench.api.errors import UsageError
 
     if o["d_activation"] not in ("leakyrelu", "maxout", "relu"):
         raise UsageError("d_activation must be leakyrelu, maxout or relu")
@@ -88,7 +88,7 @@ def build_dcgan(data: DataSpec, z_dim: int, conditional: bool = False, **options
 
     o = _opts(DCGAN_OPTIONS, options, "cdcgan" if conditional else "dcgan")
     if o["d_norm"] not in ("batch", "spectral", "none"):
-        from ganbench.errors import UsageError
+        from ganbench.api.errors import UsageError
 
         raise UsageError("d_norm must be batch, spectral or none")
     c, size, _ = data.shape
@@ -119,7 +119,7 @@ def build_acdcgan(data: DataSpec, z_dim: int, **options):
 
 
 def _check_widths(o: dict, names: tuple[str, ...], multiple: int = 1) -> None:
-    from ganbench.errors import UsageError
+    from ganbench.api.errors import UsageError
 
     for name in names:
         v = o[name]
@@ -133,7 +133,7 @@ def _check_widths(o: dict, names: tuple[str, ...], multiple: int = 1) -> None:
 def build_resnet(data: DataSpec, z_dim: int, conditional: bool = False, **options):
     """SN-GAN's / WGAN-GP's 32x32 ResNet G and D; conditional: class-conditional BatchNorm in G,
     projection D (Miyato & Koyama 2018)."""
-    from ganbench.errors import UsageError
+    from ganbench.api.errors import UsageError
     from ganbench_plugins import nets
 
     o = _opts(RESNET_OPTIONS, options, "cresnet" if conditional else "resnet")
@@ -155,7 +155,7 @@ def build_biggan32(data: DataSpec, z_dim: int, conditional: bool = True, **optio
     """BigGAN's 32x32 G and D (Brock et al. 2019): hierarchical z and a shared class embedding
     into conditional BatchNorms, projection D, orthogonal init, spectral norm in G (but its
     shared embedding) and D, optional self-attention."""
-    from ganbench.errors import UsageError
+    from ganbench.api.errors import UsageError
     from ganbench_plugins import nets
 
     o = _opts(BIGGAN32_OPTIONS, options, "biggan32")

@@ -11,8 +11,8 @@ weight without a regulariser (it applies to ``wgan-gp``'s GP and ``r1``'s R1 her
 """
 
 from ganbench import hookimpl
-from ganbench.specs import SearchSpaceSpec
-from ganbench.study import Choice, LogUniform, Uniform
+from ganbench.api.specs import SearchSpaceSpec
+from ganbench.analysis.study import Choice, LogUniform, Uniform
 
 LUCIC2018 = "Lucic et al. 2018, Are GANs Created Equal? A Large-Scale Study (wide ranges)"
 

@@ -180,7 +180,7 @@ ganbench loss and are left out. 60 runs; GPU-sized.
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.specs import SuiteEntry, SuiteSpec
+from ganbench.api.specs import SuiteEntry, SuiteSpec
 
 QUICK_DATASETS = {  # dataset -> (budget, eval samples), in the order the jobs start
     "digits": ("128kimg", 1437),

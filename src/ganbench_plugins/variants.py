@@ -67,7 +67,7 @@ optimiser are registered as variants of their own, with ``suite_only=True``: the
 from __future__ import annotations
 
 from ganbench import hookimpl
-from ganbench.specs import Hyperparams, VariantSpec
+from ganbench.api.specs import Hyperparams, VariantSpec
 
 MLP_HPARAMS = Hyperparams(optimizer="adam", lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999), k=1,
                           batch_size=128, z_dim=16)

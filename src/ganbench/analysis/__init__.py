@@ -1,0 +1,1 @@
+"""Analysis of stored results: statistics, the gate, anytime curves, the study, latent pictures, the report."""

@@ -1,0 +1,1 @@
+"""Where dataset files live and the data options the core applies to every image dataset."""

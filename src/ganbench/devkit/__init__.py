@@ -1,0 +1,1 @@
+"""Tools for plugin authors and CI: conformance checks, the plugin scaffold, the pytest plugin, overhead."""

@@ -1,0 +1,1 @@
+"""Execution: the driver below the CLI, the executors, the worker function, locks and outcomes."""

@@ -1,0 +1,1 @@
+"""The results store: run files, what runs leave beside them (generators, pictures), safe paths, environment facts."""
