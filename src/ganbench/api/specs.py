@@ -286,7 +286,13 @@ class DataRequest:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset: ``load(request) -> DataTensors``. ``spec`` describes it without loading it."""
+    """A dataset: ``load(request) -> DataTensors``. ``spec`` describes it without loading it.
+
+    ``main_metrics``: the metrics a ranking of variants on this dataset reads, most important
+    first: the first that a results set has is the dataset's *main metric* (the leaderboard's
+    order, ``results --anytime``, a study's ranking, ``compare``'s default), the next ones
+    are shown beside it. Empty (the default) takes the rule of :meth:`headline`.
+    """
 
     name: str
     spec: DataSpec
@@ -294,6 +300,19 @@ class DatasetSpec:
     description: str
     modes: Optional[Modes] = None
     source: str = "embedded"  # "embedded" (no files needed) or "files"
+    main_metrics: tuple[str, ...] = ()
+
+    def headline(self) -> tuple[str, ...]:
+        """``main_metrics``, or the default rule: % high quality then modes covered on a
+        mixture (``modes`` set), FID on images, frechet_data otherwise (each followed by the
+        metrics that stand in where the first is missing)."""
+        if self.main_metrics:
+            return tuple(self.main_metrics)
+        if self.modes is not None:
+            return ("high_quality_pct", "modes_covered", "reverse_kl")
+        if self.spec.kind == "images":
+            return ("fid", "frechet_data")
+        return ("frechet_data",)
 
 
 @dataclass(frozen=True)

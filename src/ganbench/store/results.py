@@ -637,3 +637,29 @@ def compare(a, b, alpha: float = 0.05):
         records[i]["verdict"] = stats.verdict(
             stats.Welch(records[i]["delta"], 0.0, 0.0, adj), hib[records[i]["metric"]], alpha)
     return pd.DataFrame.from_records(records, columns=cols)
+
+
+LEGACY_MAIN_METRICS = ("fid", "high_quality_pct", "frechet_data", "reverse_kl")
+
+
+def main_metrics(dataset: str, have: Optional[Iterable[str]] = None) -> tuple[str, ...]:
+    """The metrics a ranking on ``dataset`` reads, the main one first: its registration's
+    (``DatasetSpec.main_metrics``, else ``DatasetSpec.headline``'s rule), kept to those in
+    ``have`` (the metrics a results set holds) when given. A dataset no loaded plugin registers
+    takes the first of ``fid``, ``high_quality_pct``, ``frechet_data``, ``reverse_kl`` it has.
+    Empty when none of them is in ``have``."""
+    from ganbench.registry import registries
+
+    reg = registries().datasets
+    names = reg.get(dataset).headline() if dataset in reg else LEGACY_MAIN_METRICS
+    if have is None:
+        return tuple(names)
+    have = set(have)
+    return tuple(m for m in names if m in have)
+
+
+def main_metric(dataset: str, have: Iterable[str]) -> Optional[str]:
+    """The main metric of ``dataset`` among the metrics ``have`` (:func:`main_metrics`), or
+    None."""
+    found = main_metrics(dataset, have)
+    return found[0] if found else None
