@@ -33,7 +33,9 @@ def test_real_row_scores_the_3_sigma_mass_and_every_mode():
     assert v["modes_covered"] == 25
     # a 2-D isotropic Gaussian puts 1 - exp(-9/2) of its mass within 3 std: 98.89%
     p = 1 - math.exp(-4.5)
-    se = math.sqrt(p * (1 - p) / N)
+    from ganbench_plugins.datasets import TEST_POINTS
+
+    se = math.sqrt(p * (1 - p) / min(N, TEST_POINTS))  # the test split, without replacement
     assert abs(v["high_quality_pct"] / 100 - p) < 5 * se
     assert v["reverse_kl"] < 0.01
 
@@ -88,3 +90,29 @@ def test_run_writes_calibration_rows_beside_the_runs(tmp_path):
                 "--no-calibration")
     assert r.returncode == 0, r.stderr
     assert [p.name.split("__")[0] for p in out2.glob("*.json")] == ["non-saturating"]
+
+
+def test_real_row_draws_a_small_split_without_replacement_and_says_so():
+    """digits' test split has 360 images, the quick suite's EvalSpec 1,437 samples: the real
+    row scores the 360 distinct images (drawn with replacement, each repeated ~4 times, the
+    duplicates collapsed precision/recall's k-NN radii and recall fell to 0.41) and records
+    how many it scored."""
+    import torch
+
+    reg, job = _job("digits", samples=1437)
+    job = dataclasses.replace(job, metrics=("fidelity",))
+    from ganbench.training.runner import load_data
+
+    train = load_data(reg, job, "train", None, False)[1]
+    x = calibration.reference_samples("real", job, reg, train, n=1437, data_root=None,
+                                      download=False, reference="train")
+    assert len(x) == 360 and len(torch.unique(x.flatten(1), dim=0)) == 360
+    test = load_data(reg, job, "test", None, False)[1].x
+    assert sorted(map(tuple, x.flatten(1).tolist())) == sorted(map(tuple,
+                                                                  test.flatten(1).tolist()))
+    v = _values(reg, job, "real")
+    assert v[calibration.SAMPLES_METRIC] == 360
+    # real data against real data: recall about its precision, both high (0.41 before)
+    assert v["recall"] > 0.8 and v["precision"] > 0.8
+    big = _values(reg, _job("ring8", samples=2500)[1], "real")  # a split large enough
+    assert calibration.SAMPLES_METRIC not in big

@@ -161,3 +161,14 @@ def test_html_marks_best_tied_and_calibration_rows():
     assert "<tr class='calib' data-variant='calib-noise'>" in page
     assert "data-variant='delta'" in page and "! 2/3 &lt; noise" in page
     assert "overlaps the best" in page  # the footer says what tied means
+
+
+def test_a_small_real_split_is_labelled_with_its_sample_count():
+    from ganbench.evaluation.calibration import SAMPLES_METRIC
+
+    assert lb.SAMPLES_METRIC == SAMPLES_METRIC
+    df = frame("digits", "fid", False, {"a": [10.0, 11.0, 12.0], "calib-real": [2.7]})
+    small = df[df["variant"] == "calib-real"].assign(metric=SAMPLES_METRIC, value=360.0,
+                                                      higher_is_better=None)
+    board = lb.leaderboard(pd.concat([df, small]))
+    assert "calib-real (360 samples)" in lb.format_text(board)

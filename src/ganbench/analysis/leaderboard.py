@@ -27,6 +27,7 @@ import textwrap
 from typing import Any, Iterable, Optional, Sequence
 
 CALIB_PREFIX = "calib-"
+SAMPLES_METRIC = "calibration_samples"  # evaluation.calibration.SAMPLES_METRIC (no torch here)
 REAL, NOISE = "calib-real", "calib-noise"
 ARROWS = {True: "↑", False: "↓"}
 
@@ -173,6 +174,9 @@ def _dataset_rows(dataset, s, fin, metrics, m0, directions, units) -> list[dict[
                 low, high = clip_interval(m, units.get(m), r["ci_low"], r["ci_high"])
                 row.update({m: r["mean"], f"{m}:low": low, f"{m}:high": high,
                             f"{m}:std": r["std"]})
+        if SAMPLES_METRIC in by.index and by.loc[SAMPLES_METRIC, "mean"] == \
+                by.loc[SAMPLES_METRIC, "mean"]:  # a calibration row of a small split
+            row["setting"] = f"{int(by.loc[SAMPLES_METRIC, 'mean'])} samples"
         row["_recipe"] = recipe
         entries.append(row)
     calib = {(e["variant"], e["eval_spec"]): e for e in entries if e["calibration"]}

@@ -4,8 +4,14 @@ For a dataset and an evaluation protocol, two reference "generators" are scored 
 metrics and the EvalSpec of a run on that dataset:
 
 * ``calib-real`` — held-out real data (the ``test`` split; the ``train`` split when the
-  EvalSpec's reference is itself ``test``): what a perfect generator scores. It is not 0 FID:
-  two finite samples of one distribution differ.
+  EvalSpec's reference is itself ``test``), drawn without replacement: about what a generator
+  of the data's distribution scores. It is not 0 FID: two finite samples of one distribution
+  differ. A split smaller than the EvalSpec's sample count is used whole (digits' test split:
+  360 images against 1,437 generated samples per run), and the row then records how many it
+  scored as the metric ``calibration_samples``: its numbers are of a smaller sample (FID and
+  KID biased up, precision/recall's k-NN radii wider), a reference, not a ceiling. (Drawing
+  1,437 of 360 with replacement, as before, repeated each image about 4 times: duplicates
+  collapse the k-NN radii, and recall fell to 0.41.)
 * ``calib-noise`` — uniform noise over the training data's range, per dimension: what a
   generator that learned nothing but the data's bounding box scores.
 
@@ -21,6 +27,7 @@ from typing import Any, Optional
 KINDS = ("real", "noise")
 STATUS = "calibration"
 VARIANT_PREFIX = "calib-"
+SAMPLES_METRIC = "calibration_samples"  # recorded when a row scored fewer than n_samples
 NOISE_SEED = 99  # the noise generator's seed: a protocol constant, like the EvalSpec's
 # metrics of training, not of samples: calibration rows have none
 TRAINING_METRICS = {"training", "throughput"}
@@ -71,10 +78,8 @@ def reference_samples(kind: str, job, reg, train_data, *, n: int, data_root: Opt
         from ganbench.training.runner import load_data
 
         x = load_data(reg, job, split, data_root, download)[1].x
-    if len(x) >= n:
-        idx = torch.randperm(len(x), generator=g)[:n]
-    else:  # a small held-out split (digits: 360): draw with replacement
-        idx = torch.randint(len(x), (n,), generator=g)
+    # without replacement; a split smaller than n (digits' test split: 360) is used whole
+    idx = torch.randperm(len(x), generator=g)[:n]
     return x[idx.to(x.device)].to(train_data.x.device)
 
 
@@ -110,4 +115,8 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
             rows.append({"step": 0, "images_seen": 0, "wall_s": 0.0, "metric": v.metric,
                          "value": float(v.value), "unit": v.unit,
                          "higher_is_better": v.higher_is_better, "eval_spec": spec.hash})
+    if len(samples) < spec.n_samples:  # a small held-out split, used whole: say so
+        rows.append({"step": 0, "images_seen": 0, "wall_s": 0.0, "metric": SAMPLES_METRIC,
+                     "value": float(len(samples)), "unit": "samples", "higher_is_better": None,
+                     "eval_spec": spec.hash})
     return rows, spec
