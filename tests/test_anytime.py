@@ -33,3 +33,32 @@ def test_spread_over_seeds_and_divergence_flag():
     assert s["final_std"] == pytest.approx(math.sqrt(200))
     runs = anytime.per_run(df).set_index("run_id")
     assert runs.loc["c", "diverged"] and math.isnan(runs.loc["c", "auc"])
+
+
+def test_text_ranks_by_time_average_in_the_metrics_direction_with_blanks_and_footer():
+    df = pd.DataFrame(_rows("a", 0, [(0, 100), (10, 20)], variant="fast")
+                      + _rows("b", 0, [(0, 100), (10, 80)], variant="slow")
+                      + _rows("c", 1, [(0, 100), (10, 60)], variant="slow"))
+    df["unit"] = ""
+    text = anytime.format_summary(anytime.summarize(df))
+    lines = text.splitlines()
+    assert lines[0] == "digits: anytime fid"
+    assert "final fid ↓" in lines[1] and "AUC (fid·s)" in lines[1]
+    assert lines[2].split()[0] == "fast" and lines[3].split()[0] == "slow"  # lower is better
+    assert "600" in lines[2] and "70 ± 14.1" in lines[3]  # one seed: no ± (no 'nan')
+    assert "nan" not in text.lower() and "time avg" in text and max(map(len, lines)) <= 100
+
+
+def test_main_metric_is_the_datasets_registration():
+    """ring8's main metric is % high quality (its registration's rule), not frechet_data,
+    where the saturating loss looked better."""
+    rows = []
+    for run, variant, hq, fd in (("a", "ns", 47.0, 0.3), ("b", "mm", 9.6, 0.04)):
+        for i, (t, h, f) in enumerate([(0, 0.0, 5.0), (10, hq, fd)]):
+            base = dict(run_id=run, variant=variant, dataset="ring8", seed=0,
+                        status="completed", step=i, wall_s=t, eval_spec="e", unit="")
+            rows += [dict(base, metric="high_quality_pct", value=h, higher_is_better=True),
+                     dict(base, metric="frechet_data", value=f, higher_is_better=False)]
+    runs = anytime.per_run(pd.DataFrame(rows)).set_index("variant")
+    assert set(runs["metric"]) == {"high_quality_pct"}
+    assert runs.loc["ns", "time_avg"] > runs.loc["mm", "time_avg"]

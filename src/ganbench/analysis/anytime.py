@@ -52,6 +52,7 @@ def per_run(df, metric: Optional[str] = None):
             else float("nan")
         span = tt[-1] - tt[0] if len(tt) > 1 else 0.0
         hib = c["higher_is_better"].iloc[0]
+        hib = bool(hib) if type(hib).__name__ in ("bool", "bool_") else None  # numpy's too
         best = (np.nanmax(v) if hib is True else np.nanmin(v)) if ok.any() else float("nan")
         first = c.iloc[0]
         rows.append({
@@ -97,15 +98,20 @@ def format_summary(table, width: int = 100) -> str:
     """:func:`summarize`'s table as text, one block per dataset × metric, each line at most
     ``width`` columns: rows ordered by time average (best first, by the metric's direction),
     blanks where a value is undefined, and a footer saying what the columns mean."""
-    from ganbench.analysis.leaderboard import arrow, fit_width, fmt_value
+    import pandas as pd
+
+    from ganbench.analysis.leaderboard import arrow, fit_width
 
     if table.empty:
         return "(no results)"
     blocks = []
     for (dataset, metric), t in table.groupby(["dataset", "metric"], sort=True):
         hib = t["higher_is_better"].iloc[0]
-        asc = hib is not True
-        t = t.sort_values(["time_avg_mean", "final_mean"], ascending=asc, na_position="last")
+        hib = bool(hib) if type(hib).__name__ in ("bool", "bool_") else None
+        calib = t["variant"].astype(str).str.startswith("calib-")
+        t = pd.concat([t[~calib].sort_values(["time_avg_mean", "final_mean"],
+                                             ascending=hib is not True, na_position="last"),
+                       t[calib].sort_values("variant", ascending=False)])  # real, then noise
         unit = t["unit"].iloc[0] if isinstance(t["unit"].iloc[0], str) else ""
         name = f"{metric}{' ' + arrow(hib) if arrow(hib) else ''}"
         head = ["variant", "runs", "div", f"final {name}", "time avg", f"AUC ({metric}·s)"]

@@ -57,7 +57,9 @@ TIE_RULE = ("tied: its 95% interval of the main metric overlaps the best's (a sc
 
 def arrow(higher_is_better) -> str:
     """``↑`` (higher is better), ``↓`` (lower), ``""`` (no direction)."""
-    return ARROWS.get(higher_is_better, "") if isinstance(higher_is_better, bool) else ""
+    if type(higher_is_better).__name__ not in ("bool", "bool_"):  # numpy's bool too
+        return ""
+    return ARROWS[bool(higher_is_better)]
 
 
 def metric_range(metric: str, unit: Any = None) -> tuple[float, float]:

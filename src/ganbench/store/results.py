@@ -499,17 +499,25 @@ def status_labels(df):
 
 
 def format_summary(summary, metrics: Optional[list[str]] = None, *, ci: bool = True) -> str:
-    """A wide, readable table: one row per variant × dataset (× setting, where a variant has
-    several recipes), one column per metric: ``mean ± std [95% CI of the mean]`` over the
-    ``runs`` distinct seeds (``ci=False``: without the interval)."""
+    """A wide table: one row per dataset × variant (× setting, where a variant has several
+    recipes), one column per metric: ``mean ± std [95% CI of the mean]`` over the ``runs``
+    distinct seeds (``ci=False``: without the interval), the interval clipped to the metric's
+    range, blank where a value is undefined. Every metric: ``ganbench results --long``; the
+    default view is the leaderboard (``ganbench.analysis.leaderboard``)."""
     if summary.empty:
         return "(no results)"
     s = summary if not metrics else summary[summary["metric"].isin(metrics)]
     s = s.assign(**{c: d for c, d in (("setting", ""), ("ci_low", float("nan")),
                                        ("ci_high", float("nan"))) if c not in s})
-    index = ["variant", "dataset"] + (["setting"] if (s["setting"] != "").any() else [])
-    cell = s.apply(lambda r: _pm(r["mean"], r["std"], r["runs"])
-                   + (_ci(r["ci_low"], r["ci_high"]) if ci else ""), axis=1)
+    index = ["dataset", "variant"] + (["setting"] if (s["setting"] != "").any() else [])
+    from ganbench.analysis.leaderboard import clip_interval
+
+    def interval(r):
+        if not ci or r["mean"] != r["mean"]:
+            return ""
+        return _ci(*clip_interval(r["metric"], r.get("unit"), r["ci_low"], r["ci_high"]))
+
+    cell = s.apply(lambda r: _pm(r["mean"], r["std"], r["runs"]) + interval(r), axis=1)
     wide = s.assign(cell=cell).pivot_table(index=index, columns="metric", values="cell",
                                            aggfunc="first")
     grouped = s.groupby(index)
@@ -524,6 +532,8 @@ def _ci(lo: float, hi: float) -> str:
 
 
 def _pm(mean: float, std: float, n: int) -> str:
+    if mean != mean:
+        return ""  # a blank, not "nan"
     if n > 1 and std == std:
         return f"{_num(mean)} ± {_num(std)}"
     return _num(mean)
@@ -663,3 +673,66 @@ def main_metric(dataset: str, have: Iterable[str]) -> Optional[str]:
     None."""
     found = main_metrics(dataset, have)
     return found[0] if found else None
+
+
+COMPARE_FOOTER = (
+    "A, B: mean final values over seeds; Δ = B - A with its 95% Welch t-interval [ ] (none "
+    "where values tie or a side has one seed); p: Welch's t-test, or the exact permutation "
+    "test where values tie, Holm-adjusted over the rows with a verdict (family-wise); better/"
+    "worse only where that p < 0.05, by the metric's registered direction (↑/↓); n.s.: no "
+    "significant difference.")
+SHORT_VERDICTS = {"no significant difference": "n.s."}
+
+
+def format_compare(table, width: int = 100, *, long: bool = False) -> str:
+    """:func:`compare`'s table for a terminal: one line per dataset × variant × metric, the
+    dataset's main metric first, each line at most ``width`` columns (``long``: every metric,
+    diagnostics too; else the metrics with a direction), blanks where undefined, then a
+    footer saying what Δ, [ ] and p mean."""
+    from ganbench.analysis.leaderboard import arrow, fit_width, fmt_value
+
+    if table.empty:
+        return "(nothing to compare)"
+    t = table.copy()
+    directions = metric_directions(sorted(set(t["metric"])))
+    if not long:
+        t = t[t["metric"].map(lambda m: isinstance(directions.get(m), bool))
+              & ~t["metric"].isin(MACHINE_METRICS)]
+        if t.empty:
+            return "(no quality metric to compare; --long shows every metric)"
+    order = {}
+    for ds in set(t["dataset"]):
+        for i, m in enumerate(main_metrics(ds, set(t.loc[t["dataset"] == ds, "metric"]))):
+            order[(ds, m)] = i
+    t["_o"] = [order.get((d, m), 99) for d, m in zip(t["dataset"], t["metric"])]
+    t = t.sort_values(["dataset", "variant", "_o", "metric"])
+    head = ["dataset", "variant", "metric", "A", "B", "Δ [95% CI]", "p", "verdict"]
+    rows = []
+    for _, r in t.iterrows():
+        ci = (f" [{fmt_value(r['ci_low'])}, {fmt_value(r['ci_high'])}]"
+              if r["ci_low"] == r["ci_low"] and r["ci_high"] == r["ci_high"] else "")
+        delta = fmt_value(r["delta"])
+        if delta and not delta.startswith("-") and r["delta"] != 0:
+            delta = "+" + delta
+        p = r["p_holm"] if r["p_holm"] == r["p_holm"] else r["p_value"]
+        n = f" ({int(r['runs_a'])}/{int(r['runs_b'])} seeds)" \
+            if r["verdict"] == "no interval (1 seed)" else ""
+        verdict = "no interval" + n if n else SHORT_VERDICTS.get(r["verdict"], r["verdict"])
+        rows.append([r["dataset"], r["variant"],
+                     f"{r['metric']} {arrow(directions.get(r['metric']))}".strip(),
+                     fmt_value(r["mean_a"]), fmt_value(r["mean_b"]), delta + ci,
+                     "" if p != p else f"{p:.2g}", verdict])
+    import textwrap
+
+    text = fit_width("", head, rows, width, right=range(3, 7), shorten=1, min_name=14)
+    return text.lstrip("\n") + "\n" + "\n".join(textwrap.wrap(COMPARE_FOOTER, width))
+
+
+def main_rows(df):
+    """The rows of ``df`` whose metric is one of their dataset's main metrics
+    (:func:`main_metrics`): what ``ganbench compare`` tests by default."""
+    if df.empty:
+        return df
+    keep = {ds: set(main_metrics(ds, set(g["metric"].dropna())))
+            for ds, g in df.groupby("dataset")}
+    return df[[m in keep.get(d, ()) for d, m in zip(df["dataset"], df["metric"])]]
