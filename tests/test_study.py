@@ -101,7 +101,7 @@ def test_sweep_then_results_study(tmp_path):
                 "--budget", "20steps", "--evals", "1", "--eval-samples", "200",
                 "--no-calibration", "-q", "--out", str(out), env={"OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
-    assert "expected best frechet_data after k trials" in r.stdout
+    assert "expected best high_quality_pct after k trials" in r.stdout  # ring8: its main
     metas = [results.read_run(p)["meta"] for p in out.glob("*.json")]
     assert sorted(m["config"]["study"]["trial"] for m in metas) == [0, 1, 2]
     r = run_cli("results", str(out), "--study", "--json")
@@ -110,7 +110,8 @@ def test_sweep_then_results_study(tmp_path):
     finals = []
     for m in metas:
         rows = results.read_run(results.run_path(out, m["run_id"]))["rows"]
-        finals += [x["value"] for x in rows if x["metric"] == "frechet_data" and x["step"] == 20]
+        finals += [x["value"] for x in rows
+                   if x["metric"] == "high_quality_pct" and x["step"] == 20]
     assert s["trials"] == 3 and s["min"] == pytest.approx(min(finals), rel=1e-12)
     assert [c["k"] for c in s["expected_best"]] == [1, 2, 3]
     assert s["expected_best"][0]["expected_best"] == pytest.approx(np.mean(finals), rel=1e-9)

@@ -433,14 +433,15 @@ def trials_table(df, metric: Optional[str] = None):
     (mean over training seeds of the trial)."""
     import pandas as pd
 
-    from ganbench.analysis.anytime import MAIN_METRICS, main_metric
     from ganbench.evaluation.calibration import STATUS as CALIBRATION
+    from ganbench.store.results import main_metric, main_metrics
 
     if metric is not None:
         check_metric(df, metric)
     # per dataset the metric its trials are ranked on (None: none; its runs are left out)
     main_of = {ds: metric if metric in set(d["metric"]) else None if metric is not None
-               else main_metric(d["metric"].unique()) for ds, d in df.groupby("dataset")}
+               else main_metric(ds, set(d["metric"].dropna()))
+               for ds, d in df.groupby("dataset")}
     rows = []
     left_out: set = set()
     for run_id, g in df.groupby("run_id", sort=False):
@@ -461,7 +462,7 @@ def trials_table(df, metric: Optional[str] = None):
             left_out.add(dataset)
             continue
         # a run that failed before its first evaluation has the main metric of its dataset
-        m = metric or main_metric(g["metric"].unique()) or main_of[dataset]
+        m = metric or main_metric(dataset, set(g["metric"].dropna())) or main_of[dataset]
         gm = g[g["metric"] == m]
         final = gm[gm["step"] == gm["step"].max()]["value"] if not gm.empty else pd.Series([])
         value = float(final.iloc[0]) if len(final) else math.nan
@@ -476,7 +477,9 @@ def trials_table(df, metric: Optional[str] = None):
                      "value": value})
     for ds in sorted(left_out):
         print(f"ganbench: warning: the study runs on '{ds}' have no "
-              + (f"'{metric}'" if metric else f"main metric ({', '.join(MAIN_METRICS)})")
+              + (f"'{metric}'" if metric else
+                 f"main metric ({', '.join(main_metrics(ds))}, or fid, high_quality_pct, "
+                 "frechet_data, reverse_kl)")
               + ": left out" + ("" if metric else "; pass --study METRIC"), file=sys.stderr)
     t = pd.DataFrame(rows)
     if t.empty:

@@ -655,17 +655,21 @@ LEGACY_MAIN_METRICS = ("fid", "high_quality_pct", "frechet_data", "reverse_kl")
 def main_metrics(dataset: str, have: Optional[Iterable[str]] = None) -> tuple[str, ...]:
     """The metrics a ranking on ``dataset`` reads, the main one first: its registration's
     (``DatasetSpec.main_metrics``, else ``DatasetSpec.headline``'s rule), kept to those in
-    ``have`` (the metrics a results set holds) when given. A dataset no loaded plugin registers
-    takes the first of ``fid``, ``high_quality_pct``, ``frechet_data``, ``reverse_kl`` it has.
-    Empty when none of them is in ``have``."""
+    ``have`` (the metrics a results set holds) when given. Where ``have`` holds none of them
+    (a dataset no loaded plugin registers, or runs evaluated without them), the first of
+    ``fid``, ``high_quality_pct``, ``frechet_data``, ``reverse_kl`` it has; empty when it has
+    none of these either."""
     from ganbench.registry import registries
 
     reg = registries().datasets
-    names = reg.get(dataset).headline() if dataset in reg else LEGACY_MAIN_METRICS
+    names = reg.get(dataset).headline() if dataset in reg else LEGACY_MAIN_METRICS[:1]
     if have is None:
         return tuple(names)
     have = set(have)
-    return tuple(m for m in names if m in have)
+    found = tuple(m for m in names if m in have)
+    if not found:  # evaluated without them (or not registered): the first of the usual ones
+        found = tuple(m for m in LEGACY_MAIN_METRICS if m in have)[:1]
+    return found
 
 
 def main_metric(dataset: str, have: Iterable[str]) -> Optional[str]:
