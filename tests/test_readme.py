@@ -32,6 +32,13 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_them():
     assert ci.index(install) < ci.index(test)
 
 
+def test_docs_home_gives_the_readmes_two_commands():
+    readme = Path(REPO, "README.md").read_text()
+    home = Path(REPO, "docs", "index.md").read_text()
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    assert _bash_blocks(_section(home, "## Quick start")) == _bash_blocks(setup)
+
+
 def test_readme_stays_short():
     """The README is the front page (what it is, set-up, a first look, layout, links); the
     manual is docs/."""
@@ -83,21 +90,25 @@ def test_readme_first_look_is_the_run_summary_of_the_committed_runs(reg):
     assert f"ganbench: {n} run(s) on cpu" in body and f"[6/{n}]" in body
 
 
+def _md_rows(text):
+    """The body rows of the first Markdown table in ``text``, as lists of cell strings."""
+    table = re.search(r"^\|.*?(?=\n[^|]|\Z)", text, re.S | re.M).group(0)
+    lines = table.splitlines()
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines[2:]]
+
+
 def test_docs_variants_table_is_the_registry_and_hyperparams_defaults(reg):
-    """Every row of the variants table (docs/variants.md) is the registered recipe with its
-    paper, and its `Hyperparams()` row is the dataclass's defaults: the defaults cannot
-    silently differ from what is shown."""
+    """Every row of the variants table (docs/variants.md) is the registered recipe, and its
+    `Hyperparams()` row is the dataclass's defaults: the defaults cannot silently differ from
+    what is shown. The papers table below it is each variant's registered reference."""
     from ganbench.api.specs import Hyperparams
 
     page = Path(REPO, "docs", "variants.md").read_text()
-    table = _section(page, "## Built-in variants").strip().split("\n\n", 1)[0]
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
-            for line in table.splitlines()[2:]]
+    body = _section(page, "## Built-in variants")
     seen = set()
-    for name, model, loss, terms, opt, lrs, betas, k, batch, z, paper in rows:
+    for name, model, loss, terms, opt, lrs, betas, k, batch, z in _md_rows(body):
         if name == "`Hyperparams()`":
             h = Hyperparams()
-            assert paper == "—"
         else:
             v = reg.variants.get(name)
             h = v.hparams
@@ -107,10 +118,11 @@ def test_docs_variants_table_is_the_registry_and_hyperparams_defaults(reg):
             want = " ".join([f"reg {r}" for r in v.regularizers]
                             + [f"hook {t}" for t in v.step_hooks])
             assert terms == want, name
-            assert paper == v.reference, name
             seen.add(name)
         lr_g, lr_d = (float(x) for x in lrs.split(" / "))
         assert (opt, lr_g, lr_d, int(k), int(batch), int(z)) == (
             h.optimizer, h.lr_g, h.lr_d, h.k, h.batch_size, h.z_dim), name
         assert betas == ("—" if h.optimizer == "rmsprop" else str(tuple(h.betas))), name
     assert seen == set(reg.variants.names())
+    papers = dict(_md_rows(_section(body, "### Papers")))
+    assert papers == {n: reg.variants.get(n).reference for n in reg.variants.names()}
