@@ -157,3 +157,21 @@ def test_every_named_path_and_module_exists():
                 if not re.search(rf"^\s*(?:def|class)\s+{name}\b|^{name}\s*[:=]", source, re.M):
                     bad.append(f"{page.name}: {dotted} ({name} not in {'.'.join(parts[:k])})")
     assert not bad, "\n".join(bad)
+
+
+def test_readme_layout_names_existing_modules():
+    """Every module file and folder the README's layout block names exists (under src/, or at
+    the repository root): the layout changed once already."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Layout\n.*?```\n(.*?)```", readme, re.S).group(1)
+    files = {p.name for p in (ROOT / "src").rglob("*.py")}
+    folders = {p.name for p in (ROOT / "src").rglob("*") if p.is_dir()}
+    folders |= {p.name for p in ROOT.iterdir() if p.is_dir()}
+    bad = [f for f in re.findall(r"\b(\w+\.py)\b", block) if f not in files]
+    bad += [d for d in re.findall(r"(?<![\w/.])([\w.]+)/(?=[\s,)]|$)", block, re.M)
+            if d.split("/")[-1] not in folders]
+    assert not bad, bad
+    for sub in ("api", "planning", "training", "data", "evaluation", "store", "execution",
+                "analysis", "cli", "devkit"):  # every subpackage of the core is shown
+        assert (ROOT / "src" / "ganbench" / sub / "__init__.py").exists()
+        assert re.search(rf"^\s+{sub}/", block, re.M), sub
