@@ -232,10 +232,11 @@ def test_cifar10_suite_is_mimicrys_protocol(reg):
     assert reg.variants.get("mimicry-cgan-pd").model == "cresnet"
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert "published FIDs 16.77 (SN-GAN) and 10.84 (cGAN-PD)" in readme
+    docs = Path(__file__).parents[1] / "docs"
+    assert "published FIDs 16.77 (SN-GAN) and 10.84 (cGAN-PD)" in (docs / "datasets.md").read_text()
     assert CIFAR10_PUBLISHED_FID == {"mimicry-sngan": 16.77, "mimicry-cgan-pd": 10.84}
-    assert "4.28M / 1.05M parameters" in readme  # test_parameter_counts_at_the_papers_widths
+    # test_parameter_counts_at_the_papers_widths
+    assert "4.28M / 1.05M parameters" in (docs / "variants.md").read_text()
     quick = {e.variant for e in reg.suites.get("quick").resolve(reg)}
     assert not quick & {"mimicry-sngan", "mimicry-cgan-pd"}
 

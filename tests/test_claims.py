@@ -1,4 +1,4 @@
-"""Every number and ordering claimed in README.md and results/README.md is recomputed here from
+"""Every number and ordering claimed in README.md, docs/ and results/README.md is recomputed here from
 the committed table it cites (results/*.csv), within the rounding printed."""
 
 import importlib.util
@@ -302,7 +302,7 @@ def test_pacgan_claims_and_its_budget_in_real_points():
 def test_readme_extractor_accuracies_are_their_json():
     import json
 
-    readme = _text("README.md")
+    readme = _text("docs/evaluation.md")
     rows = md_rows(readme, "| dataset | epochs | test accuracy | command |")
     assert len(rows) == 3
     for dataset, epochs, acc, _ in rows:
@@ -368,14 +368,14 @@ def test_readme_calibration_rows_are_the_quick_table():
     assert_in(f"grid25 real {cal['calib-real', g].modes_covered:.0f} modes / "
               f"{fmt(cal['calib-real', g].high_quality_pct)}% high quality, noise "
               f"{cal['calib-noise', g].modes_covered:.0f} modes / "
-              f"{fmt(cal['calib-noise', g].high_quality_pct)}%", _text("README.md"))
+              f"{fmt(cal['calib-noise', g].high_quality_pct)}%", _text("docs/evaluation.md"))
     r = "ring8"
     assert_in(f"ring8 real {cal['calib-real', r].modes_covered:.0f} / "
               f"{fmt(cal['calib-real', r].high_quality_pct)}%, noise "
               f"{cal['calib-noise', r].modes_covered:.0f} / "
               f"{fmt(cal['calib-noise', r].high_quality_pct)}%; digits real FID "
               f"{cal['calib-real', 'digits'].fid:.1f}, noise "
-              f"{fmt(cal['calib-noise', 'digits'].fid)}", _text("README.md"))
+              f"{fmt(cal['calib-noise', 'digits'].fid)}", _text("docs/evaluation.md"))
 
 
 def quick_finals():

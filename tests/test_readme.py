@@ -1,4 +1,7 @@
-"""The README's two set-up commands are exactly what CI runs."""
+"""The README's two set-up commands are exactly what CI runs; its first look at results is what
+the code prints for the committed runs; the variants table of docs/variants.md is the registry.
+(The numbers the docs quote from committed tables are recomputed in tests/test_claims.py; links,
+the strict site build and the commands' options are checked in tests/test_docs.py.)"""
 
 import re
 from pathlib import Path
@@ -8,6 +11,12 @@ from conftest import REPO
 
 def _bash_blocks(text):
     return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, re.S)]
+
+
+def _section(text, heading):
+    """The body of the Markdown section ``heading`` (up to the next heading of its level)."""
+    level = heading.split(" ", 1)[0]
+    return text.split(heading + "\n", 1)[1].split(f"\n{level} ", 1)[0]
 
 
 def test_readme_has_exactly_two_setup_commands_and_ci_runs_them():
@@ -23,6 +32,20 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_them():
     assert ci.index(install) < ci.index(test)
 
 
+def test_docs_home_gives_the_readmes_two_commands():
+    readme = Path(REPO, "README.md").read_text()
+    home = Path(REPO, "docs", "index.md").read_text()
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    assert _bash_blocks(_section(home, "## Quick start")) == _bash_blocks(setup)
+
+
+def test_readme_stays_short():
+    """The README is the front page (what it is, set-up, a first look, layout, links); the
+    manual is docs/."""
+    lines = Path(REPO, "README.md").read_text().splitlines()
+    assert 120 <= len(lines) <= 250, len(lines)
+
+
 def test_constraints_pin_every_dependency():
     pins = {}
     for line in Path(REPO, "constraints.txt").read_text().splitlines():
@@ -30,20 +53,60 @@ def test_constraints_pin_every_dependency():
             name, version = line.split("==")
             pins[name.lower().replace("_", "-")] = version
     for dep in ("torch", "torchvision", "pluggy", "pandas", "pyarrow", "torch-fidelity",
-                "scikit-learn", "pytest", "pytest-benchmark", "hypothesis", "numpy"):
+                "scikit-learn", "pytest", "pytest-benchmark", "hypothesis", "numpy",
+                "mkdocs", "mkdocs-material"):
         assert dep in pins, dep
 
 
-def test_readme_variants_table_is_the_registry_and_hyperparams_defaults(reg):
-    """Every row of README's variants table is the registered recipe, and its `Hyperparams()`
-    row is the dataclass's defaults: the defaults cannot silently differ from what is shown."""
-    from ganbench.api.specs import Hyperparams
+def test_docs_tools_are_in_the_dev_extra():
+    """.ci/run's fresh install (`-e ".[dev]"`) brings the site builder tests/test_docs.py uses."""
+    text = Path(REPO, "pyproject.toml").read_text()
+    extra = re.search(r"^dev = \[(.*?)\]$", text, re.S | re.M).group(1)
+    dev = {re.split(r"[<>=!~ ]", d, maxsplit=1)[0].lower()
+           for d in re.findall(r'"([^"]+)"', extra)}
+    assert {"mkdocs", "mkdocs-material"} <= dev
+
+
+def test_readme_first_look_is_the_run_summary_of_the_committed_runs(reg):
+    """The summary table the README shows is what `ganbench run` prints (brief_summary) for
+    ring8 of the committed held-out runs, and its reading (every variant finds all 8 modes)
+    holds there; the run count it quotes is the quick suite's."""
+    from ganbench.cli import brief_summary
+    from ganbench.store import results
+    from ganbench_plugins.suites import quick_entries
 
     readme = Path(REPO, "README.md").read_text()
-    table = readme.split("## Variants", 1)[1].split("\n\n", 2)[1]
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    body = _section(readme, "## A first look at results")
+    df = results.load(Path(REPO, "results", "quick-heldout.csv"))
+    df = df[df.dataset == "ring8"]
+    want = brief_summary(results.summarize(df)).rstrip("\n")
+    shown = re.findall(r"```\n(.*?)```", body, re.S)[0].rstrip("\n")
+    assert shown == want, "regenerate the README's block:\n" + want
+    f = results.final_values(df)
+    runs = f[~f.variant.str.startswith("calib-") & (f.metric == "modes_covered")]
+    assert len(runs) >= 30 and (runs.value == 8).all()
+    assert "All eight modes are found by every variant" in body
+    n = len(quick_entries(reg))
+    assert f"ganbench: {n} run(s) on cpu" in body and f"[6/{n}]" in body
+
+
+def _md_rows(text):
+    """The body rows of the first Markdown table in ``text``, as lists of cell strings."""
+    table = re.search(r"^\|.*?(?=\n[^|]|\Z)", text, re.S | re.M).group(0)
+    lines = table.splitlines()
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines[2:]]
+
+
+def test_docs_variants_table_is_the_registry_and_hyperparams_defaults(reg):
+    """Every row of the variants table (docs/variants.md) is the registered recipe, and its
+    `Hyperparams()` row is the dataclass's defaults: the defaults cannot silently differ from
+    what is shown. The papers table below it is each variant's registered reference."""
+    from ganbench.api.specs import Hyperparams
+
+    page = Path(REPO, "docs", "variants.md").read_text()
+    body = _section(page, "## Built-in variants")
     seen = set()
-    for name, model, loss, terms, opt, lrs, betas, k, batch, z in rows:
+    for name, model, loss, terms, opt, lrs, betas, k, batch, z in _md_rows(body):
         if name == "`Hyperparams()`":
             h = Hyperparams()
         else:
@@ -61,3 +124,5 @@ def test_readme_variants_table_is_the_registry_and_hyperparams_defaults(reg):
             h.optimizer, h.lr_g, h.lr_d, h.k, h.batch_size, h.z_dim), name
         assert betas == ("—" if h.optimizer == "rmsprop" else str(tuple(h.betas))), name
     assert seen == set(reg.variants.names())
+    papers = dict(_md_rows(_section(body, "### Papers")))
+    assert papers == {n: reg.variants.get(n).reference for n in reg.variants.names()}
