@@ -428,6 +428,7 @@ def format_html(board) -> str:
     parts = ["<style>table.leaderboard{border-collapse:collapse;margin:6px 0 4px 0}"
              "table.leaderboard th,table.leaderboard td{padding:3px 9px;text-align:right;"
              "border-bottom:1px solid #ddd;font-variant-numeric:tabular-nums}"
+             "table.leaderboard td{white-space:nowrap}"
              "table.leaderboard td.name,table.leaderboard th.name{text-align:left}"
              "table.leaderboard tr.best td{font-weight:bold;background:#eef7ee}"
              "table.leaderboard tr.tied td{background:#f5fbf5}"
@@ -463,3 +464,32 @@ def format_html(board) -> str:
         parts.append("</table>")
     parts.append(f"<p class='leaderboard-note'>{e_(footer(board))}</p></div>")
     return "\n".join(parts)
+
+
+def report_section(df) -> str:
+    """The report's leaderboard section (``ganbench.analysis.report``: at the top of the page):
+    a heading, one table per dataset, the footer."""
+    board = leaderboard(df)
+    return ("<h2 id='leaderboard'>Leaderboard</h2><p class='note'>Per dataset, ranked by its "
+            "main metric; the same table as <code>ganbench results</code>.</p>"
+            + format_html(board))
+
+
+DEFAULT_WIDTH = 100
+
+
+def terminal_width() -> int:
+    """The width tables are fitted to: the terminal's (``COLUMNS`` where set), else
+    :data:`DEFAULT_WIDTH`; at least 60."""
+    import shutil
+
+    return max(60, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def render(df, datasets: Optional[Sequence[str]] = None, *, long: bool = False,
+           width: Optional[int] = None) -> str:
+    """The leaderboard of the long results frame ``df`` as terminal text (``ganbench results``,
+    the end of ``ganbench run``): :func:`leaderboard` then :func:`format_text` at
+    :func:`terminal_width` (``long``: every metric, with intervals)."""
+    return format_text(leaderboard(df, datasets, long=long), width or terminal_width(),
+                       long=long)

@@ -85,6 +85,7 @@ def _read_runs(paths, warn):
 def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
                 warn=None, title: str = "ganbench report") -> Path:
     """Write the report for the run files under ``paths`` to ``out_dir``; returns index.html."""
+    from ganbench.analysis import leaderboard
     from ganbench.store import results
 
     warn = warn or (lambda msg: print(f"ganbench: warning: {msg}", file=sys.stderr))
@@ -112,6 +113,7 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
     datasets = sorted(df["dataset"].dropna().unique())
     body.append("<p>Datasets: " + ", ".join(f"<a href='#ds-{_e(d)}'>{_e(d)}</a>"
                                              for d in datasets) + "</p>")
+    body.append(leaderboard.report_section(df))  # ganbench.analysis.leaderboard: ranked, ties
     studies = {ds: _studies(df_all[df_all["dataset"] == ds]) for ds in datasets}
     if any(studies.values()):
         body.append("<p>Hyperparameter studies: " + ", ".join(

@@ -1,0 +1,90 @@
+"""The report opens with the leaderboard: on run files with known numbers its table ranks the
+variants by the dataset's main metric, marks the best and the tied rows, and puts the
+calibration rows last; read from the HTML and, where Chromium is installed, from the page as a
+browser renders it."""
+
+import shutil
+
+import pytest
+
+from ganbench.store import results
+
+RING = {"alpha": [50.0, 52.0, 54.0], "beta": [46.0, 48.0, 50.0], "gamma": [10.0, 11.0, 12.0],
+        "calib-real": [98.0], "calib-noise": [0.5]}
+
+
+def _runs(out):
+    for variant, values in RING.items():
+        calib = variant.startswith("calib-")
+        for seed, v in enumerate(values):
+            meta = {"run_id": f"{variant}__ring8__s{seed}", "variant": variant,
+                    "dataset": "ring8", "seed": seed, "suite": "quick",
+                    "status": "calibration" if calib else "completed",
+                    "config": {"variant": variant, "dataset": "ring8", "seed": seed}}
+            rows = []
+            for step, (hq, fd) in enumerate([(0.0, 9.0), (v, 1.0 / v)]):
+                at = {"step": step * 100, "images_seen": step * 6400, "wall_s": step * 5.0,
+                      "eval_spec": "e1"}
+                rows += [{**at, "metric": "high_quality_pct", "value": hq, "unit": "%",
+                          "higher_is_better": True},
+                         {**at, "metric": "frechet_data", "value": fd,
+                          "higher_is_better": False}]
+            results.write_run(out, meta, rows[2:] if calib else rows)
+    return out
+
+
+def _board_rows(page: str):
+    import re
+
+    table = re.search(r"<table class='leaderboard' data-dataset='ring8'>(.*?)</table>", page,
+                      re.S).group(1)
+    return re.findall(r"<tr class='([^']*)' data-variant='([^']+)'>", table)
+
+
+def test_report_opens_with_the_leaderboard(tmp_path):
+    from ganbench.analysis.report import make_report
+
+    index = make_report([_runs(tmp_path / "runs")], tmp_path / "report", warn=lambda m: None)
+    page = index.read_text()
+    assert page.index("id='leaderboard'") < page.index("id='ds-ring8'")  # at the top
+    assert _board_rows(page) == [("best", "alpha"), ("tied", "beta"), ("", "gamma"),
+                                 ("calib", "calib-real"), ("calib", "calib-noise")]
+    assert "high_quality_pct ↑ [95% CI]" in page and "104×" in page
+
+
+def _chromium():
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(_chromium() is None or shutil.which("chromedriver") is None,
+                    reason="needs Chromium and chromedriver (apt-get install chromium "
+                    "chromium-driver; .ci/run installs them)")
+def test_leaderboard_as_the_browser_shows_it(tmp_path):
+    pytest.importorskip("selenium", reason="needs selenium (pip install -e '.[dev]')")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    from ganbench.analysis.report import make_report
+
+    index = make_report([_runs(tmp_path / "runs")], tmp_path / "report", warn=lambda m: None)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = _chromium()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1400,1200"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        driver.get(index.as_uri())
+        table = driver.find_element(By.CSS_SELECTOR, "table.leaderboard[data-dataset='ring8']")
+        rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in table.find_elements(By.TAG_NAME, "tr")[1:]]
+        assert [r[2] for r in rows] == ["alpha", "beta", "gamma", "calib-real", "calib-noise"]
+        assert rows[0][:2] == ["1", "★"] and rows[1][:2] == ["2", "="]
+        assert rows[0][4].startswith("52 [") and rows[0][5] == "104×"
+        best = table.find_element(By.CSS_SELECTOR, "tr.best td")
+        assert best.value_of_css_property("font-weight") in ("700", "bold")
+        assert table.location["y"] < driver.find_element(By.ID, "ds-ring8").location["y"]
+    finally:
+        driver.quit()
