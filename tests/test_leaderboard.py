@@ -172,3 +172,21 @@ def test_a_small_real_split_is_labelled_with_its_sample_count():
                                                       higher_is_better=None)
     board = lb.leaderboard(pd.concat([df, small]))
     assert "calib-real (360 samples)" in lb.format_text(board)
+
+
+def test_compare_text_main_metric_first_fits_100_columns_with_a_footer():
+    a = frame("ring8", "high_quality_pct", True, {"x vs y": [10.0, 11.0, 12.0]},
+              {"x vs y": {"modes_covered": [8.0, 8.0, 8.0], "recall": [0.1, 0.2, 0.3]}},
+              unit="%")
+    b = frame("ring8", "high_quality_pct", True, {"x vs y": [50.0, 52.0, 54.0]},
+              {"x vs y": {"modes_covered": [8.0, 8.0, 8.0], "recall": [0.1, 0.2, 0.3]}},
+              unit="%")
+    main_a, main_b = results.main_rows(a), results.main_rows(b)
+    assert set(main_a["metric"]) == {"high_quality_pct", "modes_covered"}  # ring8's mains
+    text = lb.format_compare(results.compare(main_a, main_b))
+    lines = text.splitlines()
+    assert lines[1].split()[:3] == ["ring8", "x", "vs"] and "high_quality_pct ↑" in lines[1]
+    assert "+41 [" in lines[1] and lines[1].rstrip().endswith("better")
+    assert "modes_covered ↑" in lines[2] and lines[2].rstrip().endswith("n.s.")
+    assert "nan" not in text.lower() and max(map(len, lines)) <= 100
+    assert "Holm-adjusted" in text

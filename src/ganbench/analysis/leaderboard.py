@@ -26,24 +26,14 @@ import math
 import textwrap
 from typing import Any, Iterable, Optional, Sequence
 
+# a metric's range, to which intervals are clipped, is ganbench.store.results's
+from ganbench.store.results import RANGES, clip_interval, metric_range  # noqa: F401
+
 CALIB_PREFIX = "calib-"
 SAMPLES_METRIC = "calibration_samples"  # evaluation.calibration.SAMPLES_METRIC (no torch here)
 REAL, NOISE = "calib-real", "calib-noise"
 ARROWS = {True: "↑", False: "↓"}
 
-# Metrics whose values are confined to a range: intervals are clipped to it. Metrics not named
-# here take their unit's range (``%``: [0, 100], ``prob``: [0, 1]) or none.
-NONNEGATIVE = ("fid", "kid", "frechet_data", "reverse_kl", "class_kl", "stacked_kl",
-               "modes_covered", "classes_covered", "stacked_modes", "density", "kid_std",
-               "is_std", "images_per_s", "peak_rss_mb", "peak_cuda_mb", "g_grad_norm")
-RANGES: dict[str, tuple[float, float]] = {
-    **{m: (0.0, math.inf) for m in NONNEGATIVE},
-    "high_quality_pct": (0.0, 100.0),
-    "precision": (0.0, 1.0), "recall": (0.0, 1.0), "coverage": (0.0, 1.0),
-    "cond_accuracy": (0.0, 1.0), "d_real": (0.0, 1.0), "d_fake": (0.0, 1.0),
-    "is": (1.0, math.inf),
-}
-UNIT_RANGES = {"%": (0.0, 100.0), "prob": (0.0, 1.0)}
 # the order in which the quality metrics of a dataset follow its main ones
 QUALITY_ORDER = ("fid", "kid", "frechet_data", "high_quality_pct", "modes_covered",
                  "reverse_kl", "precision", "recall", "density", "coverage", "is",
@@ -60,23 +50,6 @@ def arrow(higher_is_better) -> str:
     if type(higher_is_better).__name__ not in ("bool", "bool_"):  # numpy's bool too
         return ""
     return ARROWS[bool(higher_is_better)]
-
-
-def metric_range(metric: str, unit: Any = None) -> tuple[float, float]:
-    """The values ``metric`` can take (``(-inf, inf)`` when unknown)."""
-    if metric in RANGES:
-        return RANGES[metric]
-    return UNIT_RANGES.get(unit if isinstance(unit, str) else "", (-math.inf, math.inf))
-
-
-def clip_interval(metric: str, unit: Any, low: float, high: float) -> tuple[float, float]:
-    """The interval [low, high] clipped to the range of ``metric`` (NaN stays NaN)."""
-    lo, hi = metric_range(metric, unit)
-    if low == low:
-        low = min(max(low, lo), hi)
-    if high == high:
-        high = max(min(high, hi), lo)
-    return low, high
 
 
 def ratio(value: float, reference: float, higher_is_better) -> float:
@@ -493,3 +466,57 @@ def render(df, datasets: Optional[Sequence[str]] = None, *, long: bool = False,
     :func:`terminal_width` (``long``: every metric, with intervals)."""
     return format_text(leaderboard(df, datasets, long=long), width or terminal_width(),
                        long=long)
+
+
+COMPARE_FOOTER = (
+    "A, B: mean final values over seeds; Δ = B - A with its 95% Welch t-interval [ ] (none "
+    "where values tie or a side has one seed); p: Welch's t-test, or the exact permutation "
+    "test where values tie, Holm-adjusted over the rows with a verdict (family-wise); better/"
+    "worse only where that p < 0.05, by the metric's registered direction (↑/↓); n.s.: no "
+    "significant difference.")
+SHORT_VERDICTS = {"no significant difference": "n.s."}
+
+
+def format_compare(table, width: int = 100, *, long: bool = False) -> str:
+    """``results.compare``'s table for a terminal: one line per dataset × variant × metric, the
+    dataset's main metric first, each line at most ``width`` columns (``long``: every metric,
+    diagnostics too; else the metrics with a direction), blanks where undefined, then a
+    footer saying what Δ, [ ] and p mean."""
+    from ganbench.store.results import MACHINE_METRICS, main_metrics, metric_directions
+
+    if table.empty:
+        return "(nothing to compare)"
+    t = table.copy()
+    directions = metric_directions(sorted(set(t["metric"])))
+    if not long:
+        t = t[t["metric"].map(lambda m: isinstance(directions.get(m), bool))
+              & ~t["metric"].isin(MACHINE_METRICS)]
+        if t.empty:
+            return "(no quality metric to compare; --long shows every metric)"
+    order = {}
+    for ds in set(t["dataset"]):
+        for i, m in enumerate(main_metrics(ds, set(t.loc[t["dataset"] == ds, "metric"]))):
+            order[(ds, m)] = i
+    t["_o"] = [order.get((d, m), 99) for d, m in zip(t["dataset"], t["metric"])]
+    t = t.sort_values(["dataset", "variant", "_o", "metric"])
+    head = ["dataset", "variant", "metric", "A", "B", "Δ [95% CI]", "p", "verdict"]
+    rows = []
+    for _, r in t.iterrows():
+        ci = (f" [{fmt_value(r['ci_low'])}, {fmt_value(r['ci_high'])}]"
+              if r["ci_low"] == r["ci_low"] and r["ci_high"] == r["ci_high"] else "")
+        delta = fmt_value(r["delta"])
+        if delta and not delta.startswith("-") and r["delta"] != 0:
+            delta = "+" + delta
+        p = r["p_holm"] if r["p_holm"] == r["p_holm"] else r["p_value"]
+        n = f" ({int(r['runs_a'])}/{int(r['runs_b'])} seeds)" \
+            if r["verdict"] == "no interval (1 seed)" else ""
+        verdict = "no interval" + n if n else SHORT_VERDICTS.get(r["verdict"], r["verdict"])
+        rows.append([r["dataset"], r["variant"],
+                     f"{r['metric']} {arrow(directions.get(r['metric']))}".strip(),
+                     fmt_value(r["mean_a"]), fmt_value(r["mean_b"]), delta + ci,
+                     "" if p != p else f"{p:.2g}", verdict])
+    import textwrap
+
+    text = fit_width("", head, rows, width, right=range(3, 7), shorten=1, min_name=14)
+    return text.lstrip("\n") + "\n" + "\n".join(textwrap.wrap(COMPARE_FOOTER, width))
+
