@@ -190,3 +190,15 @@ def test_compare_text_main_metric_first_fits_100_columns_with_a_footer():
     assert "modes_covered ↑" in lines[2] and lines[2].rstrip().endswith("n.s.")
     assert "nan" not in text.lower() and max(map(len, lines)) <= 100
     assert "Holm-adjusted" in text
+
+
+def test_a_mean_worse_than_noise_on_another_metric_is_marked():
+    values = {"a": [50.0, 52.0, 54.0], "b": [40.0, 41.0, 42.0], "calib-noise": [0.5]}
+    modes = {"a": {"modes_covered": [25.0, 25.0, 25.0]}, "b": {"modes_covered": [17.0, 18.0, 16.0]},
+             "calib-noise": {"modes_covered": [22.0]}}
+    board = lb.leaderboard(frame("grid25", "high_quality_pct", True, values, modes, unit="%"))
+    r = board.set_index("variant")
+    assert r.loc["b", "worse_than_noise"] == "modes_covered" and r.loc["a", "worse_than_noise"] == ""
+    lines = lb.format_text(board).splitlines()
+    assert next(x for x in lines if " b " in x).rstrip().endswith("17 !")
+    assert next(x for x in lines if " a " in x).rstrip().endswith("25")

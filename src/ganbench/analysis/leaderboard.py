@@ -89,7 +89,8 @@ def leaderboard(df, datasets: Optional[Sequence[str]] = None, *, long: bool = Fa
     else the quality metrics (those with a direction). Columns: ``dataset``, ``rank``
     (1 = best; empty for calibration rows and rows without a value), ``variant``, ``setting``,
     ``runs``, ``status``, ``calibration``, ``main_metric``, ``best``, ``tied``, ``x_noise``,
-    ``vs_real``, ``below_noise`` (seeds worse than noise on the main metric), ``seeds`` (seeds
+    ``vs_real``, ``below_noise`` (seeds worse than noise on the main metric),
+    ``worse_than_noise`` (the other metrics whose mean is worse than noise's), ``seeds`` (seeds
     with a main value), ``eval_spec``, and per metric M ``M`` (mean), ``M:low``, ``M:high``
     (the clipped 95% interval), ``M:std``. ``board.attrs``: ``metrics`` (dataset -> metrics
     in column order, main first), ``directions`` (metric -> higher_is_better), ``units``."""
@@ -118,7 +119,8 @@ def leaderboard(df, datasets: Optional[Sequence[str]] = None, *, long: bool = Fa
         m0 = main[0] if main else (quality[0] if quality else None)
         records.extend(_dataset_rows(dataset, s, fin, metrics, m0, directions, units))
     cols = ["dataset", "rank", "variant", "setting", "runs", "status", "calibration",
-            "main_metric", "best", "tied", "x_noise", "vs_real", "below_noise", "seeds",
+            "main_metric", "best", "tied", "x_noise", "vs_real", "below_noise",
+            "worse_than_noise", "seeds",
             "eval_spec"]
     extra = []
     for ms in shown.values():
@@ -165,6 +167,10 @@ def _dataset_rows(dataset, s, fin, metrics, m0, directions, units) -> list[dict[
         finals = _finals(fin, dataset, e, m0)
         e["seeds"] = len(finals)
         e["below_noise"] = sum(worse(x, noise, hib) for x in finals)
+        noise_row = calib.get((NOISE, e["eval_spec"]), {})
+        e["worse_than_noise"] = ",".join(  # other metrics whose mean is worse than noise's
+            m for m in metrics if m != m0 and worse(e.get(m, nan), noise_row.get(m, nan),
+                                                    directions.get(m)))
     ranked = [e for e in trained if m0 and e.get(m0, nan) == e.get(m0, nan)
               and isinstance(hib, bool)]
     ranked.sort(key=lambda e: (-e[m0] if hib else e[m0], e["variant"]))
@@ -258,7 +264,7 @@ def footer(board=None) -> str:
             "(calib-noise) the main metric is; vs real: the main metric as a share of held-out "
             "real data's (calib-real), 100% = as good as real data (both in the better "
             "direction, on the same EvalSpec). ! k/n: k of n seeds worse than noise on the "
-            "main metric.")
+            "main metric; a value followed by !: a mean worse than noise's.")
 
 
 def _rank(e) -> str:
@@ -277,6 +283,7 @@ def _note(e) -> str:
         parts.append(st)
     if _f(e.get("below_noise")) > 0:
         parts.append(f"! {int(e['below_noise'])}/{int(e['seeds'])} < noise")
+
     return "; ".join(parts)
 
 
@@ -284,6 +291,8 @@ def _cell(e, m, with_ci: bool) -> str:
     v = fmt_value(e.get(m, math.nan))
     if not v:
         return ""
+    if m in str(e.get("worse_than_noise") or "").split(","):
+        v += " !"  # its mean is worse than the noise row's
     if with_ci:
         ci = fmt_interval(e.get(f"{m}:low", math.nan), e.get(f"{m}:high", math.nan))
         return f"{v} {ci}" if ci else v
