@@ -256,15 +256,14 @@ def fmt_interval(low: float, high: float) -> str:
 
 def footer(board=None) -> str:
     """What the marks and columns mean (the same text under the terminal and HTML tables)."""
-    return ("Final values, mean over seeds; [ ]: the 95% t-interval of that mean over the seeds "
-            "(n - 1 dof), clipped to the metric's range, none with one seed; ↑/↓: higher/lower "
-            "is better (the metric's registration). Rows are ranked by each dataset's main "
-            "metric (first column after runs). ★ best: the best mean; = " + TIE_RULE + ". "
-            "× noise: how many times better than uniform noise over the data's range "
-            "(calib-noise) the main metric is; vs real: the main metric as a share of held-out "
-            "real data's (calib-real), 100% = as good as real data (both in the better "
-            "direction, on the same EvalSpec). ! k/n: k of n seeds worse than noise on the "
-            "main metric; a value followed by !: a mean worse than noise's.")
+    return ("Mean of the runs' final values over seeds; [ ]: the 95% t-interval of that mean, "
+            "clipped to the metric's range (none with one seed); ↑/↓: higher/lower is better. "
+            "Ranked by the dataset's main metric (the first metric column). ★ best mean; "
+            "= tied: its interval overlaps the best's (a screen, not a test: ganbench compare "
+            "--variants A,B tests a pair). × noise: times better than uniform noise "
+            "(calib-noise); vs real: share of held-out real data's score (calib-real), 100% = "
+            "as good, same EvalSpec. ! k/n < noise: k of n seeds worse than noise on the main "
+            "metric; a value followed by !: a mean worse than noise's.")
 
 
 def _rank(e) -> str:
