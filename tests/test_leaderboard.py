@@ -128,6 +128,12 @@ def test_registered_main_metric_decides_the_order(reg):
     spec = DatasetSpec("toy-plugin-set", DataSpec("points", (2,)), load=lambda r: None,
                        description="x", main_metrics=("recall",))
     assert spec.headline() == ("recall",)
+    one = DatasetSpec("x", DataSpec("points", (2,)), load=lambda r: None, description="x",
+                      main_metrics="fid")
+    assert one.main_metrics == ("fid",)  # a plain name is a tuple of one
+    with pytest.raises(TypeError, match="main_metrics must be metric names"):
+        DatasetSpec("x", DataSpec("points", (2,)), load=lambda r: None, description="x",
+                    main_metrics=("fid", 3))
     reg.datasets.add(spec, "test_plugin")
     values = {"a": [0.9, 0.91, 0.92], "b": [0.5, 0.51, 0.52]}
     # frechet_data says b is better (lower); the registered main metric, recall, says a is

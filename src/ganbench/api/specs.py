@@ -302,6 +302,14 @@ class DatasetSpec:
     source: str = "embedded"  # "embedded" (no files needed) or "files"
     main_metrics: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        m = self.main_metrics
+        m = (m,) if isinstance(m, str) else tuple(m or ())  # "fid" or a list: a tuple
+        if not all(isinstance(x, str) and x for x in m):
+            raise TypeError(f"dataset '{self.name}': main_metrics must be metric names, got "
+                            f"{self.main_metrics!r}")
+        object.__setattr__(self, "main_metrics", m)
+
     def headline(self) -> tuple[str, ...]:
         """``main_metrics``, or the default rule: % high quality then modes covered on a
         mixture (``modes`` set), FID on images, frechet_data otherwise (each followed by the
