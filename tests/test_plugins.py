@@ -238,7 +238,14 @@ def test_suite_entry_recipe_applies_to_the_suite_only(reg):
 
     from ganbench.planning.plan import Overrides, plan
 
-    quick = {(j.variant, j.dataset): j for j in plan(reg, run_all=True)}
+    # quick-full: quick's recipes on every variant and on grid25 too; quick (run --all) is a
+    # part of it, run for run
+    quick = {(j.variant, j.dataset, j.seed): j for j in plan(reg, run_all=True,
+                                                             suite="quick-full")}
+    default = plan(reg, run_all=True)
+    assert default and all(quick[j.variant, j.dataset, j.seed].run_id == j.run_id
+                           for j in default)
+    quick = {(v, d): j for (v, d, seed), j in quick.items() if seed == 0}
     assert {d for (_v, d) in quick} == {"ring8", "grid25", "digits"}
     suite_only = {v.name for v in reg.variants if v.suite_only}
     assert {"pacgan-paper-gan", "lucic-wgan"} <= suite_only  # papers' recipes: not in quick
