@@ -39,3 +39,12 @@ def test_the_gate_anchors_keep_the_baselines_run_ids():
         got |= {j.run_id for j in plan(reg, run_all=True, variants=variants,
                                        datasets=[dataset], seeds=seeds)}
     assert len(want) == 9 and got == want
+
+
+def test_a_run_by_name_still_trains_seed_0_only(reg):
+    """``ganbench run --variant V --dataset D`` takes its budget from the quick suite, not its
+    seeds: one run, as before the suite had three."""
+    jobs = plan(reg, variants=["non-saturating"], datasets=["ring8"])
+    assert [j.seed for j in jobs] == [0]
+    assert jobs[0].budget == plan(reg, run_all=True, variants=["non-saturating"],
+                                  datasets=["ring8"])[0].budget

@@ -254,6 +254,8 @@ def plan(
                                      f"{_fitting_example(reg, v)})")
             for d in ds_list:
                 tpl = next((e for e in suite_entries if e.variant == base and e.dataset == d), None)
+                if tpl is not None and not suite:  # the default suite lends budgets, not seeds
+                    tpl = dataclasses.replace(tpl, seeds=(0,))
                 pairs.append((tpl or SuiteEntry(variant=v.name, dataset=d, budget="10000img"), v))
         if not suite:
             suite_name = ""
