@@ -255,10 +255,7 @@ def band_limits(a, log: bool, floor: Optional[float] = None,
         centre = a["mean"].to_numpy(dtype=float)
         s = a["std"].fillna(0).to_numpy(dtype=float)
         low, high = centre - s, centre + s
-    if floor is not None:
-        low = np.maximum(low, floor)
-    if ceiling is not None:
-        high = np.minimum(high, ceiling)
+    low, high = np.clip(low, floor, ceiling), np.clip(high, floor, ceiling)
     return centre, low, high
 
 
@@ -281,13 +278,16 @@ def _calibration_levels(d, metric: str) -> dict[str, float]:
 
 
 def palette(n: int) -> list[tuple[float, float, float, float]]:
-    """``n`` colours, distinct for up to 20: tab10's ten, then tab20's ten light shades (a
-    variant past the tenth also gets another line style and marker, :func:`_styles`); past
-    20 the list repeats."""
+    """``n`` colours, distinct for up to 20: tab10's ten, then the five dark shades of
+    tab20b (navy, olive, ochre, brown-red, plum) and five light shades of tab20 (blue,
+    orange, green, red, purple) — no two closer than 0.12 in RGB (tab20 itself has light
+    blue and light cyan at 0.10); a variant past the tenth also gets another line style and
+    marker (:func:`_styles`). Past 20 the list repeats."""
     from matplotlib import colormaps
 
-    tab10, tab20 = colormaps["tab10"], colormaps["tab20"]
-    colours = [tab10(i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
+    tab10, tab20, tab20b = colormaps["tab10"], colormaps["tab20"], colormaps["tab20b"]
+    colours = ([tab10(i) for i in range(10)] + [tab20b(4 * i) for i in range(5)]
+               + [tab20(2 * i + 1) for i in range(5)])
     return [colours[i % len(colours)] for i in range(n)]
 
 
@@ -815,7 +815,8 @@ def _plain(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, dict):
-        return ", ".join(f"{k}={_plain(x)}" for k, x in sorted(v.items())) or "—"
+        return ", ".join(f"{k}={'none' if x is None else _plain(x)}"
+                         for k, x in sorted(v.items())) or "—"
     if isinstance(v, (list, tuple)):
         return ", ".join(_plain(x) for x in v) or "—"
     if isinstance(v, float):
