@@ -256,6 +256,8 @@ def band_limits(a, log: bool, floor: Optional[float] = None,
         s = a["std"].fillna(0).to_numpy(dtype=float)
         low, high = centre - s, centre + s
     low, high = np.clip(low, floor, ceiling), np.clip(high, floor, ceiling)
+    gone = ~(np.isfinite(centre) & np.isfinite(s))  # a mean that overflowed: no band there
+    low[gone], high[gone] = np.nan, np.nan
     return centre, low, high
 
 

@@ -359,9 +359,9 @@ def tensorboard_tag(row: dict[str, Any]) -> str:
 
 
 def tensorboard_step(row: dict[str, Any]) -> int:
-    """The TensorBoard step of a metric row: the images seen (real training images drawn),
-    so that variants of different batch sizes or D steps per G step line up on an equal
-    budget of data; G steps are the row's ``step`` in the run file."""
+    """The TensorBoard step of a metric row: the images seen (real training images D was
+    shown), so that variants of different batch sizes or D steps per G step line up on an
+    equal budget of data; G steps are the row's ``step`` in the run file."""
     seen = row.get("images_seen")
     return int(seen if seen is not None else row["step"])
 
