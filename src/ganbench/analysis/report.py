@@ -526,8 +526,11 @@ def _figure_study(rows, trials, calib, styles, path: Path):
         k = [p["k"] for p in c]
         ax.plot(k, [p["expected_best"] for p in c], color=st["color"], ls=st["ls"],
                 marker=st["marker"], ms=3, label=f"{s['variant']} ({s['trials']} trials)")
-        ax.fill_between(k, [p["ci_low"] for p in c], [p["ci_high"] for p in c],
-                        color=st["color"], alpha=0.15, lw=0)
+        low = [p["ci_low"] for p in c]
+        if metric in DISTANCES:  # a distance is >= 0: its band stops there
+            low = [max(v, 0.0) if v == v else v for v in low]
+        ax.fill_between(k, low, [p["ci_high"] for p in c], color=st["color"], alpha=0.15,
+                        lw=0)
     _calibration_lines(ax, calib, metric)
     _log_if_spread(ax, metric)
     ax.xaxis.get_major_locator().set_params(integer=True)
