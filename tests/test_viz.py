@@ -169,6 +169,23 @@ def test_sample_reproduces_last_evaluation_picture_bitwise(sweep, tmp_path, vari
     assert info["source"] == "sample"
 
 
+def test_sample_step_of_the_final_generator(sweep, tmp_path):
+    """A run kept with --keep-generators final: --step of its last evaluation point is the
+    final generator (not "kept: none"); another step says which one is kept."""
+    from ganbench.store import pictures
+
+    f = sweep["runs"][("non-saturating", "digits")]
+    last = json.loads(f.read_text())["meta"]["steps"]
+    out = tmp_path / "s.png"
+    r = run_cli("sample", str(f), "--step", str(last), "--out", str(out), env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(pictures.read_png(out)[0], _last_picture(f)[0])
+    r = run_cli("sample", str(f), "--step", "1", "--out", str(out), env=ENV)
+    assert r.returncode == 2
+    assert (f"kept no generator of step 1 (kept: {last} (the final generator); train with "
+            "--keep-generators all") in r.stderr and "none" not in r.stderr
+
+
 def test_sample_by_run_id_class_and_seed(sweep, tmp_path):
     from ganbench.store import pictures
 
@@ -246,6 +263,50 @@ def test_interpolate_cli_writes_rows(sweep, tmp_path):
     assert r.returncode == 0, r.stderr
     pic, layout = pictures.read_png(out)
     assert (layout["rows"], layout["cols"]) == (6, 6)
+    assert layout["row_labels"] == ["pair 1 linear", "pair 1 spherical", "pair 2 linear",
+                                    "pair 2 spherical", "pair 3 linear", "pair 3 spherical"]
+    _assert_row_labels_drawn(pic, layout)
+
+
+def _assert_row_labels_drawn(pic, layout):
+    """Each row of a labelled grid has ink in the label strip left of it (and nowhere else
+    in the strip's gaps), and the title line has ink."""
+    from ganbench.store import pictures
+
+    left, top = layout["label_left"], layout["label_top"]
+    assert left > 20 and top > 0
+    strip = pic[:, :left]
+    row_h = (layout["cell_h"] + layout["pad"]) * layout["scale"]
+    for r in range(layout["rows"]):
+        y = top + r * (row_h + layout["caption_h"])
+        assert (strip[y:y + row_h] < pictures.BACKGROUND - 60).sum() >= 8, r
+    assert (pic[:top] < pictures.BACKGROUND - 60).sum() > 50  # the title
+
+
+def test_annotate_keeps_the_cells_and_labels_each_row():
+    import torch
+
+    from ganbench.store import pictures
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 1, 8, 8, generator=g) * 2 - 1
+    grid, layout = pictures.image_grid(x, 2, 3, min_cell=40)
+    pic, lab = pictures.annotate(grid, layout, row_labels=["+ 7", "="],
+                                 captions=["a", None, "b 0.99", "c", "d", "e"], title="7 = ?")
+    assert pic.ndim == 2 and pic.shape[0] > grid.shape[0] and pic.shape[1] > grid.shape[1]
+    for r in range(2):
+        for c in range(3):  # the cells keep G's pixels exactly
+            assert np.array_equal(pictures.grid_cell(pic, lab, r, c),
+                                  pictures.to_uint8(x[r * 3 + c][None])[0, 0])
+    _assert_row_labels_drawn(pic, lab)
+    row_h = (lab["cell_h"] + lab["pad"]) * lab["scale"]
+    col_w = (lab["cell_w"] + lab["pad"]) * lab["scale"]
+    for i, text in enumerate(lab["captions"]):  # ink under a cell exactly where a caption is
+        r, c = divmod(i, 3)
+        y = lab["label_top"] + r * (row_h + lab["caption_h"]) + row_h
+        x0 = lab["label_left"] + c * col_w
+        ink = (pic[y:y + lab["caption_h"], x0:x0 + col_w] < 100).sum()
+        assert (ink > 5) == bool(text), (i, ink)
 
 
 def test_arithmetic_reports_what_the_classifier_says(sweep, tmp_path):
@@ -273,6 +334,41 @@ def test_arithmetic_reports_what_the_classifier_says(sweep, tmp_path):
 
     pic, layout = pictures.read_png(out)
     assert layout["rows"] == 4 and layout["expression"] == f"{a}-{b}+{b}"
+    assert layout["row_labels"] == [f"{a}", f"- {b}", f"+ {b}", "="]
+    assert layout["title"].startswith(f"{a} - {b} + {b} = ?")
+    # the classifier's verdict under each result, and under each term's mean latent
+    cols = layout["cols"]
+    verdicts = layout["captions"][3 * cols:3 * cols + 8]
+    assert verdicts[0].split()[0] == str(res["result_decodes_as"])
+    assert sorted(v.split()[0] for v in verdicts) == sorted(
+        k for k, n in res["result_classes"].items() for _ in range(n))
+    assert layout["captions"][cols - 1] == (f"mean: {res['terms'][0]['mean_decodes_as']} "
+                                            f"{res['terms'][0]['mean_confidence']:.2f}")
+    _assert_row_labels_drawn(pic, layout)
+    row_h = (layout["cell_h"] + layout["pad"]) * layout["scale"]
+    y = layout["label_top"] + 3 * (row_h + layout["caption_h"]) + row_h
+    assert (pic[y:y + layout["caption_h"]] < 100).sum() > 8 * 10  # 8 verdicts drawn
+
+
+def test_interpolate_points_draws_each_pair_in_its_colour(sweep):
+    from ganbench.analysis import latent
+    from ganbench.store import pictures
+
+    kept = _kept(sweep, "non-saturating", "ring8")
+    pic, layout, z, samples = latent.interpolate(kept, pairs=3, steps=20, seed=1)
+    assert layout["kind"] == "paths" and pic.shape[2] == 3
+    side, top = layout["side"], layout["panel_top"]
+    for left in layout["panel_left"]:  # linear, spherical: every pair's colour in each
+        panel = pic[top:top + side, left:left + side]
+        for rgb in layout["pair_rgb"]:
+            assert (panel == np.array(rgb, np.uint8)).all(2).sum() > 30, (left, rgb)
+    assert len({tuple(c) for c in layout["pair_rgb"]}) == 3
+    # the start marker: a disc of the pair's colour around G's first point of the path
+    px, py = pictures._pixels(samples[:1].numpy(), layout["window"], side)
+    cx, cy = int(round(px[0])), int(round(py[0])) + top
+    if 6 <= cx < side - 6 and top + 6 <= cy < top + side - 6:
+        disc = pic[cy - 3:cy + 4, cx - 3:cx + 4]
+        assert (disc == np.array(layout["pair_rgb"][0], np.uint8)).all(2).sum() >= 20
 
 
 # ------------------------------------------------------------------ TensorBoard
@@ -288,12 +384,25 @@ def test_tensorboard_holds_every_metric_row_and_the_pictures(sweep):
     acc.Reload()
     tags = acc.Tags()
     rows = data["rows"]
-    assert set(tags["scalars"]) == {r["metric"] for r in rows}
-    for r in rows:
-        events = {e.step: e.value for e in acc.Scalars(r["metric"])}
-        assert events[r["step"]] == pytest.approx(r["value"], rel=1e-6, abs=1e-6)
-    images = acc.Images("samples")
-    assert [e.step for e in images] == sorted({r["step"] for r in rows})
+    from ganbench.store.results import MACHINE_METRICS
+
+    group = {m: "speed" for m in MACHINE_METRICS}
+    group.update({"frechet_data": "quality", "fid": "quality", "d_loss": "train",
+                  "g_grad_norm": "train"})
+    want = {f"{group[r['metric']]}/{r['metric']}" if r["metric"] in group else
+            f"{'train' if r['higher_is_better'] is None else 'quality'}/{r['metric']}"
+            for r in rows}
+    assert set(tags["scalars"]) == want
+    assert {"quality/fid", "quality/frechet_data", "train/d_loss", "train/g_grad_norm",
+            "speed/images_per_s"} <= want
+    assert all(t.split("/")[0] in ("quality", "train", "speed") for t in tags["scalars"])
+    assert len({r["images_seen"] for r in rows}) > 1
+    for r in rows:  # the step is the images seen, not G's steps
+        tag = next(t for t in want if t.endswith("/" + r["metric"]))
+        events = {e.step: e.value for e in acc.Scalars(tag)}
+        assert events[r["images_seen"]] == pytest.approx(r["value"], rel=1e-6, abs=1e-6)
+    images = acc.Images("samples/evaluation")
+    assert [e.step for e in images] == sorted({r["images_seen"] for r in rows})
     assert images[-1].width > 0 and images[-1].encoded_image_string[:4] == b"\x89PNG"
 
 
@@ -422,6 +531,14 @@ def test_report_is_offline_and_complete(sweep, tmp_path):
                  "Samples over time", "Environment", "EvalSpec", "non-saturating", "cgan"):
         assert text in page, text
     assert page.count("class='pic'") >= 4 * 4  # 4 runs x (final + 3 points over time)
+    env = page[page.index("<h2 id='environment'>"):]
+    head, *rows = _cells(env[env.index("<table>"):env.index("</table>") + 8])
+    assert [r[0] for r in rows] == ["device", "torch", "ganbench", "git sha", "fast path",
+                                    "runs"]
+    assert "None" not in env and "{" not in env and "null" not in env
+    spec = env[env.index("EvalSpec"):]
+    head, *rows = _cells(spec[spec.index("<table>"):spec.index("</table>") + 8])
+    assert head[0] == "field" and {"n_samples", "seed"} <= {r[0] for r in rows}
 
 
 def _chromium():
@@ -511,6 +628,139 @@ def test_report_figures_keep_legends_off_the_axes_and_one_look_per_variant(tmp_p
                 v = line.get_label().split(" (")[0]
                 assert (line.get_color(), line.get_linestyle()) == (
                     styles[v]["color"], styles[v]["ls"])
+
+
+def _seed_rows(variant, loss, metric, per_seed, images=(0, 25_000, 50_000, 75_000, 100_000),
+               higher=False, unit=""):
+    """Rows of ``metric`` for ``variant``: ``per_seed[s][k]`` at ``images[k]``."""
+    return [{"run_id": f"{variant}__s{s}", "variant": variant, "loss": loss, "metric": metric,
+             "step": k, "value": v, "wall_s": k * 2.0, "images_seen": images[k],
+             "higher_is_better": higher, "unit": unit}
+            for s, vals in enumerate(per_seed) for k, v in enumerate(vals)]
+
+
+def test_report_bands_on_a_log_axis_stay_positive_and_inside_the_data():
+    """Seeds far apart (FID 1000 vs 10): mean - std is negative, which on a log axis fell to
+    the axis floor; the band is computed on log10 instead, positive, inside the data."""
+    import pandas as pd
+
+    from ganbench.analysis import report
+
+    seeds = [[2000, 1000, 500, 300, 100], [2000, 100, 50, 20, 10], [2000, 30, 20, 10, 5]]
+    d = pd.DataFrame(_seed_rows("a", "ns", "fid", seeds))
+    a = report._curves(d, "fid", "images_seen")["a"]
+    lin_c, lin_lo, lin_hi = report.band_limits(a, log=False)
+    assert (lin_lo[1:] < 0).all()  # what was drawn before
+    floor, ceiling = report._data_range(d, "fid", True)
+    assert (floor, ceiling) == (5, 2000)
+    centre, lo, hi = report.band_limits(a, True, floor, ceiling)
+    v = np.array(seeds, dtype=float)
+    gm = 10 ** np.log10(v).mean(0)
+    assert np.allclose(centre, gm)  # the geometric mean
+    s = np.log10(v).std(0, ddof=1)
+    assert np.allclose(lo, np.maximum(10 ** (np.log10(gm) - s), 5))
+    assert np.allclose(hi, np.minimum(10 ** (np.log10(gm) + s), 2000))
+    assert (lo > 0).all() and (lo >= floor).all() and (hi <= ceiling).all()
+    assert (lo <= centre * (1 + 1e-12)).all() and (centre <= hi * (1 + 1e-12)).all()
+    assert (lo[1:] < hi[1:]).all()
+    # and as drawn: a log axis, every band vertex positive and inside the data's range
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fig = report._figure_quality(d, d.iloc[:0], "fid", report._styles(["a"]),
+                                     Path(tmp) / "q.png")
+    for ax in fig.axes[:2]:
+        assert ax.get_yscale() == "log"
+        (band,) = ax.collections
+        ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        assert ys.min() >= 5 and ys.max() <= 2000
+        assert ax.get_ylim()[0] > 1  # the axis does not reach down to the floor
+        assert "fid" in ax.get_ylabel() and "lower is better" in ax.get_ylabel()
+
+
+def test_report_tick_labels_are_engineering():
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ganbench.analysis import report
+
+    assert [report.eng(x) for x in (40_000, 1_200_000, 75_000, 125_000, 3e9, 950, 0, 0.25,
+                                    -1200, 12.5)] == [
+        "40k", "1.2M", "75k", "125k", "3G", "950", "0", "0.25", "-1.2k", "12.5"]
+    images = (0, 250_000, 500_000, 750_000, 1_000_000)
+    d = pd.DataFrame(_seed_rows("a", "ns", "modes_covered", [[0, 3, 5, 7, 8], [0, 2, 6, 8, 8]],
+                                images=images, higher=True, unit="modes"))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fig = report._figure_quality(d, d.iloc[:0], "modes_covered", report._styles(["a"]),
+                                     Path(tmp) / "q.png")
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[1]  # vs images seen
+    lo, hi = ax.get_xlim()
+    labels = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi]
+    assert labels[0] == "0" and labels[-1] == "1M" and len(labels) >= 4, labels
+    assert all(t[-1] in "kM" for t in labels[1:]) and all(len(t) <= 5 for t in labels)
+    assert ax.get_xlabel().startswith("images seen")
+    assert ax.get_ylabel() == "modes_covered (modes, higher is better)"
+    yt = [float(t) for t in ax.get_yticks()]
+    assert all(t == int(t) for t in yt)  # a count: whole-number ticks
+    assert fig.axes[0].get_xlabel() == "training time (s)"
+    w, _ = fig.get_size_inches()
+    assert w * fig.dpi >= 1300  # the page's width
+
+
+def test_report_stability_panels_group_by_loss_kind():
+    """A Wasserstein critic's d_loss of -1200 and gradient norm of 25,000 get their own row
+    of panels: the non-saturating curves keep their scale."""
+    import pandas as pd
+
+    from ganbench.analysis import report
+
+    rows = (_seed_rows("wgan", "wasserstein", "d_loss", [[-5, -300, -1200, -900, -1100]])
+            + _seed_rows("wgan", "wasserstein", "g_grad_norm", [[3, 800, 25_000, 9_000, 20_000]])
+            + _seed_rows("ns", "non-saturating", "d_loss", [[1.4, 1.2, 1.1, 1.0, 0.9]])
+            + _seed_rows("ns", "non-saturating", "g_grad_norm", [[0.5, 1, 2, 1.5, 1.2]])
+            + _seed_rows("hinge", "hinge", "d_loss", [[2.0, 1.5, 1.0, 0.8, 0.7]])
+            + _seed_rows("ns2", "non-saturating", "d_loss", [[1.3, 1.1, 1.0, 0.9, 0.8]]))
+    d = pd.DataFrame(rows)
+    assert report.loss_kinds(d) == {"hinge": ["hinge"], "non-saturating": ["ns", "ns2"],
+                                    "wasserstein": ["wgan"]}
+    styles = report._styles(["hinge", "ns", "ns2", "wgan"])
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fig = report._figure_stability(d, ["d_loss", "g_grad_norm"], styles,
+                                       Path(tmp) / "s.png")
+    axes = [ax for ax in fig.axes]
+    assert len(axes) == 6  # 3 kinds x 2 statistics
+    kinds = {"hinge": {"hinge"}, "non-saturating": {"ns", "ns2"}, "wasserstein": {"wgan"}}
+    for r, (kind, want) in enumerate(kinds.items()):
+        assert axes[2 * r].get_ylabel() == f"loss: {kind}"
+        drawn = {line.get_label() for line in axes[2 * r].get_lines()}
+        assert drawn == want, (kind, drawn)
+    lo, hi = axes[2].get_ylim()  # non-saturating d_loss: not flattened by -1200
+    assert -0.5 < lo < 0.8 and 1.4 < hi < 2.5
+    lo, hi = axes[3].get_ylim()
+    assert 0 < lo and hi < 5
+    assert axes[5].get_yscale() == "log"  # the critic's gradient norm spans 3 .. 25,000
+    assert "not recorded" in " ".join(t.get_text() for t in axes[1].texts)  # hinge: none
+
+
+def test_report_colours_are_distinct_for_20_variants():
+    from matplotlib.colors import to_rgb
+
+    from ganbench.analysis import report
+
+    names = [f"v{i:02d}" for i in range(20)]
+    styles = report._styles(names)
+    rgb = np.array([to_rgb(styles[n]["color"]) for n in names])
+    dist = np.sqrt(((rgb[:, None] - rgb[None]) ** 2).sum(-1))
+    assert dist[~np.eye(20, dtype=bool)].min() > 0.12  # every pair apart in RGB
+    assert len({(tuple(c), styles[n]["ls"]) for c, n in zip(rgb.tolist(), names)}) == 20
+    # stable: a variant's look does not depend on the dataset or figure it is drawn in
+    again = report._styles(list(reversed(names)))
+    assert all(again[n] == styles[n] for n in names)
 
 
 # ------------------------------------------------------------------ the report of a study

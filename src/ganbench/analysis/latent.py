@@ -99,12 +99,24 @@ def open_run(run: str, results_dir: Optional[str], reg, step: Optional[int] = No
                          "generator")
     gdir = artifacts.run_dir(path.parent, meta["run_id"])
     gfile = gdir / artifacts.generator_name(step)
+    final = gdir / artifacts.generator_name(None)
     if step is not None and not gfile.exists():
-        kept = sorted(s for s in (artifacts.step_of(p.name) for p in gdir.glob("generator-*"))
-                      if s is not None) if gdir.is_dir() else []
-        have = ", ".join(map(str, kept)) or "none; train with --keep-generators all"
-        raise UsageError(f"run {meta['run_id']} kept no generator of step {step} (kept: "
-                         f"{have})")
+        # the final generator is the one of the last evaluation point: --step of that point
+        # names it too (a run kept with --keep-generators final has only that file)
+        final_step = _final_step(final)
+        if final_step == step:
+            gfile = final
+        else:
+            kept = sorted(s for s in (artifacts.step_of(p.name)
+                                      for p in gdir.glob("generator-*")) if s is not None) \
+                if gdir.is_dir() else []
+            have = ", ".join(map(str, kept))
+            if final_step is not None and final_step not in kept:
+                have = (f"{have}, " if have else "") + f"{final_step} (the final generator)"
+            if not kept:
+                have = (have or "none") + "; train with --keep-generators all for every step"
+            raise UsageError(f"run {meta['run_id']} kept no generator of step {step} (kept: "
+                             f"{have})")
     record, state = artifacts.read_generator(gfile)
     if record.get("run_id") != meta["run_id"]:
         raise UsageError(f"'{gfile}' belongs to run {record.get('run_id')!r}, not "
@@ -116,6 +128,20 @@ def open_run(run: str, results_dir: Optional[str], reg, step: Optional[int] = No
     modes = reg.datasets.get(name).modes if name in reg.datasets else None
     ds = SimpleNamespace(name=name, spec=spec, modes=modes)
     return Kept(path, meta, record, g, ds)
+
+
+def _final_step(path: Path) -> Optional[int]:
+    """The evaluation step of the final generator file ``path`` (None when there is none or
+    it cannot be read: opening it says why)."""
+    from ganbench.store import artifacts
+
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        record, _ = artifacts.read_generator(path)
+    except UsageError:
+        return None
+    return int(record["step"])
 
 
 # ---------------------------------------------------------------------------------- decoding
@@ -359,9 +385,16 @@ def interpolate(kept: Kept, pairs: int = 4, steps: Optional[int] = None, seed: i
     samples = decode(kept, flat, y)
     if kept.kind == "images":
         pic, layout = pictures.image_grid(samples, len(rows), steps)
+        labels = [f"pair {r // 2 + 1} {'spherical' if r % 2 else 'linear'}"
+                  + (f", class {per_row[r]}" if y is not None else "")
+                  for r in range(len(rows))]
+        pic, layout = pictures.annotate(pic, layout, row_labels=labels, title=(
+            f"interpolation from the left latent to the right one, {steps} steps: linear "
+            "(lerp) and spherical (slerp) per pair"))
     else:
         win = kept.record.get("window") or pictures.window(kept.dataset.modes, samples)
-        pic, layout = pictures.scatter(samples, win, kept.dataset.modes)
+        pic, layout = pictures.paths(samples.reshape(len(rows), steps, -1), win,
+                                     kept.dataset.modes, pairs=pairs)
     layout.update(rows_are="linear, spherical for each pair of latents", seed=seed)
     return pic, layout, z, samples
 
@@ -370,6 +403,7 @@ def interpolate(kept: Kept, pairs: int = 4, steps: Optional[int] = None, seed: i
 
 _EXPR = re.compile(r"^\s*(\d{1,9})((?:\s*[+-]\s*\d{1,9})+)\s*$")
 MAX_TERMS = 64  # each term is a row of the picture and decodes its own mean latent
+ARITHMETIC_CELL = 56  # pixels per cell at least: room for its caption under it
 
 
 def parse_expression(expr: str, num_classes: int) -> list[tuple[int, int]]:
@@ -448,17 +482,30 @@ def arithmetic(kept: Kept, expr: str, exemplars: int = 3, pool: int = 2000, seed
     for k in rp.tolist():
         counts[k] = counts.get(k, 0) + 1
     cols = max(exemplars + 1, results)
-    cells, imgs = [], []
-    for ex, xm in shown:  # a row per term: its exemplars, then their mean latent decoded
-        start = len(imgs)
+    cells, imgs, captions = [], [], []
+    for (ex, xm), t in zip(shown, report_terms):  # a row per term: its exemplars, then
+        start = len(imgs)                          # their mean latent decoded
         imgs += list(ex) + [xm[0]]
         row = list(range(start, start + len(ex))) + [None] * (cols - len(ex) - 1) + \
             [start + len(ex)]
         cells += row
+        captions += ([f"{t['class']} {p:.2f}" for p in t["exemplar_confidence"]]
+                     + [None] * (cols - len(ex) - 1)
+                     + [f"mean: {t['mean_decodes_as']} {t['mean_confidence']:.2f}"])
     start = len(imgs)
     imgs += list(xr)
     cells += list(range(start, start + len(xr))) + [None] * (cols - len(xr))
-    pic, layout = pictures.image_grid(torch.stack(imgs), len(shown) + 1, cols, cells)
+    captions += [f"{int(k)} {float(p):.2f}" for k, p in zip(rp, rc)] + \
+        [None] * (cols - len(xr))
+    pic, layout = pictures.image_grid(torch.stack(imgs), len(shown) + 1, cols, cells,
+                                      min_cell=ARITHMETIC_CELL)
+    # ASCII operators: Pillow's default font has no U+2212 minus sign
+    labels = [f"{'+' if sign > 0 else '-'} {c}" if i or sign < 0 else f"{c}"
+              for i, (sign, c) in enumerate(terms)] + ["="]
+    pic, layout = pictures.annotate(
+        pic, layout, row_labels=labels, captions=captions,
+        title=" ".join(labels[:-1]) + " = ?   (under each picture: the class the "
+              "classifier gives it, and its probability)")
     layout.update(expression=expr, rows_are="per term: exemplars ... mean latent decoded "
                   "(last column); last row: the result, then with jitter")
     return {

@@ -7,15 +7,19 @@ no script, no web font, no CDN. Per dataset: a section per search space of the s
 ``ganbench sweep`` (``study.summarize``: the expected best after k trials with its
 band, every trial's final value, the numbers and each trial's settings); quality vs training
 seconds and vs images seen for each variant (mean over runs, band: ± one std, at each
-evaluation point; calibration rows as black dashed/dotted levels), the final metrics with
+evaluation point, computed on the axis's scale: on a log axis the geometric mean and ± one std
+of log10, :func:`band_limits`; calibration rows as black dashed/dotted levels; engineering tick
+labels, :func:`eng`; y labels with the metric's unit and direction), the final metrics with
 their 95% t-intervals (``results.summarize``), the anytime table (``anytime.summarize``), the
-calibration rows, stability curves (D/G losses, D outputs, G's gradient norm), each variant's
-final pictures side by side and, per variant, its pictures over time. At the end: the
-environment (device, versions, EvalSpecs).
+calibration rows, stability curves (D/G losses, D outputs, G's gradient norm; a row of panels
+per loss kind, :func:`loss_kinds`, so that a Wasserstein critic's scale does not flatten the
+others), each variant's final pictures side by side and, per variant, its pictures over time.
+At the end: the environment and the EvalSpecs as key/value tables.
 
-A variant keeps one colour, line style and marker in every figure of a report (:func:`_styles`)
-and every figure has one legend, below its axes (:func:`_save`), so that 13 and more variants
-neither cover the curves nor share a look.
+A variant keeps one colour, line style and marker in every figure of a report (:func:`_styles`,
+20 distinct colours, :func:`palette`) and every figure has one legend, below its axes
+(:func:`_save`), so that 20 variants neither cover the curves nor share a look. Figures are
+:data:`FIG_WIDTH` inches wide (the page's 1350 pixels).
 """
 
 from __future__ import annotations
@@ -40,8 +44,17 @@ LOG_SPREAD = 30.0
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 DPI = 90
-LEGEND_COLUMN_IN = 2.3  # inches per legend column
-LEGEND_ROW_IN = 0.2
+FIG_WIDTH = 15.0  # inches: 1350 pixels at DPI, the page's width (body max 1400px, margins)
+LEGEND_FONT = 10
+LEGEND_COLUMN_IN = 2.9  # inches per legend column
+LEGEND_ROW_IN = 0.24
+COUNTS = ("modes_covered", "classes_covered")  # whole numbers: integer ticks
+STABILITY_NAMES = {"d_loss": "d_loss: D's loss", "g_loss": "g_loss: G's loss",
+                   "d_real": "d_real: D(real), probability",
+                   "d_fake": "d_fake: D(fake), probability",
+                   "d_real_raw": "d_real_raw: D's raw output on real data",
+                   "d_fake_raw": "d_fake_raw: D's raw output on fakes",
+                   "g_grad_norm": "g_grad_norm: L2 norm of G's gradient"}
 MAX_PICTURE_BYTES = 64 * 2**20  # a run's sample picture copied into the report
 STUDY_K = (1, 5)  # the study table's columns of the expected best, and k = N
 
@@ -54,9 +67,9 @@ td.l,th.l{text-align:left}
 .row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 .strip{display:flex;gap:6px;overflow-x:auto;padding-bottom:6px}
 figure{margin:0;text-align:center;font-size:.8em}
-img.pic{width:220px;image-rendering:pixelated;border:1px solid #ddd}
-.strip img.pic{width:150px}
-img.fig{max-width:100%}
+img.pic{width:320px;image-rendering:pixelated;border:1px solid #ddd}
+.strip img.pic{width:460px}
+img.fig{width:100%;max-width:1350px}
 .note{color:#555;font-size:.9em}
 """
 
@@ -203,21 +216,61 @@ def _file_name(*parts: str, suffix: str = ".png") -> str:
 
 
 def _curves(d, metric: str, x: str):
-    """Per variant: x, mean, std of ``metric`` at each evaluation index (seeds pooled)."""
+    """Per variant: x, mean, std of ``metric`` at each evaluation index (seeds pooled), and
+    the same on a log scale (``lmean``, ``lstd``: mean and std of log10 of the positive
+    values; NaN where there are none) for log axes."""
+    import numpy as np
     import pandas as pd
 
     m = d[d["metric"] == metric].copy()
     if m.empty:
         return {}
     m["value"] = pd.to_numeric(m["value"], errors="coerce")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m["log"] = np.log10(m["value"].where(m["value"] > 0))
     m = m.sort_values(["run_id", "step"])
     m["k"] = m.groupby("run_id").cumcount()
     out = {}
     for variant, g in m.groupby("variant", sort=True):
         a = g.groupby("k").agg(x=(x, "mean"), mean=("value", "mean"), std=("value", "std"),
-                               n=("value", "count"))
+                               n=("value", "count"), lmean=("log", "mean"),
+                               lstd=("log", "std"))
         out[variant] = a
     return out
+
+
+def band_limits(a, log: bool, floor: Optional[float] = None,
+                ceiling: Optional[float] = None):
+    """``(centre, low, high)`` of a curve ``a`` (:func:`_curves`) as drawn: on a linear axis
+    the mean ± one std over seeds; on a log axis the same computed on the axis's scale, the
+    geometric mean times / divided by 10**std(log10 value), so that it is positive and never
+    falls to the axis floor. The band is then clipped to ``[floor, ceiling]`` (the data range
+    of the axes it is drawn on), so that it never stretches the axis beyond the data."""
+    import numpy as np
+
+    if log:
+        centre = np.power(10.0, a["lmean"].to_numpy(dtype=float))
+        s = a["lstd"].fillna(0).to_numpy(dtype=float)
+        low = np.power(10.0, a["lmean"].to_numpy(dtype=float) - s)
+        high = np.power(10.0, a["lmean"].to_numpy(dtype=float) + s)
+    else:
+        centre = a["mean"].to_numpy(dtype=float)
+        s = a["std"].fillna(0).to_numpy(dtype=float)
+        low, high = centre - s, centre + s
+    low, high = np.clip(low, floor, ceiling), np.clip(high, floor, ceiling)
+    gone = ~(np.isfinite(centre) & np.isfinite(s))  # a mean that overflowed: no band there
+    low[gone], high[gone] = np.nan, np.nan
+    return centre, low, high
+
+
+def _data_range(d, metric: str, log: bool) -> tuple[Optional[float], Optional[float]]:
+    """The smallest and largest value of ``metric`` in ``d`` (positive ones on a log axis)."""
+    import numpy as np
+    import pandas as pd
+
+    v = pd.to_numeric(d.loc[d["metric"] == metric, "value"], errors="coerce").to_numpy(float)
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    return (float(v.min()), float(v.max())) if len(v) else (None, None)
 
 
 def _calibration_levels(d, metric: str) -> dict[str, float]:
@@ -228,17 +281,30 @@ def _calibration_levels(d, metric: str) -> dict[str, float]:
             for v, g in c.groupby("variant")}
 
 
-def _styles(variants) -> dict[str, dict[str, Any]]:
-    """One look per variant for every figure of a report (whatever the dataset or section):
-    the ten tab10 colours, then the same colours again with another line style and marker,
-    so that 13 or more variants stay apart."""
+def palette(n: int) -> list[tuple[float, float, float, float]]:
+    """``n`` colours, distinct for up to 20: tab10's ten, then the five dark shades of
+    tab20b (navy, olive, ochre, brown-red, plum) and five light shades of tab20 (blue,
+    orange, green, red, purple) — no two closer than 0.12 in RGB (tab20 itself has light
+    blue and light cyan at 0.10); a variant past the tenth also gets another line style and
+    marker (:func:`_styles`). Past 20 the list repeats."""
     from matplotlib import colormaps
 
-    tab10 = colormaps["tab10"]
+    tab10, tab20, tab20b = colormaps["tab10"], colormaps["tab20"], colormaps["tab20b"]
+    colours = ([tab10(i) for i in range(10)] + [tab20b(4 * i) for i in range(5)]
+               + [tab20(2 * i + 1) for i in range(5)])
+    return [colours[i % len(colours)] for i in range(n)]
+
+
+def _styles(variants) -> dict[str, dict[str, Any]]:
+    """One look per variant for every figure of a report (whatever the dataset or section),
+    by sorted name: 20 distinct colours (:func:`palette`), and from the eleventh on another
+    line style and marker too, so that 20 and more variants stay apart."""
+    names = sorted(set(variants))
+    colours = palette(len(names))
     out = {}
-    for i, v in enumerate(sorted(set(variants))):
-        cycle, c = divmod(i, 10)
-        out[v] = {"color": tab10(c), "ls": LINESTYLES[cycle % len(LINESTYLES)],
+    for i, v in enumerate(names):
+        cycle = i // 10
+        out[v] = {"color": colours[i], "ls": LINESTYLES[cycle % len(LINESTYLES)],
                   "marker": MARKERS[cycle % len(MARKERS)]}
     return out
 
@@ -266,82 +332,185 @@ def _save(fig, axes, path: Path):
         w, h = fig.get_size_inches()
         cols = max(1, min(len(entries), int(w // LEGEND_COLUMN_IN)))
         rows = -(-len(entries) // cols)
-        fig.set_size_inches(w, h + LEGEND_ROW_IN * rows + 0.1)
+        fig.set_size_inches(w, h + LEGEND_ROW_IN * rows + 0.15)
         fig.legend(list(entries.values()), list(entries), loc="outside lower center",
-                   ncols=cols, fontsize=8, frameon=False)
+                   ncols=cols, fontsize=LEGEND_FONT, frameon=False)
     _write(path, lambda f: fig.savefig(f, format="png"))
     return fig
 
 
-def _log_if_spread(ax, metric: str) -> None:
+def eng(x: float, pos=None) -> str:
+    """An engineering tick label: 40k, 1.2M, 3G; plain below 1000 (0.5, 12, 950)."""
+    import math
+
+    if not math.isfinite(x):
+        return str(x)
+    a = abs(x)
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.3g}" if a else "0"
+
+
+def _eng_axis(axis, integer: bool = False) -> None:
+    """Engineering labels (:func:`eng`) and at most 6 ticks (whole numbers for a count) on a
+    linear axis."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(6, integer=integer))
+    axis.set_major_formatter(FuncFormatter(eng))
+
+
+def _set_log(ax) -> None:
+    """A log y axis with plain-text tick labels (10, 100, 1000): the report draws with
+    mathtext off, so that a '$' in a name stays text, and the log scale's default labels are
+    mathtext."""
+    from matplotlib.ticker import LogFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(LogFormatter(base=10))
+    ax.yaxis.set_minor_formatter(LogFormatter(base=10, labelOnlyBase=False))
+
+
+def _spread(values) -> bool:
+    """Whether positive values span more than :data:`LOG_SPREAD` (a log axis is wanted)."""
+    import numpy as np
+
+    v = np.asarray([y for y in values if y == y], dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(len(v) and v.min() > 0 and v.max() / v.min() > LOG_SPREAD)
+
+
+def _log_if_spread(ax, metric: str, label: Optional[str] = None) -> None:
     """A log y axis for a distance whose curves span more than :data:`LOG_SPREAD` (the first
     evaluation of an untrained G would flatten every later difference to the floor); the
     calibration levels do not decide it."""
     if metric not in DISTANCES:
         return
     ys = [y for line in ax.get_lines() if not line.get_label().startswith(CALIB_PREFIX)
-          for y in line.get_ydata() if y == y]
-    if ys and min(ys) > 0 and max(ys) / min(ys) > LOG_SPREAD:
-        from matplotlib.ticker import LogFormatter
+          for y in line.get_ydata()]
+    if _spread(ys):
+        _set_log(ax)
+        ax.set_ylabel(f"{label or metric}, log scale")
 
-        ax.set_yscale("log")
-        # plain-text tick labels (10, 100, 1000): the report draws with mathtext off, so that
-        # a '$' in a name stays text, and the log scale's default labels are mathtext
-        ax.yaxis.set_major_formatter(LogFormatter(base=10))
-        ax.yaxis.set_minor_formatter(LogFormatter(base=10, labelOnlyBase=False))
-        ax.set_ylabel(f"{metric} (log scale)")
+
+def metric_label(d, metric: str) -> str:
+    """The y label of ``metric``: its name, its unit (from the rows) and its direction."""
+    import pandas as pd
+
+    rows = d[d["metric"] == metric]
+    unit = next((str(u) for u in rows.get("unit", pd.Series(dtype=object)).dropna()
+                 if str(u) and str(u) not in ("raw",)), "")
+    up = next((bool(h) for h in rows.get("higher_is_better", pd.Series(dtype=object))
+               if h is not None and h == h), None)
+    name = metric
+    parts = [p for p in (unit, None if up is None else
+                         ("higher is better" if up else "lower is better")) if p]
+    return f"{name} ({', '.join(parts)})" if parts else name
 
 
 def _figure_quality(d, calib, metric: str, styles, path: Path):
-    """The figure (saved to ``path``), or None when ``d`` has no ``metric``."""
-    fig = _figure(10, 3.2)
+    """The figure (saved to ``path``), or None when ``d`` has no ``metric``. A distance
+    whose values span more than :data:`LOG_SPREAD` is drawn on a log axis, its curves as
+    geometric means and its bands on that scale (:func:`band_limits`)."""
+    curves = {x: _curves(d, metric, x) for x in ("wall_s", "images_seen")}
+    if not curves["images_seen"]:
+        return None
+    label = metric_label(d, metric)
+    log = metric in DISTANCES and _spread(
+        v for a in curves["images_seen"].values() for v in a["mean"])
+    floor, ceiling = _data_range(d, metric, log)
+    fig = _figure(FIG_WIDTH, 4.2)
     axes = fig.subplots(1, 2)
-    drawn = False
-    for ax, (x, label) in zip(axes, (("wall_s", "training seconds"),
-                                     ("images_seen", "images seen"))):
-        ax.set_ylabel(metric)
-        for variant, a in _curves(d, metric, x).items():
+    for ax, (x, xlabel) in zip(axes, (("wall_s", "training time (s)"),
+                                      ("images_seen", "images seen (real images D was shown)"))):
+        for variant, a in curves[x].items():
             st = styles[variant]
             n = int(a["n"].max())
-            ax.plot(a["x"], a["mean"], marker=st["marker"], ms=3, color=st["color"],
-                    ls=st["ls"], label=f"{variant} ({n} run{'s' if n > 1 else ''})")
-            _band(ax, a, st["color"])
-            drawn = True
+            centre, low, high = band_limits(a, log, floor, ceiling)
+            ax.plot(a["x"], centre, marker=st["marker"], ms=3.5, color=st["color"],
+                    ls=st["ls"], lw=1.6, label=f"{variant} ({n} run{'s' if n > 1 else ''})")
+            if (a["n"] > 1).any():
+                ax.fill_between(a["x"], low, high, color=st["color"], alpha=0.18, lw=0)
         _calibration_lines(ax, calib, metric)
-        _log_if_spread(ax, metric)
-        ax.set_xlabel(label)
+        if log:
+            _set_log(ax)
+        else:
+            _eng_axis(ax.yaxis, integer=metric in COUNTS)
+        ax.set_ylabel(label + (", log scale" if log else ""))
+        _eng_axis(ax.xaxis)
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-    if not drawn:
-        return None
-    fig.suptitle(f"{metric} over training")
+    fig.suptitle(f"{metric} over training "
+                 f"({'geometric ' if log else ''}mean over seeds, band ± one std"
+                 f"{' of log10' if log else ''})")
     return _save(fig, axes, path)
 
 
-def _band(ax, a, color) -> None:
+def _band(ax, a, color, log: bool = False, floor=None, ceiling=None) -> None:
     if (a["n"] > 1).any():
-        ax.fill_between(a["x"], a["mean"] - a["std"].fillna(0),
-                        a["mean"] + a["std"].fillna(0), color=color, alpha=0.2, lw=0)
+        _, low, high = band_limits(a, log, floor, ceiling)
+        ax.fill_between(a["x"], low, high, color=color, alpha=0.2, lw=0)
+
+
+def loss_kinds(d) -> dict[str, list[str]]:
+    """``{loss kind: [variants]}`` of the trained rows ``d`` (the run files' ``loss``; one
+    group, '', when the rows do not say): the stability figure draws a row of panels per
+    kind, since the scale of D's loss, its outputs and G's gradients is the loss's (a
+    Wasserstein critic's loss of -1200 and gradient norm 25,000 would flatten a
+    non-saturating GAN's curves on a shared axis)."""
+    kinds: dict[str, set] = {}
+    has = "loss" in d.columns
+    for variant, g in d.groupby("variant", sort=True):
+        loss = g["loss"].dropna().astype(str) if has else []
+        kind = loss.iloc[0] if len(loss) else ""
+        kinds.setdefault(kind, set()).add(str(variant))
+    return {k: sorted(v) for k, v in sorted(kinds.items())}
 
 
 def _figure_stability(d, metrics: list[str], styles, path: Path):
-    from matplotlib.ticker import MaxNLocator
-
+    """A row of panels (one per statistic) per loss kind (:func:`loss_kinds`), each with its
+    own y axis; G's gradient norm on a log axis when it spans more than
+    :data:`LOG_SPREAD`."""
     if not metrics:
         return None
-    fig = _figure(3.2 * len(metrics), 2.8)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics):
-        for variant, a in _curves(d, metric, "images_seen").items():
-            st = styles[variant]
-            ax.plot(a["x"], a["mean"], color=st["color"], ls=st["ls"], marker=st["marker"],
-                    ms=2.5, label=variant)
-            _band(ax, a, st["color"])
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.set_title(metric, fontsize=9)
-        ax.set_xlabel("images seen", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    return _save(fig, axes, path)
+    kinds = loss_kinds(d)
+    rows = max(1, len(kinds))
+    fig = _figure(FIG_WIDTH, 2.6 * rows + 0.4)
+    axes = fig.subplots(rows, len(metrics), squeeze=False)
+    for r, (kind, variants) in enumerate(kinds.items()):
+        dk = d[d["variant"].astype(str).isin(variants)]
+        for ax, metric in zip(axes[r], metrics):
+            if not (dk["metric"] == metric).any() and (dk["metric"] == f"{metric}_raw").any():
+                metric = f"{metric}_raw"  # D's outputs of a loss without probabilities
+            curves = _curves(dk, metric, "images_seen")
+            if not curves:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, f"{metric}: not recorded\nfor this loss", ha="center",
+                        va="center", transform=ax.transAxes, fontsize=9, color="#555")
+                continue
+            log = metric == "g_grad_norm" and _spread(
+                v for a in curves.values() for v in a["mean"])
+            floor, ceiling = _data_range(dk, metric, log)
+            for variant, a in curves.items():
+                st = styles[variant]
+                centre, _, _ = band_limits(a, log)
+                ax.plot(a["x"], centre, color=st["color"], ls=st["ls"], marker=st["marker"],
+                        ms=2.5, label=variant)
+                _band(ax, a, st["color"], log, floor, ceiling)
+            if log:
+                _set_log(ax)
+            else:
+                _eng_axis(ax.yaxis)
+            _eng_axis(ax.xaxis)
+            title = STABILITY_NAMES.get(metric, metric)
+            ax.set_title(f"{title}{', log scale' if log else ''}", fontsize=9)
+            if r == rows - 1:
+                ax.set_xlabel("images seen", fontsize=8)
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+        axes[r][0].set_ylabel(f"loss: {kind}" if kind else "value", fontsize=9)
+    return _save(fig, list(axes.ravel()), path)
 
 
 def _figure_study(rows, trials, calib, styles, path: Path):
@@ -351,7 +520,7 @@ def _figure_study(rows, trials, calib, styles, path: Path):
     import numpy as np
 
     metric = rows[0]["metric"]
-    fig = _figure(10, 3.6)
+    fig = _figure(FIG_WIDTH, 4.6)
     ax, dist = fig.subplots(1, 2, width_ratios=[1.3, 1])
     for s in rows:
         st = styles[s["variant"]]
@@ -359,8 +528,11 @@ def _figure_study(rows, trials, calib, styles, path: Path):
         k = [p["k"] for p in c]
         ax.plot(k, [p["expected_best"] for p in c], color=st["color"], ls=st["ls"],
                 marker=st["marker"], ms=3, label=f"{s['variant']} ({s['trials']} trials)")
-        ax.fill_between(k, [p["ci_low"] for p in c], [p["ci_high"] for p in c],
-                        color=st["color"], alpha=0.15, lw=0)
+        low = [p["ci_low"] for p in c]
+        if metric in DISTANCES:  # a distance is >= 0: its band stops there
+            low = [max(v, 0.0) if v == v else v for v in low]
+        ax.fill_between(k, low, [p["ci_high"] for p in c], color=st["color"], alpha=0.15,
+                        lw=0)
     _calibration_lines(ax, calib, metric)
     _log_if_spread(ax, metric)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -642,15 +814,38 @@ def _study_id(ds: str, space: str) -> str:
     return f"study-{ds}-{space}"
 
 
+def _plain(v: Any) -> str:
+    """A value of the environment as text: a dict as 'key=value, ...', lists joined, None and
+    empty values as a dash."""
+    if v is None or v == "" or v == {} or v == []:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={'none' if x is None else _plain(x)}"
+                         for k, x in sorted(v.items())) or "—"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_plain(x) for x in v) or "—"
+    if isinstance(v, float):
+        return _num(v)
+    return str(v)
+
+
+ENV_KEYS = (("device", "device"), ("torch", "torch"), ("ganbench", "ganbench_version"),
+            ("git sha", "git_sha"), ("fast path", "fastpath"))
+
+
 def _environment(runs) -> str:
+    """Each environment the runs were made in (device, versions, fast path), and each
+    evaluation protocol, as key/value tables: a column per environment or protocol."""
     import json
 
-    envs: dict[tuple, int] = {}
+    envs: dict[str, list] = {}
     specs: dict[str, dict] = {}
     for _, meta in runs.values():
-        key = (meta.get("device"), meta.get("torch"), meta.get("ganbench_version"),
-               meta.get("git_sha"), json.dumps(meta.get("fastpath") or {}, sort_keys=True))
-        envs[key] = envs.get(key, 0) + 1
+        values = [meta.get(k) for _, k in ENV_KEYS]
+        key = json.dumps(values, sort_keys=True, default=str)
+        envs.setdefault(key, [values, 0])[1] += 1
         spec = meta.get("eval_spec")
         if isinstance(spec, dict):
             from ganbench.api.evalspec import EvalSpec
@@ -660,14 +855,21 @@ def _environment(runs) -> str:
             except TypeError:
                 h = "?"
             specs.setdefault(h, spec)
-    rows = [list(k) + [n] for k, n in sorted(envs.items(), key=lambda kv: str(kv[0]))]
-    parts = ["<h2 id='environment'>Environment</h2>",
-             _table(["device", "torch", "ganbench", "git sha", "fast path", "runs"], rows,
-                    left=5)]
-    cols = sorted({k for s in specs.values() for k in s})
+    found = [envs[k] for k in sorted(envs)]
+    cols = ([""] + [f"environment {i + 1}" for i in range(len(found))]
+            if len(found) > 1 else ["", "value"])
+    rows = [[name] + [_plain(v[i]) for v, _ in found] for i, (name, _) in enumerate(ENV_KEYS)]
+    rows.append(["runs"] + [n for _, n in found])
+    parts = ["<h2 id='environment'>Environment</h2>", _table(cols, rows, left=len(cols))]
+    fields = sorted({k for s in specs.values() for k in s})
     parts.append("<h3>Evaluation protocols (EvalSpec)</h3>")
-    parts.append(_table(["hash"] + cols, [[h] + [s.get(c, "") for c in cols]
-                                          for h, s in sorted(specs.items())], left=1))
+    if specs:
+        hashes = sorted(specs)
+        parts.append(_table(["field"] + [f"EvalSpec {h}" for h in hashes],
+                            [[f] + [_plain(specs[h].get(f)) for h in hashes] for f in fields],
+                            left=len(hashes) + 1))
+    else:
+        parts.append("<p class='note'>(no EvalSpec recorded)</p>")
     import platform
 
     parts.append(f"<p class='note'>report made with Python {_e(platform.python_version())} "

@@ -5,6 +5,13 @@ Layout, for a run file ``OUT/RUN_ID.json``::
     OUT/RUN_ID/generator.safetensors              the generator of the last evaluation point
     OUT/RUN_ID/generator-step00000480.safetensors one per evaluation point (--keep-generators all)
     OUT/RUN_ID/samples/step00000480.png           the picture of each evaluation point
+    TB/RUN_ID/events.out.tfevents.*               with --tensorboard TB (below)
+
+TensorBoard (``--tensorboard TB``): every metric row as a scalar tagged ``quality/METRIC``,
+``train/METRIC`` or ``speed/METRIC`` (:func:`tensorboard_tag`) and each evaluation picture as
+the image ``samples/evaluation``, all with the images seen as the step
+(:func:`tensorboard_step`), so that runs with equal images seen line up whatever their batch
+size or D steps per G step.
 
 A generator file is weights only (safetensors: no pickle, nothing executable) and carries in
 its metadata what rebuilds the network through the registries: model name and options, dataset
@@ -332,6 +339,33 @@ def build_generator(record: dict[str, Any], state: dict[str, Any], reg,
     return g.eval()
 
 
+# ------------------------------------------------------------------------------ TensorBoard
+
+TB_SAMPLES = "samples/evaluation"
+
+
+def tensorboard_tag(row: dict[str, Any]) -> str:
+    """The TensorBoard tag of a metric row: ``speed/`` for what measures the machine
+    (``results.MACHINE_METRICS``: images/s, peak memory), ``quality/`` for a metric with a
+    direction (higher or lower is better: FID, modes covered ...), ``train/`` for the
+    training statistics without one (D/G losses, D's outputs, G's gradient norm); TensorBoard
+    shows each group as a section."""
+    from ganbench.store.results import MACHINE_METRICS
+
+    metric = str(row["metric"])
+    if metric in MACHINE_METRICS:
+        return f"speed/{metric}"
+    return f"{'train' if row.get('higher_is_better') is None else 'quality'}/{metric}"
+
+
+def tensorboard_step(row: dict[str, Any]) -> int:
+    """The TensorBoard step of a metric row: the images seen (real training images D was
+    shown), so that variants of different batch sizes or D steps per G step line up on an
+    equal budget of data; G steps are the row's ``step`` in the run file."""
+    seen = row.get("images_seen")
+    return int(seen if seen is not None else row["step"])
+
+
 # ------------------------------------------------------------------------------ the writer
 
 
@@ -426,7 +460,7 @@ class RunArtifacts:
             t0 = time.perf_counter()
             for r in rows:
                 if r.get("value") is not None:
-                    self._tb.add_scalar(r["metric"], r["value"], r["step"])
+                    self._tb.add_scalar(tensorboard_tag(r), r["value"], tensorboard_step(r))
             self._tb.flush()
             self.tensorboard_s += time.perf_counter() - t0
 
@@ -446,8 +480,8 @@ class RunArtifacts:
         layout.update(info)
         atomic_write(path, pictures.png_bytes(picture, layout))
         if self._tb is not None:
-            self._tb.add_image("samples", pictures.rgb(picture, layout), info["step"],
-                               dataformats="HWC")
+            self._tb.add_image(TB_SAMPLES, pictures.rgb(picture, layout),
+                               int(info["images_seen"]), dataformats="HWC")
             self._tb.flush()
         self.writer_s += time.perf_counter() - t0
 
