@@ -698,7 +698,9 @@ def _dataset_section(ds: str, d, studies, runs, styles, img: Path, warn) -> str:
         parts.append(_study_section(ds, space, rows, trials, calib, styles, img))
     if studies:
         parts.append("<h3>Quality over training (every run)</h3>")
-    for metric in [m for m in QUALITY if m in metrics][:QUALITY_PER_DATASET]:
+    main = list(results.main_metrics(ds, metrics))  # the dataset's main metric(s) first
+    for metric in (main + [m for m in QUALITY if m in metrics and m not in main]
+                   )[:QUALITY_PER_DATASET]:
         name = _file_name(ds, metric)
         if _figure_quality(trained, calib, metric, styles, img / name) is not None:
             parts.append(f"<img class='fig' src='img/{quote(name)}' alt='{_e(metric)} vs "
@@ -707,9 +709,11 @@ def _dataset_section(ds: str, d, studies, runs, styles, img: Path, warn) -> str:
     parts.append("<h3>Final metrics (mean [95% CI] over seeds)</h3>")
     parts.append(_final_table(summary[~summary["variant"].astype(str)
                                       .str.startswith(CALIB_PREFIX)]))
-    parts.append("<h3>Calibration rows</h3><p class='note'>calib-real: held-out real data "
-                 "(what a perfect generator scores); calib-noise: uniform noise over the data's "
-                 "range. A number means something only between the two.</p>")
+    parts.append("<h3>Calibration rows</h3><p class='note'>calib-real: held-out real data, "
+                 "drawn without replacement (about what a generator of the data's distribution "
+                 "scores; a small split is used whole, its sample count in calibration_samples); "
+                 "calib-noise: uniform noise over the data's range. A number means something "
+                 "only between the two.</p>")
     cal = summary[summary["variant"].astype(str).str.startswith(CALIB_PREFIX)]
     parts.append(_final_table(cal) if not cal.empty else
                  "<p class='note'>(no calibration rows among these files)</p>")
