@@ -38,7 +38,8 @@ ARROWS = {True: "↑", False: "↓"}
 QUALITY_ORDER = ("fid", "kid", "frechet_data", "high_quality_pct", "modes_covered",
                  "reverse_kl", "precision", "recall", "density", "coverage", "is",
                  "classes_covered", "class_kl", "cond_accuracy", "stacked_modes", "stacked_kl")
-SHOWN_BESIDE_MAIN = 2  # quality metrics shown after the main one by default
+SHOWN_BESIDE_MAIN = 2  # quality metrics shown after the main one by default (terminal)
+SHOWN_BESIDE_MAIN_HTML = 4  # in the report (its own tables below have every metric)
 
 TIE_RULE = ("tied: its 95% interval of the main metric overlaps the best's (a screen, not a "
             "test: overlapping intervals can still differ significantly; ganbench compare "
@@ -409,7 +410,7 @@ def format_html(board) -> str:
     parts = ["<style>table.leaderboard{border-collapse:collapse;margin:6px 0 4px 0}"
              "table.leaderboard th,table.leaderboard td{padding:3px 9px;text-align:right;"
              "border-bottom:1px solid #ddd;font-variant-numeric:tabular-nums}"
-             "table.leaderboard td{white-space:nowrap}"
+             "table.leaderboard td,table.leaderboard th{white-space:nowrap}"
              "table.leaderboard td.name,table.leaderboard th.name{text-align:left}"
              "table.leaderboard tr.best td{font-weight:bold;background:#eef7ee}"
              "table.leaderboard tr.tied td{background:#f5fbf5}"
@@ -422,6 +423,7 @@ def format_html(board) -> str:
         metrics = list(board.attrs.get("metrics", {}).get(dataset, []))
         m0 = b["main_metric"].dropna().iloc[0] if b["main_metric"].notna().any() else None
         others = [m for m in metrics if m != m0]
+        others = others[:SHOWN_BESIDE_MAIN_HTML]
         parts.append(f"<h3 class='leaderboard-title'>{e_(dataset_title(board, dataset))}</h3>")
         head = ["#", "", "variant", "runs"]
         if m0:
