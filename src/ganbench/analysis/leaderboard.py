@@ -481,9 +481,9 @@ def render(df, datasets: Optional[Sequence[str]] = None, *, long: bool = False,
 COMPARE_FOOTER = (
     "A, B: mean final values over seeds; Δ = B - A with its 95% Welch t-interval [ ] (none "
     "where values tie or a side has one seed); p: Welch's t-test, or the exact permutation "
-    "test where values tie, Holm-adjusted over the rows with a verdict (family-wise); better/"
-    "worse only where that p < 0.05, by the metric's registered direction (↑/↓); n.s.: no "
-    "significant difference.")
+    "test where values tie, Holm-adjusted over the {n} tests with a verdict (family-wise); "
+    "better/worse only where that p < 0.05, by the metric's registered direction (↑/↓); n.s.: "
+    "no significant difference. {rows}")
 SHORT_VERDICTS = {"no significant difference": "n.s."}
 
 
@@ -528,5 +528,9 @@ def format_compare(table, width: int = 100, *, long: bool = False) -> str:
     import textwrap
 
     text = fit_width("", head, rows, width, right=range(3, 7), shorten=1, min_name=14)
-    return text.lstrip("\n") + "\n" + "\n".join(textwrap.wrap(COMPARE_FOOTER, width))
+    n = int(table["p_holm"].notna().sum())
+    rows_said = ("Rows: every metric." if long else "Rows: the metrics with a direction (--long: "
+                 "every metric).")
+    foot = COMPARE_FOOTER.format(n=n, rows=rows_said)
+    return text.lstrip("\n") + "\n" + "\n".join(textwrap.wrap(foot, width))
 
