@@ -487,7 +487,8 @@ COMPARE_FOOTER = (
 SHORT_VERDICTS = {"no significant difference": "n.s."}
 
 
-def format_compare(table, width: int = 100, *, long: bool = False) -> str:
+def format_compare(table, width: int = 100, *, long: bool = False,
+                   rows_note: Optional[str] = None) -> str:
     """``results.compare``'s table for a terminal: one line per dataset × variant × metric, the
     dataset's main metric first, each line at most ``width`` columns (``long``: every metric,
     diagnostics too; else the metrics with a direction), blanks where undefined, then a
@@ -529,8 +530,8 @@ def format_compare(table, width: int = 100, *, long: bool = False) -> str:
 
     text = fit_width("", head, rows, width, right=range(3, 7), shorten=1, min_name=14)
     n = int(table["p_holm"].notna().sum())
-    rows_said = ("Rows: every metric." if long else "Rows: the metrics with a direction (--long: "
-                 "every metric).")
+    rows_said = rows_note or ("Rows: every metric." if long else
+                              "Rows: each dataset's main metrics (--long: every metric).")
     foot = COMPARE_FOOTER.format(n=n, rows=rows_said)
     return text.lstrip("\n") + "\n" + "\n".join(textwrap.wrap(foot, width))
 
