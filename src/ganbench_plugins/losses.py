@@ -195,7 +195,7 @@ def gradient_penalty(ctx, center: float = 1.0):
 
 def r1_penalty(ctx):
     """Mescheder et al. 2018: 1/2 E ||grad_x D(x)||^2 on real data (times gamma = the weight)."""
-    real, out = ctx.real_input_grad()
+    real, out = ctx.real_with_input_grad()
     return 0.5 * _input_grad(out, real).square().sum(1).mean()
 
 
