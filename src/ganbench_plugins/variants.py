@@ -209,6 +209,11 @@ VARIANTS += [
 ]
 
 
+from ganbench_plugins import infogan  # noqa: E402  (after MLP_HPARAMS, which it reads)
+
+VARIANTS.append(infogan.variant())
+
+
 @hookimpl
 def ganbench_register_variants(register):
     for v in VARIANTS:

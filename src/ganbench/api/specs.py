@@ -174,10 +174,11 @@ class LossSpec:
 
     ``options``: named parameters with their defaults (``--loss topk:k=0.5``, the ``--reg``
     syntax); the objectives (short or context form) receive them as keyword arguments, and a
-    job that sets one has it in its run id. ``state(device)``: builds, once per run, an object
+    job that sets one has it in its run id. ``state(init)``: builds, once per run, an object
     with ``state_dict()`` / ``load_state_dict()`` (a ``torch.nn.Module`` or any such object)
     that the context objectives read as ``ctx.state``; it is saved in checkpoints and restored
-    on resume.
+    on resume. ``init`` is a ``ganbench.training.step.StateInit`` (device, data spec, z_dim,
+    latent sampler, options).
     """
 
     name: str
@@ -212,7 +213,7 @@ class RegularizerSpec:
     batch (R1). The step then runs D(real) once with the input gradient enabled, and the penalty
     reads it with ``ctx.real_with_input_grad()`` instead of running D again.
 
-    ``state(device)``: as ``LossSpec.state``, an object built once per run, read by the
+    ``state(init)``: as ``LossSpec.state``, an object built once per run, read by the
     penalty as ``ctx.state``, saved in checkpoints (LeCam's moving averages).
     """
 

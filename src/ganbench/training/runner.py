@@ -107,25 +107,31 @@ def step_terms(job: JobSpec, reg: Registries, loss, model, g_net, d_net, ema_net
     objectives and the loss's options and state, regularisers, step hooks (the G-EMA update
     last), auxiliary outputs, the augmentation of D's inputs and the latent sampler."""
     from ganbench.planning.terms import parse_augment, parse_hook, parse_reg
-    from ganbench.training.step import ema_hook
+    from ganbench.training.step import StateInit, ema_hook
 
-    dev = next(iter(g_net.parameters())).device
     after: dict[str, list] = {"d": [], "g": []}
     for text in job.step_hooks:
         t = parse_hook(reg, text)
         after[t.spec.after].append(t.spec.build(g_net, d_net, **dict(t.options)))
     if ema_net is not None:
         after["g"].append(ema_hook(g_net, ema_net, job.g_ema))
-    terms = dict(d_objective=loss.d_objective, g_objective=loss.g_objective,
-                 regularizers=[parse_reg(reg, text) for text in job.regularizers],
+    regs = [parse_reg(reg, text) for text in job.regularizers]
+    loss_options = {**dict(loss.options), **dict(job.loss_options)}
+    sampler = latent_sampler(reg, job, data_spec)
+    init = StateInit(next(iter(g_net.parameters())).device, data_spec, job.hparams.z_dim,
+                     sampler)
+    terms = dict(d_objective=loss.d_objective, g_objective=loss.g_objective, regularizers=regs,
                  after_d=after["d"], after_g=after["g"], aux_outputs=model.aux_outputs,
-                 loss_options={**dict(loss.options), **dict(job.loss_options)} or None,
-                 loss_state=loss.state(dev) if loss.state is not None else None)
+                 loss_options=loss_options or None, reg_states={
+                     r.spec.name: r.spec.state(replace(init, options=dict(r.options)))
+                     for r in regs if r.spec.state is not None})
+    if loss.state is not None:
+        terms["loss_state"] = loss.state(replace(init, options=loss_options))
     if job.augment:
         a = parse_augment(reg, job.augment)
         terms["augment"] = a.spec.build(data_spec, **dict(a.options))
-    if job.latent:
-        terms["sampler"] = latent_sampler(reg, job, data_spec)
+    if sampler is not None:
+        terms["sampler"] = sampler
     return terms
 
 

@@ -16,6 +16,7 @@ outputs, and hooks after the D and G optimiser steps (weight clipping, the EMA o
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
@@ -122,6 +123,20 @@ class StepStats:
         self.scalars = {}
 
 
+@dataclass(frozen=True)
+class StateInit:
+    """What a plugin's ``state(init)`` factory gets, once per run: the training ``device``,
+    the data's ``data_spec`` (``ganbench.api.specs.DataSpec``), G's input width ``z_dim``, the
+    run's latent ``sampler`` (its options as attributes, e.g. InfoGAN's ``cat``/``cont``) and
+    the term's ``options``."""
+
+    device: Any
+    data_spec: Any = None
+    z_dim: int = 0
+    sampler: Any = None
+    options: dict = field(default_factory=dict)
+
+
 class Latent(NamedTuple):
     """A draw of G's input: ``input`` (what G is called with), its noise part ``z`` and the
     named ``codes`` (empty for plain Gaussian noise)."""
@@ -169,6 +184,7 @@ def build_step(
     loss_state: Any = None,
     augment: Optional[Callable] = None,
     sampler: Optional[Callable] = None,
+    reg_states: Optional[dict] = None,
 ) -> Callable[[], None]:
     """The training step closure: ``k`` D updates on fresh real/fake batches, one G update.
 
@@ -178,7 +194,8 @@ def build_step(
     The plugin surface (any of these selects the general step): ``d_objective`` /
     ``g_objective`` (functions of a ``StepContext``, replacing ``d_loss_fn`` / ``g_loss_fn``),
     ``loss_options`` (keyword arguments of the loss functions) and ``loss_state`` (the loss's
-    per-run state, ``ctx.state``), ``regularizers`` (``ganbench.planning.terms.RegTerm``),
+    per-run state, ``ctx.state``), ``regularizers`` (``ganbench.planning.terms.RegTerm``;
+    ``reg_states`` maps a regulariser's name to its per-run state),
     hooks ``after_d`` / ``after_g`` (functions of the ``StepContext``, called after each D / G
     optimiser step), ``aux_outputs`` (D returns ``(out, aux, ...)``), ``augment`` (a transform
     of D's inputs, ``aug(x, rng)``) and ``sampler`` (G's input, ``sampler(n, rng, device) ->
@@ -191,7 +208,7 @@ def build_step(
     """
     general = (d_objective is not None or g_objective is not None or regularizers or after_d
                or after_g or aux_outputs or loss_options or loss_state is not None
-               or augment is not None or sampler is not None)
+               or augment is not None or sampler is not None or reg_states)
     if not general:
         return _plain_step(g_net, d_net, opt_g, opt_d, d_loss_fn, g_loss_fn, x, y,
                            batch_size=batch_size, k=k, z_dim=z_dim, rng=rng, stats=stats,
@@ -202,7 +219,7 @@ def build_step(
         g_objective=_objective("g", g_objective, g_loss_fn, loss_options),
         regularizers=regularizers, after_d=after_d, after_g=after_g, aux_outputs=aux_outputs,
         num_classes=num_classes, loss_state=loss_state, augment=augment,
-        sampler=sampler or normal_latent(z_dim)).closure()
+        sampler=sampler or normal_latent(z_dim), reg_states=reg_states or {}).closure()
 
 
 class _Exec:
@@ -409,7 +426,7 @@ class _GeneralStep:
 
     def __init__(self, g_net, d_net, opt_g, opt_d, x, y, *, batch_size, k, rng, stats, fast,
                  d_objective, g_objective, regularizers, after_d, after_g, aux_outputs,
-                 num_classes, loss_state, augment, sampler):
+                 num_classes, loss_state, augment, sampler, reg_states):
         import torch
 
         self.g, self.d, self.opt_g, self.opt_d = g_net, d_net, opt_g, opt_d
@@ -419,16 +436,13 @@ class _GeneralStep:
         self.after_d, self.after_g, self.aux = list(after_d), list(after_g), aux_outputs
         self.loss_state, self.augment, self.sampler = loss_state, augment, sampler
         self.g_params = [p for p in g_net.parameters() if p.requires_grad]
-        self._terms(regularizers, torch.device(x.device))
+        self._terms(regularizers, reg_states)
         self.observe = getattr(augment, "observe", None)
         self.counter, self.progress = [0], [0.0]
 
-    def _terms(self, regularizers, dev) -> None:
-        """Regulariser terms as tuples (penalty, scale, options, every, real_grad, state)."""
-        states = {}
-        for r in regularizers:
-            if r.spec.state is not None:
-                states[r.spec.name] = r.spec.state(dev)
+    def _terms(self, regularizers, states) -> None:
+        """Regulariser terms as tuples (penalty, scale, options, every, real_grad, state), and
+        the per-run states by name (``states``: what a checkpoint saves)."""
         self.states = {f"reg.{n}": s for n, s in states.items()}
         if self.loss_state is not None:
             self.states["loss"] = self.loss_state
