@@ -13,8 +13,8 @@ Maximizing Generative Adversarial Nets), built on the public plugin surface.
   regulariser's per-run state with its Adam optimiser, trained on the same loss each G step,
   and saved in checkpoints. The bound ``log(cat) - CE`` is logged as ``infogan_mi`` (nats):
   the mutual-information metric in the run's rows.
-* variant ``infogan``: the MLP recipe on toy data with an 8-way code (one per ``ring8`` mode),
-  not in ``quick``.
+* variant ``infogan``: the MLP recipe on toy data with an 8-way code (one per ``ring8`` mode)
+  and Q's learning rate 1e-3 (the MLP recipe's), not in ``quick``.
 
 The sampler and the regulariser are registered by ``ganbench_plugins.losses``, the variant by
 ``ganbench_plugins.variants`` (the built-ins' entry points).
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from ganbench.api.specs import LatentSamplerSpec, RegularizerSpec, VariantSpec
+from ganbench.api.specs import Latent, LatentSamplerSpec, RegularizerSpec, VariantSpec
 
 
 class InfoLatent:
@@ -63,8 +63,6 @@ class InfoLatent:
 
     def __call__(self, n: int, rng, device):
         import torch
-
-        from ganbench.training.step import Latent
 
         z = torch.randn(n, self.z_dim - self.cat - self.cont, device=device, generator=rng)
         codes = self.codes(n, rng, device)
@@ -160,6 +158,6 @@ def variant():
     return VariantSpec(
         "infogan", "mlp", "non-saturating", "MLP GAN with an 8-way categorical code and "
         "InfoGAN's mutual-information term", dataclasses.replace(MLP_HPARAMS, z_dim=24),
-        regularizers=("infogan:1",), latent="infogan:cat=8:cont=0", quick=False,
+        regularizers=("infogan:1:lr=0.001",), latent="infogan:cat=8:cont=0", quick=False,
         reference="Chen et al. 2016, InfoGAN")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -177,8 +177,8 @@ class LossSpec:
     job that sets one has it in its run id. ``state(init)``: builds, once per run, an object
     with ``state_dict()`` / ``load_state_dict()`` (a ``torch.nn.Module`` or any such object)
     that the context objectives read as ``ctx.state``; it is saved in checkpoints and restored
-    on resume. ``init`` is a ``ganbench.training.step.StateInit`` (device, data spec, z_dim,
-    latent sampler, options).
+    on resume. ``init`` is a ``StateInit`` (device, data spec, z_dim,
+    latent sampler, options; ``ganbench.api.specs.StateInit``).
     """
 
     name: str
@@ -249,6 +249,29 @@ class StepHookSpec:
 
 
 @dataclass(frozen=True)
+class StateInit:
+    """What a plugin's ``state(init)`` factory gets, once per run: the training ``device``,
+    the data's ``data_spec`` (``ganbench.api.specs.DataSpec``), G's input width ``z_dim``, the
+    run's latent ``sampler`` (its options as attributes, e.g. InfoGAN's ``cat``/``cont``) and
+    the term's ``options``."""
+
+    device: Any
+    data_spec: Any = None
+    z_dim: int = 0
+    sampler: Any = None
+    options: dict = field(default_factory=dict)
+
+
+class Latent(NamedTuple):
+    """A draw of G's input: ``input`` (what G is called with), its noise part ``z`` and the
+    named ``codes`` (empty for plain Gaussian noise)."""
+
+    input: Any
+    z: Any
+    codes: dict
+
+
+@dataclass(frozen=True)
 class AugmentSpec:
     """A transform of D's inputs (DiffAugment, ADA): applied to the real and the fake batch in
     D steps and to the fake batch in G steps, before D sees them; the losses, regularisers and
@@ -273,7 +296,7 @@ class AugmentSpec:
 @dataclass(frozen=True)
 class LatentSamplerSpec:
     """How G's input is drawn: ``build(z_dim, data_spec, **options)`` returns a sampler,
-    ``sampler(n, rng, device) -> Latent(input, z, codes)`` (``ganbench.training.step.Latent``):
+    ``sampler(n, rng, device) -> Latent(input, z, codes)`` (``ganbench.api.specs.Latent``):
     ``input`` the ``(n, z_dim)`` tensor G is called with, ``z`` its noise part and ``codes`` a
     dict of named code tensors (InfoGAN's categorical and continuous codes). The step context
     carries ``z`` and ``codes``; evaluation samples through the same sampler. Command line:

@@ -16,8 +16,9 @@ outputs, and hooks after the D and G optimiser steps (weight clipping, the EMA o
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
+
+from ganbench.api.specs import Latent, StateInit  # noqa: F401  (re-exported)
 
 STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm")
 RAW_STAT_NAMES = ("d_loss", "g_loss", "d_real_raw", "d_fake_raw", "g_grad_norm")
@@ -121,29 +122,6 @@ class StepStats:
         self.steps = self.d_steps = 0
         self._pending = []
         self.scalars = {}
-
-
-@dataclass(frozen=True)
-class StateInit:
-    """What a plugin's ``state(init)`` factory gets, once per run: the training ``device``,
-    the data's ``data_spec`` (``ganbench.api.specs.DataSpec``), G's input width ``z_dim``, the
-    run's latent ``sampler`` (its options as attributes, e.g. InfoGAN's ``cat``/``cont``) and
-    the term's ``options``."""
-
-    device: Any
-    data_spec: Any = None
-    z_dim: int = 0
-    sampler: Any = None
-    options: dict = field(default_factory=dict)
-
-
-class Latent(NamedTuple):
-    """A draw of G's input: ``input`` (what G is called with), its noise part ``z`` and the
-    named ``codes`` (empty for plain Gaussian noise)."""
-
-    input: Any
-    z: Any
-    codes: dict
 
 
 def normal_latent(z_dim: int):
