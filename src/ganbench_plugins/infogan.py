@@ -151,13 +151,14 @@ REGULARIZER = RegularizerSpec(
               "Maximizing Generative Adversarial Nets")
 
 
-def variant():
-    from ganbench_plugins.variants import MLP_HPARAMS
+def variant(mlp_hparams):
+    """The ``infogan`` variant on the built-in MLP recipe ``mlp_hparams`` (z_dim 24: 16 of
+    noise as the MLP variants have, and the 8-way code)."""
     import dataclasses
 
     return VariantSpec(
         "infogan", "mlp", "non-saturating", "MLP GAN with an 8-way categorical code and "
-        "InfoGAN's mutual-information term", dataclasses.replace(MLP_HPARAMS, z_dim=24),
+        "InfoGAN's mutual-information term", dataclasses.replace(mlp_hparams, z_dim=24),
         regularizers=("infogan:1:lr=0.001",), latent="infogan:cat=8:cont=0", quick=False,
         reference="Chen et al. 2016, InfoGAN")
 

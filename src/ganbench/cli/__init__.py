@@ -569,7 +569,7 @@ def _describe(kind: str, obj) -> dict[str, Any]:
         d.update(model=obj.model, loss=obj.loss, reference=obj.reference,
                  hparams=obj.hparams.to_dict(), model_options=dict(obj.model_options),
                  regularizers=list(obj.regularizers), step_hooks=list(obj.step_hooks),
-                 g_ema=obj.g_ema)
+                 g_ema=obj.g_ema, augment=obj.augment or None, latent=obj.latent or None)
     elif kind == "losses":
         d.update(output=obj.output, context=obj.uses_context, options=dict(obj.options))
     elif kind == "regularizers":

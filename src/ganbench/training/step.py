@@ -405,8 +405,6 @@ class _GeneralStep:
     def __init__(self, g_net, d_net, opt_g, opt_d, x, y, *, batch_size, k, rng, stats, fast,
                  d_objective, g_objective, regularizers, after_d, after_g, aux_outputs,
                  num_classes, loss_state, augment, sampler, reg_states):
-        import torch
-
         self.g, self.d, self.opt_g, self.opt_d = g_net, d_net, opt_g, opt_d
         self.x, self.y, self.bs, self.k, self.rng = x, y, batch_size, k, rng
         self.stats, self.ex, self.num_classes = stats, _Exec(fast, x.device), num_classes
