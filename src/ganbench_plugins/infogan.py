@@ -160,5 +160,6 @@ def variant(mlp_hparams):
         "infogan", "mlp", "non-saturating", "MLP GAN with an 8-way categorical code and "
         "InfoGAN's mutual-information term", dataclasses.replace(mlp_hparams, z_dim=24),
         regularizers=("infogan:1:lr=0.001",), latent="infogan:cat=8:cont=0", quick=False,
-        reference="Chen et al. 2016, InfoGAN")
+        reference="Chen, Duan, Houthooft, Schulman, Sutskever & Abbeel 2016, InfoGAN: "
+                  "Interpretable Representation Learning by Information Maximizing GANs")
 
