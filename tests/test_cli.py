@@ -131,8 +131,11 @@ def test_list_json_and_text():
     r = run_cli("list", "--json")
     data = json.loads(r.stdout)
     assert set(data) == {"variants", "models", "losses", "regularizers", "step_hooks",
-                         "datasets", "metrics", "suites", "executors", "search_spaces"}
+                         "datasets", "metrics", "suites", "executors", "search_spaces",
+                         "augmentations", "latent_samplers"}
+    assert {a["name"] for a in data["augmentations"]} >= {"diffaugment", "ada"}
     v = {x["name"]: x for x in data["variants"]}
+    assert v["infogan"]["latent"] == "infogan:cat=8:cont=0" and v["dcgan"]["augment"] is None
     assert v["dcgan"]["hparams"]["lr_g"] == 2e-4 and v["dcgan"]["hparams"]["betas"] == [0.5, 0.999]
     r = run_cli("list", "losses")
     assert "minimax" in r.stdout and "non-saturating" in r.stdout and "variants:" not in r.stdout

@@ -191,3 +191,44 @@ def test_misspelled_hook_names_the_way_out(tmp_path, monkeypatch):
         plugins.load()
     monkeypatch.setenv("GANBENCH_DISABLE_PLUGINS", "typo")  # the way out works
     assert "typo" not in {p.name for p in plugins.load().plugins}
+
+
+def test_new_plugin_test_still_passes_when_the_author_adds_a_model(tmp_path, monkeypatch):
+    """The generated conformance test checks what the plugin registers, whatever it is: adding
+    a model (checked too) does not make it fail."""
+    import importlib.util
+
+    from ganbench import registry as plugins
+    from ganbench.devkit.scaffold import new_plugin
+
+    root = new_plugin("lab-gan", tmp_path)
+    plugin = root / "ganbench_lab_gan" / "plugin.py"
+    plugin.write_text(plugin.read_text() + (
+        "\nfrom ganbench.api.specs import ModelSpec\n\n\n"
+        "def build(spec, z_dim):\n"
+        "    import torch.nn as nn\n"
+        "    g = nn.Sequential(nn.Linear(z_dim, 32), nn.ReLU(), nn.Linear(32, spec.dim))\n"
+        "    d = nn.Sequential(nn.Linear(spec.dim, 32), nn.ReLU(), nn.Linear(32, 1),\n"
+        "                      nn.Flatten(0))\n"
+        "    return g, d\n\n\n"
+        "@hookimpl\n"
+        "def ganbench_register_models(register):\n"
+        "    register(ModelSpec('lab-gan-mlp', build, 'a small MLP',\n"
+        "                       supports=lambda s: None if s.kind == 'points' else 'points'))\n"))
+    info = root / "ganbench_lab_gan-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ganbench-lab-gan\n"
+                                   "Version: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[ganbench]\nlab-gan = ganbench_lab_gan.plugin\n")
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "lab-gan")
+    plugins.reset()
+    spec = importlib.util.spec_from_file_location("generated_tests", root / "tests" /
+                                                  "test_plugin.py")
+    tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tests)
+    tests.test_conforms_to_ganbench()  # as pytest would call it (the fixture set the env)
+    from ganbench.devkit import testing
+
+    kinds = {f.kind for f in testing.check_plugin("lab-gan", plugins.registries())}
+    assert "models" in kinds

@@ -64,8 +64,13 @@ class Registry:
         self._items: dict[str, Any] = {}
         self._owner: dict[str, str] = {}
 
+    @property
+    def singular(self) -> str:
+        return {"losses": "loss", "latent_samplers": "latent sampler",
+                "augmentations": "augmentation"}.get(self.kind, self.kind.rstrip("s"))
+
     def add(self, obj: Any, plugin: str) -> None:
-        singular = self.kind.rstrip("s") if self.kind != "losses" else "loss"
+        singular = self.singular
         if not isinstance(obj, self.spec_type):
             raise PluginError(
                 f"plugin '{plugin}' registered a {type(obj).__name__} as a {singular}; "
@@ -78,7 +83,7 @@ class Registry:
                 "(use lowercase letters, digits, '-', '_' and '.')"
             )
         for f in dataclasses.fields(obj):
-            optional = f.name in ("d_loss", "g_loss", "d_objective", "g_objective")
+            optional = f.name in ("d_loss", "g_loss", "d_objective", "g_objective", "state")
             if f.name in ("build", "load", "compute", "penalty") or optional:
                 if optional and getattr(obj, f.name) is None:
                     continue
@@ -102,7 +107,7 @@ class Registry:
         try:
             return self._items[name]
         except KeyError:
-            singular = self.kind.rstrip("s") if self.kind != "losses" else "loss"
+            singular = self.singular
             raise unknown(singular, name, self._items) from None
 
     def owner(self, name: str) -> str:
@@ -196,6 +201,8 @@ class Registries:
     suites: Registry
     executors: Registry
     search_spaces: Registry
+    augmentations: Registry
+    latent_samplers: Registry
     plugins: list[PluginInfo]
     commands: dict[str, tuple[str, Callable, Callable, str]]
     pm: pluggy.PluginManager
@@ -204,7 +211,7 @@ class Registries:
         """Cross-checks: every variant names a registered model and loss, and its regularisers
         and step hooks parse and name registered ones."""
         from ganbench.api.errors import UsageError
-        from ganbench.planning.terms import parse_hook, parse_reg
+        from ganbench.planning.terms import parse_augment, parse_hook, parse_latent, parse_reg
 
         for v in self.variants:
             owner = self.variants.owner(v.name)
@@ -221,6 +228,10 @@ class Registries:
                     parse_reg(self, text)
                 for text in v.step_hooks:
                     parse_hook(self, text)
+                if v.augment:
+                    parse_augment(self, v.augment)
+                if v.latent:
+                    parse_latent(self, v.latent)
             except UsageError as exc:
                 raise PluginError(f"plugin '{owner}': variant '{v.name}': {exc}") from None
 

@@ -28,6 +28,12 @@ et al. 2017, the gradient penalty of D's logit at perturbed real data) and ``dra
 (the same penalty as compare_gan computes it for Lucic et al. 2018: the gradient of D's sigmoid
 output, with 1e-4 inside the norm). Step hook: ``clip`` (WGAN weight
 clipping of every critic parameter to [-c, c] after each D step).
+
+``lecam`` (Tseng et al. 2021: D's outputs pulled towards moving averages of each other, the
+averages in the regulariser's per-run state) and ``cr`` (Zhang et al. 2020, consistency
+regularisation). This module also registers the augmentations of D's inputs
+(``ganbench_plugins.augmentations``: ``diffaugment``, ``ada``) and InfoGAN's latent sampler and
+regulariser (``ganbench_plugins.infogan``).
 """
 
 from __future__ import annotations
@@ -195,7 +201,7 @@ def gradient_penalty(ctx, center: float = 1.0):
 
 def r1_penalty(ctx):
     """Mescheder et al. 2018: 1/2 E ||grad_x D(x)||^2 on real data (times gamma = the weight)."""
-    real, out = ctx.real_input_grad()
+    real, out = ctx.real_with_input_grad()
     return 0.5 * _input_grad(out, real).square().sum(1).mean()
 
 
@@ -232,6 +238,73 @@ def dragan_sigmoid_penalty(ctx, c: float = 0.5, eps: float = 1e-4):
     return (torch.sqrt(eps + g.square().sum(1)) - 1).square().mean()
 
 
+class EmaOutputs:
+    """LeCam's per-run state: moving averages of D's mean output on real and on fake data
+    (device tensors; the first update sets them)."""
+
+    def __init__(self, init) -> None:
+        import torch
+
+        self.real = torch.zeros((), device=init.device)
+        self.fake = torch.zeros((), device=init.device)
+        self.count = torch.zeros((), dtype=torch.int64, device=init.device)
+
+    def update(self, real_mean, fake_mean, decay: float) -> None:
+        import torch
+
+        first = self.count == 0
+        self.real.copy_(torch.where(first, real_mean, decay * self.real + (1 - decay) * real_mean))
+        self.fake.copy_(torch.where(first, fake_mean, decay * self.fake + (1 - decay) * fake_mean))
+        self.count += 1
+
+    def state_dict(self) -> dict:
+        return {"real": self.real.clone(), "fake": self.fake.clone(), "count": self.count.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.real.copy_(state["real"])
+        self.fake.copy_(state["fake"])
+        self.count.copy_(state["count"])
+
+
+def lecam_penalty(ctx, decay: float = 0.99):
+    """Tseng et al. 2021, eq. 3: E (D(x) - a_F)^2 + E (D(G(z)) - a_R)^2, with a_R, a_F the
+    moving averages (``decay``) of D's mean output on real and fake data, updated with this
+    step's outputs first. Logs them as ``lecam_ema_real`` / ``lecam_ema_fake``."""
+    st = ctx.state
+    real, fake = ctx.real_out, ctx.fake_out
+    st.update(real.detach().float().mean(), fake.detach().float().mean(), decay)
+    ctx.log("lecam_ema_real", st.real)
+    ctx.log("lecam_ema_fake", st.fake)
+    return (real - st.fake).square().mean() + (fake - st.real).square().mean()
+
+
+def _cr_transform(x, rng, shift: float, flip: float):
+    """CR's T for images: a horizontal flip with probability ``flip`` and an integer
+    translation of up to ``shift`` x the side (zero filled), per sample. On points: x
+    plus N(0, shift^2) noise."""
+    import torch
+
+    from ganbench_plugins.augmentations import translate
+
+    if x.dim() != 4:
+        return x + shift * torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=rng)
+    n, h = x.shape[0], x.shape[2]
+    flips = torch.rand(n, device=x.device, generator=rng) < flip
+    x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
+    s = int(h * shift + 0.5)
+    dy = torch.randint(-s, s + 1, (n,), device=x.device, generator=rng)
+    dx = torch.randint(-s, s + 1, (n,), device=x.device, generator=rng)
+    return translate(x, dx, dy)
+
+
+def cr_penalty(ctx, shift: float = 0.125, flip: float = 0.5):
+    """Zhang et al. 2020 (the original CR, on real data): E ||D(x) - D(T(x))||^2 on the real
+    batch, T a flip-and-translate of the images (``_cr_transform``)."""
+    real = ctx.real.detach()
+    aug = _cr_transform(real, ctx.rng, shift, flip)
+    return (ctx.real_out - ctx.critic(aug, ctx.labels)).square().mean()
+
+
 REGULARIZERS = [
     RegularizerSpec("gp", gradient_penalty, "gradient penalty at real/fake interpolates, "
                     "lambda E(||grad D|| - 1)^2", weight=10.0, options={"center": 1.0},
@@ -248,6 +321,16 @@ REGULARIZERS = [
                     weight=10.0, options={"c": 0.5, "eps": 1e-4},
                     reference="Kodali et al. 2017; compare_gan/src/gans/DRAGAN.py (Lucic et al. "
                               "2018)"),
+    RegularizerSpec("lecam", lecam_penalty, "LeCam: D's outputs anchored to moving averages of "
+                    "each other, E(D(x) - a_F)^2 + E(D(G(z)) - a_R)^2", weight=0.3,
+                    options={"decay": 0.99}, state=EmaOutputs,
+                    reference="Tseng et al. 2021, Regularizing Generative Adversarial Networks "
+                              "under Limited Data"),
+    RegularizerSpec("cr", cr_penalty, "consistency regularisation: E||D(x) - D(T(x))||^2, T a "
+                    "flip and translation of the real images", weight=10.0,
+                    options={"shift": 0.125, "flip": 0.5},
+                    reference="Zhang et al. 2020, Consistency Regularization for Generative "
+                              "Adversarial Networks"),
 ]
 
 
@@ -290,8 +373,25 @@ def ganbench_register_losses(register):
 
 @hookimpl
 def ganbench_register_regularizers(register):
-    for r in REGULARIZERS:
+    from ganbench_plugins.infogan import REGULARIZER
+
+    for r in REGULARIZERS + [REGULARIZER]:
         register(r)
+
+
+@hookimpl
+def ganbench_register_augmentations(register):
+    from ganbench_plugins.augmentations import AUGMENTATIONS
+
+    for a in AUGMENTATIONS:
+        register(a)
+
+
+@hookimpl
+def ganbench_register_latent_samplers(register):
+    from ganbench_plugins.infogan import SAMPLER
+
+    register(SAMPLER)
 
 
 @hookimpl

@@ -58,6 +58,10 @@ optimiser are registered as variants of their own, with ``suite_only=True``: the
   (``dragan-sigmoid``; ganbench's ``dragan`` penalises the logit's gradient). Theirs differ from ganbench's in
   architecture (InfoGAN's G and D on 28 x 28, sigmoid output) and latent (U(-1, 1)); see the
   ``lucic`` suite.
+* ``infogan`` (not a suite's, not in ``quick`` either: ``quick=False``): the MLP recipe with
+  z_dim 24 (16 of noise and an 8-way categorical code, ``--latent infogan:cat=8:cont=0``) and
+  InfoGAN's mutual-information term (``reg infogan:1:lr=0.001``); see
+  ``ganbench_plugins.infogan`` (Chen et al. 2016).
 * ``mimicry-sngan``, ``mimicry-cgan-pd``: SN-GAN (``resnet``) and cGAN-PD (``cresnet``) with
   mimicry's CIFAR-10 recipe (hinge loss, Adam 2e-4, β (0, 0.9), both learning rates decayed
   linearly to 0 over the budget, 5 D steps per G step, batch 64, z_dim 128), for the
@@ -68,6 +72,7 @@ from __future__ import annotations
 
 from ganbench import hookimpl
 from ganbench.api.specs import Hyperparams, VariantSpec
+from ganbench_plugins import infogan
 
 MLP_HPARAMS = Hyperparams(optimizer="adam", lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999), k=1,
                           batch_size=128, z_dim=16)
@@ -207,6 +212,9 @@ VARIANTS += [
                           + MIMICRY_REFERENCE,
                 suite_only=True),
 ]
+
+
+VARIANTS.append(infogan.variant(MLP_HPARAMS))
 
 
 @hookimpl

@@ -340,7 +340,9 @@ def cmd_sweep(args) -> int:
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
                           betas=args.betas, k=args.k, batch_size=args.batch_size,
-                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema)
+                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema,
+                          augment=getattr(args, "augment", None),
+                          latent=getattr(args, "latent", None))
     base = plan(reg, suite=args.suite, variants=args.variant, model=args.model, loss=args.loss,
                 datasets=args.dataset, budget=budget, seeds=seeds, overrides=overrides,
                 evals=args.evals, eval_every=args.eval_every, eval_samples=args.eval_samples,

@@ -52,6 +52,8 @@ class EvalContext:
     reference: Optional["torch.Tensor"] = None  # the EvalSpec's reference split (learned features)
     # classifier dataset -> its predicted classes of samples(), when a metric already has them
     classified: dict[str, "torch.Tensor"] = field(default_factory=dict)
+    # the run's latent sampler (``--latent``); None: z ~ N(0, I) of width z_dim
+    sampler: Any = None
     _samples: Optional["torch.Tensor"] = None
     _labels: Optional["torch.Tensor"] = None
 
@@ -74,7 +76,11 @@ class EvalContext:
 
             if "eval_z" not in self.cache:
                 g = torch.Generator().manual_seed(self.eval_spec.seed)
-                z = torch.randn(self.eval_spec.n_samples, self.job.hparams.z_dim, generator=g)
+                if self.sampler is not None:  # the same draw as training's, seeded here
+                    z = self.sampler(self.eval_spec.n_samples, g, "cpu").input
+                else:
+                    z = torch.randn(self.eval_spec.n_samples, self.job.hparams.z_dim,
+                                    generator=g)
                 self.cache["eval_z"] = z.to(self.device)
             z = self.cache["eval_z"]
             y = self.labels()

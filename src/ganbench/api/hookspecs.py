@@ -44,6 +44,16 @@ def ganbench_register_step_hooks(register):
 
 
 @hookspec
+def ganbench_register_augmentations(register):
+    """Register transforms of D's inputs (DiffAugment, ADA): ``register(AugmentSpec(...))``."""
+
+
+@hookspec
+def ganbench_register_latent_samplers(register):
+    """Register samplers of G's input (noise and codes): ``register(LatentSamplerSpec(...))``."""
+
+
+@hookspec
 def ganbench_register_variants(register):
     """Register named recipes (model + loss + hyperparameters): ``register(VariantSpec(...))``."""
 

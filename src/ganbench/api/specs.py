@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -171,6 +171,14 @@ class LossSpec:
     it: ``"logit"`` (D(x) = sigmoid(out): ``d_real`` / ``d_fake`` are mean probabilities) or
     ``"raw"`` (a critic value, as in Wasserstein, hinge and least-squares losses:
     ``d_real_raw`` / ``d_fake_raw`` are the mean raw outputs).
+
+    ``options``: named parameters with their defaults (``--loss topk:k=0.5``, the ``--reg``
+    syntax); the objectives (short or context form) receive them as keyword arguments, and a
+    job that sets one has it in its run id. ``state(init)``: builds, once per run, an object
+    with ``state_dict()`` / ``load_state_dict()`` (a ``torch.nn.Module`` or any such object)
+    that the context objectives read as ``ctx.state``; it is saved in checkpoints and restored
+    on resume. ``init`` is a ``StateInit`` (device, data spec, z_dim,
+    latent sampler, options; ``ganbench.api.specs.StateInit``).
     """
 
     name: str
@@ -180,6 +188,9 @@ class LossSpec:
     d_objective: Optional[Callable[[Any], "torch.Tensor"]] = None
     g_objective: Optional[Callable[[Any], "torch.Tensor"]] = None
     output: str = "logit"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    state: Optional[Callable[[Any], Any]] = None
+    reference: str = ""
 
     @property
     def uses_context(self) -> bool:
@@ -200,7 +211,10 @@ class RegularizerSpec:
 
     ``real_grad``: the penalty differentiates D's output on the real batch with respect to that
     batch (R1). The step then runs D(real) once with the input gradient enabled, and the penalty
-    reads it with ``ctx.real_input_grad()`` instead of running D again.
+    reads it with ``ctx.real_with_input_grad()`` instead of running D again.
+
+    ``state(init)``: as ``LossSpec.state``, an object built once per run, read by the
+    penalty as ``ctx.state``, saved in checkpoints (LeCam's moving averages).
     """
 
     name: str
@@ -212,6 +226,7 @@ class RegularizerSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     real_grad: bool = False
     reference: str = ""
+    state: Optional[Callable[[Any], Any]] = None
 
 
 @dataclass(frozen=True)
@@ -222,7 +237,8 @@ class StepHookSpec:
     hook: a function of the ``ganbench.training.step.StepContext``, called after every D optimiser
     step (``after="d"``) or every G step (``after="g"``). Command line and
     ``VariantSpec.step_hooks``: ``NAME[:VALUE][:OPTION=VALUE...]`` (a bare value sets the first
-    option).
+    option). A hook that has ``state_dict()`` / ``load_state_dict()`` is saved in checkpoints
+    and restored on resume.
     """
 
     name: str
@@ -230,6 +246,68 @@ class StepHookSpec:
     description: str
     after: str = "d"
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StateInit:
+    """What a plugin's ``state(init)`` factory gets, once per run: the training ``device``,
+    the data's ``data_spec`` (``ganbench.api.specs.DataSpec``), G's input width ``z_dim``, the
+    run's latent ``sampler`` (its options as attributes, e.g. InfoGAN's ``cat``/``cont``) and
+    the term's ``options``."""
+
+    device: Any
+    data_spec: Any = None
+    z_dim: int = 0
+    sampler: Any = None
+    options: dict = field(default_factory=dict)
+
+
+class Latent(NamedTuple):
+    """A draw of G's input: ``input`` (what G is called with), its noise part ``z`` and the
+    named ``codes`` (empty for plain Gaussian noise)."""
+
+    input: Any
+    z: Any
+    codes: dict
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    """A transform of D's inputs (DiffAugment, ADA): applied to the real and the fake batch in
+    D steps and to the fake batch in G steps, before D sees them; the losses, regularisers and
+    the D(x) statistics see the transformed batches.
+
+    ``build(data_spec, **options)`` is called once per run and returns the augmentation: a
+    callable ``aug(x, rng) -> x`` (differentiable in ``x``: G's gradient flows through it; draw
+    randomness from ``rng``, the run's seeded generator). If the object has ``observe(ctx)`` it
+    is called after every D step with that step's ``StepContext`` (ADA reads
+    ``ctx.real_out`` there); if it has ``state_dict()`` / ``load_state_dict()`` it is saved in
+    checkpoints. Command line and ``VariantSpec.augment``: ``NAME[:VALUE][:KEY=VALUE...]``, the
+    bare value setting the first option (``diffaugment:translation,cutout``).
+    """
+
+    name: str
+    build: Callable[..., Callable[[Any, Any], Any]]
+    description: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class LatentSamplerSpec:
+    """How G's input is drawn: ``build(z_dim, data_spec, **options)`` returns a sampler,
+    ``sampler(n, rng, device) -> Latent(input, z, codes)`` (``ganbench.api.specs.Latent``):
+    ``input`` the ``(n, z_dim)`` tensor G is called with, ``z`` its noise part and ``codes`` a
+    dict of named code tensors (InfoGAN's categorical and continuous codes). The step context
+    carries ``z`` and ``codes``; evaluation samples through the same sampler. Command line:
+    ``--latent NAME[:VALUE][:KEY=VALUE...]``.
+    """
+
+    name: str
+    build: Callable[..., Callable[..., Any]]
+    description: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -255,6 +333,8 @@ class VariantSpec:
     g_ema: Optional[float] = None
     suite_only: bool = False
     quick: Optional[bool] = None
+    augment: str = ""  # an ``--augment`` spec, e.g. "diffaugment:translation,cutout"
+    latent: str = ""  # a ``--latent`` spec, e.g. "infogan:cat=10:cont=2"
 
 
 @dataclass(frozen=True)
@@ -421,4 +501,6 @@ REGISTRY_TYPES: dict[str, type] = {
     "suites": SuiteSpec,
     "executors": ExecutorSpec,
     "search_spaces": SearchSpaceSpec,
+    "augmentations": AugmentSpec,
+    "latent_samplers": LatentSamplerSpec,
 }

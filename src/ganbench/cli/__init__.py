@@ -108,7 +108,8 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                       help="variant(s) to run (with --all: restrict the suite to them)")
     what.add_argument("--model", help="architecture (replaces the variant's; with --loss and "
                       "no --variant: an ad-hoc MODEL+LOSS variant)")
-    what.add_argument("--loss", help="GAN objective (replaces the variant's)")
+    what.add_argument("--loss", help="GAN objective (replaces the variant's), with options as "
+                      "NAME:KEY=VALUE (e.g. topk:k=0.5)")
     what.add_argument("--dataset", type=_names, action="extend", default=[],
                       metavar="NAME[,NAME]", help="dataset(s) (default: the suite's)")
     how = r.add_argument_group("budget and seeds")
@@ -144,6 +145,13 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                     "every 16th D step, scaled by 16), dragan:10:c=0.5; one naming a regulariser "
                     "the variant has replaces it; 'none' drops the variant's (ganbench list "
                     "regularizers)")
+    hp.add_argument("--augment", metavar="NAME[:VALUE][:KEY=VALUE]",
+                    help="transform D's inputs (real and fake, in D and G steps), e.g. "
+                    "diffaugment:translation,cutout or ada:target=0.6; 'none' drops the "
+                    "variant's (ganbench list augmentations)")
+    hp.add_argument("--latent", metavar="NAME[:KEY=VALUE]",
+                    help="sample G's input with a latent sampler, e.g. infogan:cat=10:cont=2 "
+                    "(codes beside z; ganbench list latent_samplers)")
     hp.add_argument("--g-ema", type=_float, metavar="DECAY",
                     help="evaluate an exponential moving average of G's weights (ema <- DECAY "
                     "ema + (1 - DECAY) G after each G step), e.g. 0.999; 0: off")
@@ -208,7 +216,8 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
                         description="List what the loaded plugins registered.")
     ls.add_argument("kind", nargs="?", choices=["variants", "models", "losses", "regularizers",
                                                 "step_hooks", "datasets", "metrics", "suites",
-                                                "executors", "search_spaces"],
+                                                "executors", "search_spaces", "augmentations",
+                                                "latent_samplers"],
                     help="only this kind (default: all)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -370,7 +379,8 @@ def cmd_run(args) -> int:
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
                           betas=args.betas, k=args.k, batch_size=args.batch_size,
-                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema)
+                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema,
+                          augment=args.augment, latent=args.latent)
     jobs = plan(reg, suite=args.suite, run_all=args.all, variants=args.variant,
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
@@ -559,14 +569,16 @@ def _describe(kind: str, obj) -> dict[str, Any]:
         d.update(model=obj.model, loss=obj.loss, reference=obj.reference,
                  hparams=obj.hparams.to_dict(), model_options=dict(obj.model_options),
                  regularizers=list(obj.regularizers), step_hooks=list(obj.step_hooks),
-                 g_ema=obj.g_ema)
+                 g_ema=obj.g_ema, augment=obj.augment or None, latent=obj.latent or None)
     elif kind == "losses":
-        d.update(output=obj.output, context=obj.uses_context)
+        d.update(output=obj.output, context=obj.uses_context, options=dict(obj.options))
     elif kind == "regularizers":
         d.update(weight=obj.weight, every=obj.every, phase=obj.phase,
                  options=dict(obj.options), reference=obj.reference)
     elif kind == "step_hooks":
         d.update(after=obj.after, options=dict(obj.options))
+    elif kind in ("augmentations", "latent_samplers"):
+        d.update(options=dict(obj.options), reference=obj.reference)
     elif kind == "models":
         d.update(conditional=obj.conditional,
                  options={k: list(v) if isinstance(v, tuple) else v
@@ -588,7 +600,8 @@ def cmd_list(args) -> int:
     reg = registries()
     kinds = [args.kind] if args.kind else ["variants", "models", "losses", "regularizers",
                                             "step_hooks", "datasets", "metrics", "suites",
-                                            "executors", "search_spaces"]
+                                            "executors", "search_spaces", "augmentations",
+                                            "latent_samplers"]
     data = {}
     for kind in kinds:
         registry = getattr(reg, kind)

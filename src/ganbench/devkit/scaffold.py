@@ -125,8 +125,10 @@ def only_this_plugin(monkeypatch):
 
 
 def test_conforms_to_ganbench():
+    # every object the plugin registers is checked, including those you add later (a model,
+    # an augmentation...): training steps, determinism, and an exact resume from a checkpoint
     findings = assert_plugin_conforms("$name")
-    assert {f.kind for f in findings} == {"losses", "regularizers", "variants"}
+    assert {"losses", "regularizers", "variants"} <= {f.kind for f in findings}
 
 
 def _softplus(x):

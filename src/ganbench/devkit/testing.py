@@ -14,6 +14,11 @@ Every object a plugin registered is checked the way ganbench will use it:
   finite losses;
 * **variants**: a few training steps on the first embedded dataset their model fits, with
   finite training statistics, and the same numbers twice from the same seed (deterministic);
+* **resume**: for variants, and for losses, regularisers and step hooks (where they may own
+  per-run state), a run killed after its first checkpoint and resumed ends with the rows of an
+  uninterrupted one (state that is not saved, or saved and not restored, shows here);
+* **augmentations, latent samplers**: a few training steps with them, finite, resuming
+  exactly;
 * **suites**: every entry names a registered variant and dataset.
 
 A check returns :class:`Finding` records; ``assert_plugin_conforms(NAME)`` raises with every
@@ -53,7 +58,7 @@ def owned(reg, plugin: str) -> dict[str, list[str]]:
     names = {p.name for p in infos}
     out: dict[str, list[str]] = {}
     for kind in ("models", "datasets", "losses", "regularizers", "step_hooks", "variants",
-                 "metrics", "suites"):
+                 "metrics", "suites", "augmentations", "latent_samplers"):
         registry = getattr(reg, kind)
         out[kind] = [n for n in registry.names() if registry.owner(n) in names]
     return out
@@ -85,17 +90,12 @@ def check_plugin(plugin: str, reg=None, *, steps: int = STEPS) -> list[Finding]:
         run("datasets", name, "loads as declared", lambda n=name: _check_dataset(reg, n))
     for name in objects["models"]:
         run("models", name, "builds; G(z) and D(x) shapes", lambda n=name: _check_model(reg, n))
-    for name in objects["losses"]:
-        run("losses", name, f"{steps} training steps, finite losses",
-            lambda n=name: _train_with(reg, steps, loss=n))
-    for name in objects["regularizers"]:
-        run("regularizers", name, f"{steps} training steps, finite losses",
-            lambda n=name: _train_with(reg, steps, regularizer=n))
-    for name in objects["step_hooks"]:
-        run("step_hooks", name, f"{steps} training steps, finite losses",
-            lambda n=name: _train_with(reg, steps, hook=n))
+    for kind in ("losses", "regularizers", "step_hooks", "augmentations", "latent_samplers"):
+        for name in objects[kind]:
+            run(kind, name, f"{steps} training steps, finite losses, resumes exactly",
+                lambda k=kind, n=name: _train_with(reg, steps, **{_TERM[k]: n}))
     for name in objects["variants"]:
-        run("variants", name, f"{steps} training steps, finite, deterministic",
+        run("variants", name, f"{steps} training steps, finite, deterministic, resumes exactly",
             lambda n=name: _check_variant(reg, n, steps))
     for name in objects["suites"]:
         run("suites", name, "entries name registered objects",
@@ -214,38 +214,107 @@ def _train(reg, job):
     return res, stats
 
 
-def _train_with(reg, steps, *, loss=None, regularizer=None, hook=None) -> str:
-    users = [v for v in reg.variants
-             if (loss and v.loss == loss)
-             or (regularizer and any(t.split(":")[0] == regularizer for t in v.regularizers))
-             or (hook and any(t.split(":")[0] == hook for t in v.step_hooks))]
+_TERM = {"losses": "loss", "regularizers": "regularizer", "step_hooks": "hook",
+         "augmentations": "augment", "latent_samplers": "latent"}
+
+
+def _uses(v, loss=None, regularizer=None, hook=None, augment=None, latent=None) -> bool:
+    def named(texts, name):
+        return bool(name) and any(t.split(":")[0] == name for t in texts)
+
+    return bool((loss and v.loss == loss) or named(v.regularizers, regularizer)
+                or named(v.step_hooks, hook) or named([v.augment] if v.augment else [], augment)
+                or named([v.latent] if v.latent else [], latent))
+
+
+def _train_with(reg, steps, **term) -> str:
+    users = [v for v in reg.variants if _uses(v, **term)]
     if users:
         job = _job(reg, steps, variant=users[0].name)
         where = f"in variant {users[0].name} on {job.dataset}"
     else:
-        from ganbench.planning.terms import parse_hook, parse_reg
+        from ganbench.planning.terms import parse_augment, parse_hook, parse_latent, parse_reg
 
-        base = _job(reg, steps, loss=loss or "non-saturating", dataset="ring8")
-        changes = {}
-        if regularizer:
-            changes["regularizers"] = (parse_reg(reg, regularizer).text(),)
-        if hook:
-            changes["step_hooks"] = (parse_hook(reg, hook).text(),)
+        images = term.get("augment") is not None  # augmentations transform images
+        base = _job(reg, steps, model="dcgan" if images else "mlp",
+                    loss=term.get("loss") or "non-saturating",
+                    dataset="digits" if images else "ring8")
+        changes: dict[str, Any] = {}
+        for key, field, parse in (("regularizer", "regularizers", parse_reg),
+                                  ("hook", "step_hooks", parse_hook)):
+            if term.get(key):
+                changes[field] = (parse(reg, term[key]).text(),)
+        for key, parse in (("augment", parse_augment), ("latent", parse_latent)):
+            if term.get(key):
+                changes[key] = parse(reg, term[key]).text()
+        if images:
+            changes["hparams"] = dataclasses.replace(base.hparams, batch_size=8)
         job = dataclasses.replace(base, **changes)
-        where = f"with mlp + {job.loss} on ring8"
-    _, stats = _train(reg, job)
+        where = f"with {job.model} + {job.loss} on {job.dataset}"
+    job = _two_intervals(job)
+    straight, stats = _train(reg, job)
+    _check_resume(reg, job, straight)
     return f"{where}: d_loss {stats.get('d_loss', float('nan')):.4g}"
 
 
 def _check_variant(reg, name: str, steps: int) -> str:
-    job = _job(reg, steps, variant=name)
+    job = _two_intervals(_job(reg, steps, variant=name))
     a, stats = _train(reg, job)
     b, _ = _train(reg, job)
-    key = [(r["step"], r["metric"], r["value"]) for r in a.rows if r["metric"] != "images_per_s"]
-    again = [(r["step"], r["metric"], r["value"]) for r in b.rows
-             if r["metric"] != "images_per_s"]
-    assert key == again, "two runs from the same seed gave different numbers (not deterministic)"
+    assert _key(a.rows) == _key(b.rows), \
+        "two runs from the same seed gave different numbers (not deterministic)"
+    _check_resume(reg, job, a)
     return f"on {job.dataset}: d_loss {stats.get('d_loss', float('nan')):.4g}"
+
+
+def _two_intervals(job):
+    """``job`` trained for twice its steps with an evaluation (and a checkpoint) half-way."""
+    from ganbench.planning.budget import Budget
+
+    steps = max(1, int(job.budget.amount) if job.budget.kind == "steps" else STEPS)
+    return dataclasses.replace(job, budget=Budget.parse(f"{2 * steps}steps"), evals=2)
+
+
+def _key(rows) -> list:
+    from ganbench.store.results import MACHINE_METRICS
+
+    return [(r["step"], r["metric"], repr(r["value"])) for r in rows
+            if r["metric"] not in MACHINE_METRICS]
+
+
+class _Killed(Exception):
+    pass
+
+
+def _check_resume(reg, job, straight) -> None:
+    """``job`` (two evaluation intervals, ``straight`` its uninterrupted result) killed right
+    after its half-way checkpoint and resumed: the same rows (every term's per-run state
+    saved and restored)."""
+    import tempfile
+    from pathlib import Path
+
+    from ganbench.training import runner
+    from ganbench.training.checkpoint import Checkpointer
+
+    class KillAfterSave(Checkpointer):
+        def save(self, *a, **kw):
+            super().save(*a, **kw)
+            raise _Killed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "run.ckpt"
+        try:
+            runner.train(job, reg, device="cpu", download=False,
+                         checkpoint=KillAfterSave(path, job.run_id))
+        except _Killed:
+            pass
+        resumed = runner.train(job, reg, device="cpu", download=False,
+                               checkpoint=Checkpointer(path, job.run_id))
+    assert resumed.info["resumed_from_step"], "the run did not resume from its checkpoint"
+    assert _key(resumed.rows) == _key(straight.rows), (
+        "a run killed and resumed from its checkpoint ended with other numbers than an "
+        "uninterrupted one: some per-run state is not saved and restored (give it "
+        "state_dict/load_state_dict, see docs/plugin-api.md)")
 
 
 def _check_suite(reg, name: str) -> Optional[str]:

@@ -45,7 +45,8 @@ def calibration_job(job, kind: str):
     return replace(job, variant=VARIANT_PREFIX + kind, model="-", loss="-", seed=0,
                    budget=Budget.parse("1steps"),  # nothing is trained; fixed for the run id
                    hparams=Hyperparams(), model_options=(), evals=1, eval_every=None,
-                   precision="fp32", regularizers=(), step_hooks=(), g_ema=None)
+                   precision="fp32", regularizers=(), step_hooks=(), g_ema=None,
+                   loss_options=(), augment="", latent="")
 
 
 def plan_calibration(jobs: list) -> list:

@@ -39,6 +39,9 @@ class JobSpec:
     regularizers: tuple[str, ...] = ()  # canonical ``--reg`` specs (ganbench.planning.terms)
     step_hooks: tuple[str, ...] = ()
     g_ema: Optional[float] = None  # EMA decay of G; evaluation then samples the EMA copy
+    loss_options: tuple[tuple[str, Any], ...] = ()  # ``--loss NAME:KEY=VALUE`` (given ones)
+    augment: str = ""  # canonical ``--augment`` spec ("": none)
+    latent: str = ""  # canonical ``--latent`` spec ("": z ~ N(0, I))
     # a trial of a hyperparameter study (``ganbench sweep``): space, space_seed, trial, params
     study: tuple[tuple[str, Any], ...] = ()
 
@@ -56,6 +59,11 @@ class JobSpec:
                 del d[name]
             elif name != "g_ema":
                 d[name] = list(d[name])
+        for name in ("loss_options", "augment", "latent"):  # later axes: only when given
+            if not d[name]:
+                del d[name]
+        if self.loss_options:
+            d["loss_options"] = {k: _jsonable(v) for k, v in self.loss_options}
         d["budget"] = str(self.budget)
         d["hparams"] = self.hparams.to_dict()
         d["model_options"] = {k: _jsonable(v) for k, v in self.model_options}
@@ -96,6 +104,8 @@ class Overrides:
     z_dim: Optional[int] = None
     regularizers: tuple[str, ...] = ()  # --reg: added to (or replacing) the variant's
     g_ema: Optional[float] = None  # --g-ema DECAY (0: off, even where the variant has one)
+    augment: Optional[str] = None  # --augment SPEC ("none": off, even where the variant has one)
+    latent: Optional[str] = None  # --latent SPEC
 
     def apply(self, h: Hyperparams) -> Hyperparams:
         changes: dict[str, Any] = {}
@@ -219,6 +229,7 @@ def plan(
 ) -> list[JobSpec]:
     """Expand the request into jobs. Raises UsageError for anything unknown or unfit."""
     overrides = overrides or Overrides()
+    loss, loss_options = _loss_arg(reg, loss)
     for d in datasets:
         reg.datasets.get(d)
     suite_name = suite or DEFAULT_SUITE
@@ -282,6 +293,7 @@ def plan(
                 metrics=entry.metrics,
                 data_options=tuple(sorted(opts.items())),
                 eval_options=tuple(sorted((eval_options or {}).items())),
+                loss_options=loss_options if v.loss == loss else (),
                 **terms,
             ))
     ids = [j.run_id for j in jobs]
@@ -335,7 +347,35 @@ def _terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, A
     if ema is not None and not (0 < ema < 1):
         raise UsageError(f"{where}: the G-EMA decay must be in (0, 1) (0: off), got {ema}")
     return {"regularizers": regs, "step_hooks": hooks,
-            "g_ema": float(ema) if ema is not None else None}
+            "g_ema": float(ema) if ema is not None else None,
+            **_option_terms(reg, v, overrides)}
+
+
+def _option_terms(reg: Registries, v: VariantSpec, overrides: Overrides) -> dict[str, str]:
+    """The job's augmentation and latent sampler: the variant's, or the command line's
+    (``none``: off); canonical text."""
+    from ganbench.planning.terms import parse_augment, parse_latent
+
+    out = {}
+    for name, parse in (("augment", parse_augment), ("latent", parse_latent)):
+        text = getattr(overrides, name)
+        text = getattr(v, name) if text is None else text
+        if text and text.strip() != "none":
+            try:
+                out[name] = parse(reg, text).text()
+            except UsageError as exc:
+                raise UsageError(f"variant '{v.name}': {exc}") from None
+    return out
+
+
+def _loss_arg(reg: Registries, loss: Optional[str]):
+    """``--loss NAME[:KEY=VALUE...]`` -> (NAME, the given options as sorted pairs)."""
+    from ganbench.planning.terms import parse_loss
+
+    if loss is None or ":" not in loss:
+        return loss, ()
+    term = parse_loss(reg, loss)
+    return term.spec.name, term.given
 
 
 def _freeze(v: Any) -> Any:

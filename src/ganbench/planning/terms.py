@@ -1,5 +1,6 @@
-"""Regulariser and step-hook specifications as text: ``--reg gp:10``, ``--reg r1:10:every=16``,
-``VariantSpec(step_hooks=("clip:0.01",))``.
+"""Regulariser, step-hook, loss, augmentation and latent-sampler specifications as text:
+``--reg gp:10``, ``--reg r1:10:every=16``, ``VariantSpec(step_hooks=("clip:0.01",))``,
+``--loss topk:k=0.5``, ``--augment diffaugment:translation,cutout``, ``--latent infogan:cat=10``.
 
 Syntax: ``NAME[:VALUE][:KEY=VALUE...]``. For a regulariser the bare value is its weight (λ, γ)
 and ``every=N`` makes it lazy (computed on every N-th D step, multiplied by N); other keys are
@@ -134,6 +135,68 @@ def parse_hook(reg: Any, text: str) -> HookTerm:
         opts[first] = bare
     values = {k: _number(v, f"step hook '{text}': {k}") for k, v in opts.items()}
     return HookTerm(spec, tuple(sorted({**dict(spec.options), **values}.items())))
+
+
+@dataclass(frozen=True)
+class OptionTerm:
+    """A loss, augmentation or latent sampler as a run uses it: its spec and options (every
+    option, defaults included, so ``options`` is what the functions receive)."""
+
+    spec: Any  # LossSpec | AugmentSpec | LatentSamplerSpec
+    options: tuple[tuple[str, Any], ...]
+    given: tuple[tuple[str, Any], ...] = ()  # the options the text set
+
+    def text(self) -> str:
+        """Canonical text: the name and the options that differ from the defaults."""
+        defaults = dict(self.spec.options)
+        return ":".join([self.spec.name] + [f"{k}={_num(v)}" for k, v in self.options
+                                            if defaults.get(k) != v])
+
+
+def _value(default: Any, raw: str, what: str) -> Any:
+    """An option's value typed as its default: a number for a number, else the text."""
+    if isinstance(default, bool):
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"{what} must be true or false, got '{raw}'")
+        return raw.lower() in ("true", "1")
+    if isinstance(default, (int, float)):
+        v = _number(raw, what)
+        return int(v) if isinstance(default, int) and v == int(v) else v
+    return raw
+
+
+def parse_option_term(registry: Any, kind: str, text: str) -> OptionTerm:
+    """``NAME[:VALUE][:KEY=VALUE...]`` of a loss, augmentation or latent sampler (the bare
+    value sets the first option), checked against the spec's options."""
+    name, rest = _split(text, kind)
+    if name not in registry:
+        raise unknown(kind, name, registry.names())
+    spec = registry.get(name)
+    bare, opts = _options(spec, kind, text, rest, bool(spec.options))
+    if bare is not None:
+        first = next(iter(spec.options))
+        if first in opts:
+            raise UsageError(f"{kind} '{text}': option '{first}' given twice")
+        opts[first] = bare
+    defaults = dict(spec.options)
+    values = {k: _value(defaults[k], v, f"{kind} '{text}': {k}") for k, v in opts.items()}
+    return OptionTerm(spec, tuple(sorted({**defaults, **values}.items())),
+                      tuple(sorted(values.items())))
+
+
+def parse_loss(reg: Any, text: str) -> OptionTerm:
+    """A loss with options (``topk:k=0.5``; a bare name is the loss with its defaults)."""
+    return parse_option_term(reg.losses, "loss", text)
+
+
+def parse_augment(reg: Any, text: str) -> OptionTerm:
+    """An augmentation of D's inputs (``diffaugment:translation,cutout``, ``ada:target=0.6``)."""
+    return parse_option_term(reg.augmentations, "augmentation", text)
+
+
+def parse_latent(reg: Any, text: str) -> OptionTerm:
+    """A latent sampler (``infogan:cat=10:cont=2``)."""
+    return parse_option_term(reg.latent_samplers, "latent sampler", text)
 
 
 def canonical_regs(reg: Any, texts) -> tuple[str, ...]:
