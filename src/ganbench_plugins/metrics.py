@@ -15,6 +15,11 @@
   (Wasserstein, hinge, least squares), where a sigmoid would mean nothing.
 * ``throughput``: training images per second (real images seen by D) since the previous
   evaluation, on the training clock (evaluation excluded).
+* ``memorisation`` (opt-in: name it in a suite entry's ``metrics`` or ``ganbench run --metric``):
+  each sample's distance to its nearest training point against held-out (test split) points'
+  distances, in the extractor's features or data space (``ganbench.evaluation.memorisation``):
+  ``copy_fraction`` (lower is better) and ``data_copying_z`` (Meehan et al. 2020's test
+  statistic; 0 is ideal, negative = copying).
 """
 
 from __future__ import annotations
@@ -84,6 +89,12 @@ def compute_throughput(ctx: EvalContext):
     return [MetricValue("images_per_s", ctx.stats["images_per_s"], "img/s", True)]
 
 
+def compute_memorisation(ctx: EvalContext):
+    from ganbench.evaluation.memorisation import DIRECTIONS, compute
+
+    return [MetricValue(k, v, "", DIRECTIONS[k]) for k, v in compute(ctx).items()]
+
+
 METRICS = [
     MetricSpec("modes", compute_modes, "modes covered, % high quality (3 std), reverse KL of "
                "the mode histogram (toy mixtures)", applies=lambda c: c.dataset.modes is not None,
@@ -95,6 +106,11 @@ METRICS = [
                "generator gradient norm", directions={k: v[0] for k, v in TRAINING.items()}),
     MetricSpec("throughput", compute_throughput, "training images per second (eval excluded)",
                directions={"images_per_s": True}),
+    MetricSpec("memorisation", compute_memorisation, "copy_fraction (lower better): share of "
+               "samples at most as near the training set as the nearest held-out real point; "
+               "data_copying_z (0 ideal, < 0 copying): Meehan et al. 2020 test of nearest-"
+               "training distances vs held-out data's; opt-in",
+               default=False, directions={"copy_fraction": False, "data_copying_z": None}),
 ]
 
 
