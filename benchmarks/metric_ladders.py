@@ -161,8 +161,9 @@ DISTANCES = ("fid", "kid", "frechet_data", "reverse_kl")
 def noise_floor(metric, a, b, clean, n, k=3):
     """How much a metric may move the 'better' way between two rungs by sampling alone: two
     binomial standard errors for proportions; 2 for data_copying_z (a z-score); for density
-    (a mean of Poisson-like counts / k) two of sqrt(density / (k n)); for distances their value between held-out real data and
-    the reference (the distance two real samples already have); 0 for modes covered."""
+    (a mean of Poisson-like counts / k) two of sqrt(density / (k n)); for distances their
+    value between held-out real data and the reference (the distance two real samples already
+    have); 0 for modes covered."""
     if metric in PROPORTIONS:
         p = max(a, b) / PROPORTIONS[metric]
         return 2 * PROPORTIONS[metric] * (p * (1 - p) / n) ** 0.5

@@ -218,7 +218,7 @@ def train(
                     rows.append({"step": steps, "images_seen": images, "wall_s": round(wall, 4),
                                  "metric": v.metric, "value": float(v.value), "unit": v.unit,
                                  "higher_is_better": v.higher_is_better,
-                                 "eval_spec": spec.hash})
+                                 "eval_spec": v.eval_spec or spec.hash})
         if artifacts is not None:
             artifacts.evaluated(ctx, rows[first_row:])
         eval_net.train()
