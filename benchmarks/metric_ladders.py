@@ -241,7 +241,8 @@ def report(csv_path, md_path, png_path, command):
     used = versions(("torch", "torch-fidelity", "scipy"))
     lines = ["# Metric-validity ladders", "", f"Versions: {used}.", "",
              f"Made by `{command}`; `tests/test_crosscheck.py` recomputes the verdicts from "
-             "metric-ladders.csv and re-runs a few rungs live (digits, ring8). Held-out real "
+             "metric-ladders.csv and re-runs a few rungs live (digits, ring8; the memorise "
+             "rung in `tests/test_memorisation.py`). Held-out real "
              "data (the test split) "
              "degraded along each axis, against a train-split reference of the same size. "
              "`rho`: Spearman's correlation of the metric's *worse* direction with the "
@@ -256,7 +257,14 @@ def report(csv_path, md_path, png_path, command):
                     "KL the value the held-out real data already has against the reference. "
                     "On digits (train split 1,437 < 2n) the memorising generator copies the "
                     "reference images themselves; elsewhere it copies train images outside the "
-                    "reference.", "", "## Which metrics get worse", "",
+                    "reference. Memorisation (`copy_fraction`, `data_copying_z`; "
+                    "`ganbench.evaluation.memorisation`) measures each point's distance to its "
+                    "nearest image of the whole train split against the clean held-out data's; "
+                    "`data_copying_z` has no better direction when registered (0 is ideal): it "
+                    "is read here as lower = nearer the training set than real data = worse, "
+                    "so its 'better' on the other axes means farther from the training set than "
+                    "real data (poorer samples), not better ones.", "",
+                    "## Which metrics get worse", "",
                     "| dataset | axis | gets worse | does not get worse |", "|---|---|---|---|"]
     for (ds, axis), group in pd.DataFrame(vs).groupby(["dataset", "axis"], sort=False):
         worse = [r.metric for r in group.itertuples() if r.verdict.startswith("worse")]
@@ -290,8 +298,9 @@ def report(csv_path, md_path, png_path, command):
                 ax.set_yscale("symlog", linthresh=1e-2)
             ax.tick_params(labelsize=6)
             if i == 0:
-                ax.set_title(metric + (" (higher better)" if HIB[metric] else " (lower better)"),
-                             fontsize=7)
+                ax.set_title(metric + (" (0 ideal, < 0 copying)" if metric == "data_copying_z"
+                                       else " (higher better)" if HIB[metric]
+                                       else " (lower better)"), fontsize=7)
             if j == 0:
                 ax.set_ylabel(axis + (" (classes kept)" if axis == "classes" else ""),
                               fontsize=8)
