@@ -131,3 +131,33 @@ def test_registered_metric_flags_a_copying_generator_not_held_out_data(reg):
     fresh = {v.metric: v.value for v in spec.compute(_ctx(reg, test.x[-150:]))}
     assert fresh["copy_fraction"] < 0.05
     assert abs(fresh["data_copying_z"]) < 4
+
+
+def test_run_metric_option_adds_opt_in_metrics(reg, tmp_path, capsys):
+    """``ganbench run --metric memorisation`` adds it to the default metrics (the run id
+    changes only then); an unknown name is one line."""
+    import json
+
+    from ganbench.api.errors import UsageError
+    from ganbench.cli import main
+    from ganbench.planning.plan import plan
+
+    kw = dict(variants=["non-saturating"], datasets=["digits"], budget=None, seeds=(0,))
+    (plain,) = plan(reg, **kw)
+    (more,) = plan(reg, metrics=["memorisation"], **kw)
+    assert plain.metrics is None and plain.run_id != more.run_id
+    assert more.metrics == tuple(m.name for m in reg.metrics if m.default) + ("memorisation",)
+    with pytest.raises(UsageError):
+        plan(reg, metrics=["no-such-metric"], **kw)
+    out = tmp_path / "runs"
+    assert main(["run", "--variant", "non-saturating", "--dataset", "digits", "--budget",
+                 "2steps", "--evals", "1", "--eval-samples", "100", "--metric", "memorisation",
+                 "--out", str(out), "--no-download", "--no-calibration", "-q"]) == 0
+    (run,) = out.glob("*.json")
+    rows = json.loads(run.read_text())["rows"]
+    final = {r["metric"]: r["value"] for r in rows if r["step"] == 2}
+    assert {"fid", "copy_fraction", "data_copying_z"} <= set(final)
+    assert final["copy_fraction"] < 0.05  # an untrained G copies nothing
+    assert main(["run", "--variant", "non-saturating", "--dataset", "digits", "--metric",
+                 "nope", "--out", str(out), "--no-download"]) == 2
+    assert "nope" in capsys.readouterr().err.strip().splitlines()[-1]

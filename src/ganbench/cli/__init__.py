@@ -156,9 +156,14 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     ev.add_argument("--eval-samples", type=_positive_int, help="generated samples per evaluation")
     ev.add_argument("--extractor", help="features for FID/KID/IS/precision-recall on images: auto "
                     "(default: the ganbench extractor shipped for the dataset, else "
-                    "inception-v3-compat), inception-v3-compat, ganbench-DATASET, or none")
+                    "inception-v3-compat), inception-v3-compat, ganbench-DATASET, or none; "
+                    "add ',dinov2-vit-s-14' (or '=PATH' to its weights) for FD_DINOv2 beside "
+                    "it, e.g. auto,dinov2-vit-s-14")
     ev.add_argument("--fid-weights", metavar="PATH", help="Inception-v3 weights file for "
                     "inception-v3-compat (default: torch-fidelity's download cache)")
+    ev.add_argument("--metric", dest="add_metrics", type=_names, action="extend", default=[],
+                    metavar="NAME", help="also compute these metrics, e.g. the opt-in "
+                    "memorisation and cas (ganbench list metrics); comma-separated or repeated")
     ev.add_argument("--fid-reference", choices=["train", "test"],
                     help="real split FID/KID/precision-recall compare with (default: train)")
     ev.add_argument("--fid-reference-samples", type=_positive_int, metavar="N",
@@ -375,7 +380,8 @@ def cmd_run(args) -> int:
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples, eval_options=_eval_options(args),
-                data_options={"resize": args.resize} if args.resize else None)
+                data_options={"resize": args.resize} if args.resize else None,
+                metrics=args.add_metrics)
     return execute_plan(args, reg, jobs)
 
 
