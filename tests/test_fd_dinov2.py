@@ -186,3 +186,39 @@ def _dino_ext():
     from ganbench.evaluation.extractors.select import resolve_dinov2
 
     return resolve_dinov2("dinov2-vit-s-14", None, download=False)
+
+
+def _write_two_specs(out, values, fd_values, spec="e1", fd_spec="d1"):
+    """Runs with fid under the run's EvalSpec and fd_dinov2 under its own, as a run with
+    ``--extractor auto,dinov2-vit-s-14`` writes them."""
+    from ganbench.store import results
+
+    for seed, (v, w) in enumerate(zip(values, fd_values)):
+        config = {"variant": "v", "dataset": "digits", "seed": seed}
+        results.write_run(out, {"run_id": f"v__digits__s{seed}__{spec}{fd_spec}",
+                                "variant": "v", "dataset": "digits", "seed": seed,
+                                "status": "completed", "config": config},
+                          [{"step": 10, "metric": "fid", "value": v, "higher_is_better": False,
+                            "eval_spec": spec},
+                           {"step": 10, "metric": "fd_dinov2", "value": w,
+                            "higher_is_better": False, "eval_spec": fd_spec}])
+
+
+def test_summary_and_gate_take_each_metrics_own_eval_spec(tmp_path):
+    """fid and fd_dinov2 of the same runs under two EvalSpecs: the summary pools each over the
+    seeds without an eval_spec label, and ``check`` gates both; a candidate whose fd_dinov2
+    was computed under another EvalSpec (other DINOv2 weights) is refused, one line."""
+    from ganbench.analysis import gate
+    from ganbench.store import results
+
+    _write_two_specs(tmp_path / "b", [20.0, 21.0, 22.0], [300.0, 310.0, 305.0])
+    _write_two_specs(tmp_path / "c", [20.5, 21.5, 21.0], [302.0, 306.0, 304.0])
+    _write_two_specs(tmp_path / "d", [20.5, 21.5, 21.0], [302.0, 306.0, 304.0], fd_spec="d2")
+    s = results.summarize(results.load(tmp_path / "b"))
+    assert sorted(zip(s["metric"], s["runs"], s["setting"])) == [("fd_dinov2", 3, ""),
+                                                                 ("fid", 3, "")]
+    base = results.load(tmp_path / "b")
+    res = gate.check(base, results.load(tmp_path / "c"), metrics=["fid", "fd_dinov2"])
+    assert res.passed and sorted(r.metric for r in res.rows) == ["fd_dinov2", "fid"]
+    with pytest.raises(UsageError, match="different EvalSpecs"):
+        gate.check(base, results.load(tmp_path / "d"), metrics=["fid", "fd_dinov2"])
