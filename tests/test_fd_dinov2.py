@@ -11,7 +11,7 @@ import torch
 
 from ganbench.api.errors import DataUnavailableError, UsageError
 
-N = 4  # images per side: ViT-S/14 at 224x224 on a CPU costs ~4.6 GFLOP an image
+N = 4  # images per side: ViT-S/14 at 224x224 on a CPU costs ~6 GFLOP (multiply-adds) an image
 
 
 @pytest.fixture(scope="module")
