@@ -222,3 +222,15 @@ def test_summary_and_gate_take_each_metrics_own_eval_spec(tmp_path):
     assert res.passed and sorted(r.metric for r in res.rows) == ["fd_dinov2", "fid"]
     with pytest.raises(UsageError, match="different EvalSpecs"):
         gate.check(base, results.load(tmp_path / "d"), metrics=["fid", "fd_dinov2"])
+
+
+def test_weights_paths_are_made_absolute_for_the_run(tmp_path, monkeypatch):
+    """A run may execute in another directory (processes, slurm): the CLI stores
+    ``--extractor`` with each ``=PATH`` absolute, as it does --fid-weights."""
+    from ganbench.evaluation.extractors.select import absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_paths("auto,dinov2-vit-s-14=w/v.pth") == \
+        f"auto,dinov2-vit-s-14={tmp_path / 'w' / 'v.pth'}"
+    assert absolute_paths("auto,dinov2-vit-s-14") == "auto,dinov2-vit-s-14"
+    assert absolute_paths(None) is None

@@ -470,7 +470,9 @@ def _calibrate(jobs, reg, out, device, data_root, download, log) -> list:
 
 
 def _eval_options(args) -> dict[str, Any]:
-    opts = {"extractor": args.extractor, "reference": args.fid_reference,
+    from ganbench.evaluation.extractors.select import absolute_paths
+
+    opts = {"extractor": absolute_paths(args.extractor), "reference": args.fid_reference,
             "n_reference": args.fid_reference_samples,
             "fid_weights": os.path.abspath(args.fid_weights) if args.fid_weights else None}
     return {k: v for k, v in opts.items() if v is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
@@ -60,6 +61,19 @@ def parse_choice(choice: Optional[str]) -> tuple[str, list[tuple[str, Optional[s
         raise UsageError(f"--extractor names {len(main)} main extractors ({', '.join(main)}); "
                          "give one, plus any DINOv2 models")
     return (main[0] if main else AUTO), extras
+
+
+def absolute_paths(choice: Optional[str]) -> Optional[str]:
+    """``--extractor`` text with each ``=PATH`` made absolute (a run may execute elsewhere),
+    otherwise unchanged (None stays None)."""
+    if not choice or "=" not in choice:
+        return choice
+    items = []
+    for item in choice.split(","):
+        name, eq, path = item.partition("=")
+        items.append(f"{name}={os.path.abspath(path.strip())}" if eq and path.strip()
+                     else item)
+    return ",".join(items)
 
 
 def resolve_dinov2(model: str, path: Optional[str], download: bool = True) -> Extractor:
