@@ -72,3 +72,23 @@ def test_score_is_deterministic_and_bounded_in_samples(reg):
     finally:
         cas.MAX_SAMPLES = old
     assert cas.MAX_SAMPLES == 10_000 and cas.STEPS == 500 and cas.BATCH == 64
+
+
+def test_list_metrics_shows_the_new_metrics_with_direction_and_meaning(capsys):
+    import json
+
+    from ganbench.cli import main
+
+    assert main(["list", "metrics", "--json"]) == 0
+    got = {d["name"]: d for d in json.loads(capsys.readouterr().out)["metrics"]}
+    assert got["cas"]["directions"] == {"cas": True} and got["cas"]["default"] is False
+    assert got["memorisation"]["directions"] == {"copy_fraction": False,
+                                                 "data_copying_z": None}
+    assert got["fd-dinov2"]["directions"]["fd_dinov2"] is False
+    assert got["fidelity"]["directions"]["density"] is True
+    assert main(["list", "metrics"]) == 0
+    text = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    for name, says in (("cas", "cas (higher better"), ("fd-dinov2", "fd_dinov2 (lower better)"),
+                       ("memorisation", "copy_fraction (lower better)"),
+                       ("fidelity", "density and coverage")):
+        assert says in text[name]

@@ -583,8 +583,8 @@ def _describe(kind: str, obj) -> dict[str, Any]:
         d.update(kind=obj.spec.kind, shape=list(obj.spec.shape),
                  num_classes=obj.spec.num_classes, source=obj.source,
                  modes=len(obj.modes.centers) if obj.modes else None)
-    elif kind == "metrics":
-        d.update(default=obj.default)
+    elif kind == "metrics":  # directions: row -> higher is better (None: no better direction)
+        d.update(default=obj.default, directions=dict(obj.directions))
     elif kind == "search_spaces":
         d.update(params={k: str(v) for k, v in obj.params.items()}, reference=obj.reference)
     return d
