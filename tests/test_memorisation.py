@@ -78,7 +78,8 @@ def test_ladder_memorise_rung_lights_memorisation_up(dataset):
     ref = train.x[:n]
     setup = lad.memorisation_setup(ext, train.x, held)
     out = []
-    for f in (0.0, 0.25, 0.5, 1.0):
+    levels = (0.0, 0.5, 1.0)
+    for f in levels:
         x = lad.degrade("memorise", f, held, y, train.x, torch.Generator().manual_seed(1))
         out.append(lad.measure(dataset, ds, x, ref, to_uint8(ref) if images else None, ext, n,
                                setup))
@@ -86,13 +87,13 @@ def test_ladder_memorise_rung_lights_memorisation_up(dataset):
     z = [o["data_copying_z"] for o in out]
     assert frac[0] == pytest.approx(1 / n)
     assert z[0] == pytest.approx(0.0, abs=1e-9)
-    for f, c in zip((0.25, 0.5, 1.0), frac[1:]):
+    for f, c in zip(levels[1:], frac[1:]):
         assert f <= c <= f + 0.05
-    assert z[0] > z[1] + 2 > z[2] + 4 > z[3] + 6
-    assert z[3] < -15
+    assert z[0] > z[1] + 2 > z[2] + 4
+    assert z[2] < -15
     vs = lad.verdicts(__import__("pandas").DataFrame(
         [{"dataset": dataset, "axis": "memorise", "level": f, "metric": k, "value": o[k],
-          "n": n} for f, o in zip((0.0, 0.25, 0.5, 1.0), out)
+          "n": n} for f, o in zip(levels, out)
          for k in ("copy_fraction", "data_copying_z")]))
     assert {v["metric"]: (v["verdict"], v["must_worsen"]) for v in vs} == {
         "copy_fraction": ("worse, monotone", True), "data_copying_z": ("worse, monotone", True)}
