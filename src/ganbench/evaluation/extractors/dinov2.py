@@ -84,8 +84,8 @@ def code_dir() -> Optional[Path]:
 
 def _hint(model: str) -> str:
     return (f"run python -c \"import torch; torch.hub.load('{REPO}', '{MODELS[model]}')\" once "
-            f"where there is a network (or download {url(model)} and pass its path as "
-            f"{model}=PATH), or leave {model} out of --extractor")
+            f"where there is a network (or download {url(model)} and pass --extractor "
+            f"auto,{model}=PATH), or leave {model} out of --extractor")
 
 
 def find_code(model: str, download: bool = True) -> Path:
