@@ -2,7 +2,6 @@
 scores about what a classifier trained on real data does; one whose labels are shuffled scores
 chance."""
 
-import pytest
 import torch
 
 from ganbench.evaluation import cas
