@@ -60,8 +60,9 @@ def test_cas_applies_only_to_conditional_generators_with_a_shipped_classifier(re
 def test_score_is_deterministic_and_bounded_in_samples(reg):
     """The same samples give the same CAS (fixed seeds); only MAX_SAMPLES of them are used."""
     _, train, test = _digits(reg)
-    arch = __import__("ganbench.evaluation.extractors.domain",
-                      fromlist=["info"]).info("digits")["arch"]
+    from ganbench.evaluation.extractors.domain import info
+
+    arch = info("digits")["arch"]
     a = cas.score(train.x[:300], train.y[:300], test.x, test.y, arch, steps=40)
     assert a == cas.score(train.x[:300], train.y[:300], test.x, test.y, arch, steps=40)
     old = cas.MAX_SAMPLES

@@ -91,7 +91,9 @@ def test_ladder_memorise_rung_lights_memorisation_up(dataset):
         assert f <= c <= f + 0.05
     assert z[0] > z[1] + 2 > z[2] + 4
     assert z[2] < -15
-    vs = lad.verdicts(__import__("pandas").DataFrame(
+    import pandas as pd
+
+    vs = lad.verdicts(pd.DataFrame(
         [{"dataset": dataset, "axis": "memorise", "level": f, "metric": k, "value": o[k],
           "n": n} for f, o in zip(levels, out)
          for k in ("copy_fraction", "data_copying_z")]))
