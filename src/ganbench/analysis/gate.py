@@ -320,6 +320,24 @@ def _gate_one(a: list[float], b: list[float], hib: bool, margin: Margin, alpha: 
     return "linear", worse, m, low, p, test
 
 
+def _specs_differ(fb, fc, spec_b: set, spec_c: set) -> bool:
+    """Whether the baseline's and candidate's final rows were evaluated under different
+    EvalSpecs, metric by metric over the metrics both have (a run may evaluate some metrics
+    under their own EvalSpec, e.g. fd_dinov2 beside FID), or over all rows when they share
+    none; a metric pooled over several EvalSpecs on one side differs too."""
+    def pooled(f) -> bool:
+        return bool(len(f)) and int(f.groupby("metric")["eval_spec"]
+                                    .agg(lambda x: x.fillna("").nunique()).max()) > 1
+
+    if pooled(fb) or pooled(fc):
+        return True
+    common = set(fb["metric"]) & set(fc["metric"])
+    if fc.empty or not common:
+        return spec_b != spec_c
+    return any(set(fb.loc[fb["metric"] == m, "eval_spec"].fillna(""))
+               != set(fc.loc[fc["metric"] == m, "eval_spec"].fillna("")) for m in common)
+
+
 def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: float = ALPHA,
           margin: Union[Margin, str, float] = "5%", transform: bool = True) -> GateResult:
     """Gate ``candidate`` against ``baseline`` (long tables from ``ganbench.store.results.load``;
@@ -365,7 +383,7 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
             diff = _recipe_diff(gb["recipe_json"].iloc[0], gc["recipe_json"].iloc[0])
             if fc.empty:
                 spec_c = spec_b  # every candidate run failed before evaluating: no spec
-            if spec_b != spec_c or len(spec_b) > 1:
+            if _specs_differ(fb, fc, spec_b, spec_c):
                 raise UsageError(
                     f"{variant} on {dataset}: baseline and candidate were evaluated under "
                     f"different EvalSpecs ({','.join(sorted(spec_b))} vs "

@@ -347,7 +347,8 @@ def cmd_sweep(args) -> int:
                 datasets=args.dataset, budget=budget, seeds=seeds, overrides=overrides,
                 evals=args.evals, eval_every=args.eval_every, eval_samples=args.eval_samples,
                 eval_options=_eval_options(args),
-                data_options={"resize": args.resize} if args.resize else None)
+                data_options={"resize": args.resize} if args.resize else None,
+                metrics=getattr(args, "add_metrics", None) or ())
     jobs = plan_study(reg, base, args.space, args.trials, args.space_seed)
     return execute_plan(args, reg, jobs, show=lambda df: print(format_study(summarize(df))))
 

@@ -382,6 +382,9 @@ class MetricValue:
     value: float
     unit: str = ""
     higher_is_better: Optional[bool] = None
+    # hash of the EvalSpec the value was computed under, when not the run's (a second feature
+    # space, e.g. FD_DINOv2 beside FID); None: the run's
+    eval_spec: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -164,9 +164,14 @@ def build_parser(commands: Optional[dict] = None) -> argparse.ArgumentParser:
     ev.add_argument("--eval-samples", type=_positive_int, help="generated samples per evaluation")
     ev.add_argument("--extractor", help="features for FID/KID/IS/precision-recall on images: auto "
                     "(default: the ganbench extractor shipped for the dataset, else "
-                    "inception-v3-compat), inception-v3-compat, ganbench-DATASET, or none")
+                    "inception-v3-compat), inception-v3-compat, ganbench-DATASET, or none; "
+                    "add ',dinov2-vit-s-14' (or '=PATH' to its weights) for FD_DINOv2 beside "
+                    "it, e.g. auto,dinov2-vit-s-14")
     ev.add_argument("--fid-weights", metavar="PATH", help="Inception-v3 weights file for "
                     "inception-v3-compat (default: torch-fidelity's download cache)")
+    ev.add_argument("--metric", dest="add_metrics", type=_names, action="extend", default=[],
+                    metavar="NAME", help="also compute these metrics, e.g. the opt-in "
+                    "memorisation and cas (ganbench list metrics); comma-separated or repeated")
     ev.add_argument("--fid-reference", choices=["train", "test"],
                     help="real split FID/KID/precision-recall compare with (default: train)")
     ev.add_argument("--fid-reference-samples", type=_positive_int, metavar="N",
@@ -385,7 +390,8 @@ def cmd_run(args) -> int:
                 model=args.model, loss=args.loss, datasets=args.dataset, budget=budget,
                 seeds=seeds, overrides=overrides, evals=args.evals, eval_every=args.eval_every,
                 eval_samples=args.eval_samples, eval_options=_eval_options(args),
-                data_options={"resize": args.resize} if args.resize else None)
+                data_options={"resize": args.resize} if args.resize else None,
+                metrics=args.add_metrics)
     return execute_plan(args, reg, jobs)
 
 
@@ -474,7 +480,9 @@ def _calibrate(jobs, reg, out, device, data_root, download, log) -> list:
 
 
 def _eval_options(args) -> dict[str, Any]:
-    opts = {"extractor": args.extractor, "reference": args.fid_reference,
+    from ganbench.evaluation.extractors.select import absolute_paths
+
+    opts = {"extractor": absolute_paths(args.extractor), "reference": args.fid_reference,
             "n_reference": args.fid_reference_samples,
             "fid_weights": os.path.abspath(args.fid_weights) if args.fid_weights else None}
     return {k: v for k, v in opts.items() if v is not None}
@@ -587,8 +595,8 @@ def _describe(kind: str, obj) -> dict[str, Any]:
         d.update(kind=obj.spec.kind, shape=list(obj.spec.shape),
                  num_classes=obj.spec.num_classes, source=obj.source,
                  modes=len(obj.modes.centers) if obj.modes else None)
-    elif kind == "metrics":
-        d.update(default=obj.default)
+    elif kind == "metrics":  # directions: row -> higher is better (None: no better direction)
+        d.update(default=obj.default, directions=dict(obj.directions))
     elif kind == "search_spaces":
         d.update(params={k: str(v) for k, v in obj.params.items()}, reference=obj.reference)
     return d

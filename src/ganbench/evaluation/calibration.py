@@ -110,5 +110,6 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
                 continue
             rows.append({"step": 0, "images_seen": 0, "wall_s": 0.0, "metric": v.metric,
                          "value": float(v.value), "unit": v.unit,
-                         "higher_is_better": v.higher_is_better, "eval_spec": spec.hash})
+                         "higher_is_better": v.higher_is_better,
+                         "eval_spec": v.eval_spec or spec.hash})
     return rows, spec

@@ -471,7 +471,10 @@ def summarize(df):
         return pd.DataFrame(columns=cols)
     fin = fin.assign(status=status_labels(fin), eval_spec=fin["eval_spec"].fillna(""))
     labels = recipe_labels(fin)
-    specs = fin.groupby(["variant", "dataset"])["eval_spec"].nunique()
+    # EvalSpecs per variant x dataset, each metric's counted apart (a run may evaluate a metric
+    # under its own EvalSpec, e.g. fd_dinov2 beside FID): the most any one metric has
+    specs = fin.groupby(["variant", "dataset", "metric"])["eval_spec"].nunique() \
+        .groupby(level=[0, 1]).max()
     records = []
     for key, g in fin.groupby(SUMMARY_GROUP, sort=True, dropna=False):
         variant, dataset, metric, recipe, spec = key

@@ -258,7 +258,7 @@ class _Evaluator:
         for m in self.metrics:
             if m.applies is None or m.applies(ctx):
                 for v in m.compute(ctx):
-                    self._row(v.metric, v.value, v.unit, v.higher_is_better)
+                    self._row(v.metric, v.value, v.unit, v.higher_is_better, v.eval_spec)
         for name in run.stats.scalar_names():  # what plugins logged (StepContext.log)
             self._row(name, stats[name], "", None)
         if self.artifacts is not None:
@@ -269,11 +269,12 @@ class _Evaluator:
         c.eval_wall += time.perf_counter() - t0
         return all(math.isfinite(v) for k2, v in stats.items() if k2 in run.stats.names)
 
-    def _row(self, metric, value, unit, higher_is_better) -> None:
+    def _row(self, metric, value, unit, higher_is_better, eval_spec=None) -> None:
         c = self.c
         self.rows.append({"step": c.steps, "images_seen": c.images, "wall_s": round(c.wall, 4),
                           "metric": metric, "value": float(value), "unit": unit,
-                          "higher_is_better": higher_is_better, "eval_spec": self.spec.hash})
+                          "higher_is_better": higher_is_better,
+                          "eval_spec": eval_spec or self.spec.hash})
 
 
 def train(
