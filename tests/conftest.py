@@ -13,6 +13,21 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Fixtures that start a real cluster on this machine (a Ray head; munged, slurmctld and slurmd:
+# tests/slurm_cluster.py). The tests that use one are marked ``cluster`` and left out of the
+# default run (pyproject.toml: addopts -m "not cluster"): they are what takes longest (about
+# 70 of the suite's seconds on 2 cores, most of it daemons starting, jobs queueing and polling),
+# and the Slurm ones need root and Debian packages. CI runs them as a second command
+# (.ci/run: python -m pytest -m cluster); so can you, after the README's test command.
+CLUSTER_FIXTURES = frozenset({"ray_cluster", "slurm_env"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
+
+
 @pytest.fixture(autouse=True)
 def builtins_only(monkeypatch):
     """Tests never depend on what else is installed: built-in plugins only, unless a test
