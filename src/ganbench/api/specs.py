@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ganbench.api.evalspec import EvalContext
-
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -309,9 +307,10 @@ class MetricSpec:
     """A metric: ``compute(ctx) -> list[MetricValue]``; ``applies(ctx)`` says if it fits the run."""
 
     name: str
-    compute: Callable[["EvalContext"], Sequence[MetricValue]]
+    # ctx: a ganbench.api.evalspec.EvalContext (which holds specs: it imports this module)
+    compute: Callable[[Any], Sequence[MetricValue]]
     description: str
-    applies: Optional[Callable[["EvalContext"], bool]] = None
+    applies: Optional[Callable[[Any], bool]] = None
     default: bool = True
     # the values it reports -> higher_is_better (None: no better direction). ``ganbench check``
     # and ``compare`` take a metric's direction from here, never from a results file.

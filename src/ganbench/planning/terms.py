@@ -136,10 +136,6 @@ def parse_hook(reg: Any, text: str) -> HookTerm:
     return HookTerm(spec, tuple(sorted({**dict(spec.options), **values}.items())))
 
 
-def canonical_regs(reg: Any, texts) -> tuple[str, ...]:
-    return tuple(parse_reg(reg, t).text() for t in texts)
-
-
 def canonical_hooks(reg: Any, texts) -> tuple[str, ...]:
     return tuple(parse_hook(reg, t).text() for t in texts)
 

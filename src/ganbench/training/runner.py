@@ -170,7 +170,7 @@ def train(
     opt_g, opt_d = make_optimizers(h, g_net, d_net, fused=fused)
     set_lr = _lr_schedule(h, opt_g, opt_d)  # before a restore overwrites the groups' lr
     # G-EMA: a copy of G averaged after every G step; evaluation samples it, not G
-    ema_net = _ema_copy(g_net) if job.g_ema is not None else None
+    ema_net = ema_copy(g_net) if job.g_ema is not None else None
 
     rng = torch.Generator(device=dev).manual_seed(job.seed)
     bs, k = h.batch_size, h.k
@@ -187,7 +187,7 @@ def train(
 
     spec, extractor, reference = eval_spec_for(job, ds, train_data, data_root=data_root,
                                                download=download)  # same for all seeds
-    metric_specs = _select_metrics(reg, job)
+    metric_specs = select_metrics(reg, job)
     cache: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     images = steps = 0
@@ -317,7 +317,7 @@ def _lr_schedule(h, opt_g, opt_d):
     return set_lr
 
 
-def _ema_copy(g_net):
+def ema_copy(g_net):
     import copy
 
     ema = copy.deepcopy(g_net)
@@ -326,7 +326,7 @@ def _ema_copy(g_net):
     return ema
 
 
-def _select_metrics(reg: Registries, job: JobSpec):
+def select_metrics(reg: Registries, job: JobSpec):
     if job.metrics is None:
         return [m for m in reg.metrics if m.default]
     return [reg.metrics.get(name) for name in job.metrics]
