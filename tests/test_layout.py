@@ -213,3 +213,20 @@ def test_the_command_line_parser_loads_no_torch():
                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(SRC)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_registry_kinds_are_one_list():
+    """``api.specs.REGISTRY_TYPES`` is the one list of registry kinds: the registries' fields,
+    the registration hooks and ``ganbench list``'s kinds follow it."""
+    import dataclasses
+
+    from ganbench.api import hookspecs
+    from ganbench.api.specs import REGISTRY_TYPES
+    from ganbench.cli.plugins import KINDS
+    from ganbench.registry import Registries
+
+    fields = [f.name for f in dataclasses.fields(Registries) if f.type in ("Registry",)]
+    assert fields == list(REGISTRY_TYPES) and sorted(KINDS) == sorted(REGISTRY_TYPES)
+    hooks = {n for n in dir(hookspecs) if n.startswith("ganbench_register_")}
+    assert hooks == {f"ganbench_register_{k}" for k in REGISTRY_TYPES} | {
+        "ganbench_register_commands"}

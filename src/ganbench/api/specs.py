@@ -373,8 +373,9 @@ class SearchSpaceSpec:
     (``lr``, ``lr_g``, ``lr_d``, ``beta1``, ``beta2``, ``k``, ``batch_size``, ``z_dim``,
     ``reg_weight``) to a distribution (``ganbench.analysis.study.LogUniform/Uniform/Choice``).
     Parameters that do not apply to a variant (betas under RMSprop, ``reg_weight`` without a
-    regulariser) are left out of its trials. Checked at plugin load (``study.space_problem``):
-    known parameters, non-empty ranges, log-uniform bounds > 0, values ``run`` accepts."""
+    regulariser) are left out of its trials. Checked at plugin load
+    (``ganbench.planning.space.space_problem``): known parameters, non-empty ranges,
+    log-uniform bounds > 0, values ``run`` accepts."""
 
     name: str
     params: Mapping[str, Any]

@@ -15,9 +15,9 @@ def ganbench_register_commands(register):
         configure_new_plugin, cmd_new_plugin,
         description="Write DIR/ganbench-NAME: pyproject.toml with the ganbench entry point, a "
         "module with one loss, one regulariser and one variant, a README, tests that use "
-        "ganbench.devkit.testing, a speed test on ganbench's pytest plugin and a CI workflow with the "
-        "speed and quality gates. As generated it installs (pip install -e DIR/ganbench-NAME) "
-        "and its tests pass.")
+        "ganbench.devkit.testing, a speed test on ganbench's pytest plugin and a CI workflow "
+        "with the speed and quality gates. As generated it installs (pip install -e "
+        "DIR/ganbench-NAME) and its tests pass.")
     register(
         "check-plugin", "conformance checks of an installed plugin", configure_check_plugin,
         cmd_check_plugin,

@@ -22,7 +22,6 @@ rerunning a command skips finished runs and resumes interrupted ones from their 
 exit codes: 0 all runs completed; 1 a run failed or diverged (listed on stderr); 2 bad input."""
 
 
-
 @hookimpl
 def ganbench_register_commands(register):
     register("run", "train variants under a fixed budget and record metrics", configure_run,

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional, Sequence
 from ganbench.execution.worker import Task, WorkerOptions
 
 IN_PROCESS = ("auto", "local", "processes")  # the driver's device is the workers' device
+TERMINAL_SHARED = (*IN_PROCESS, "ray")  # executors whose workers print on the driver's stderr
 
 
 def planning_device(args):
@@ -123,7 +124,9 @@ def execute(args, reg, jobs: list, device, fast, out: Path, log: Callable[[str],
         device=str(device) if args.executor in IN_PROCESS else args.device,
         data_root=os.path.abspath(args.data_root) if args.data_root else None,
         download=args.download, fast=fast, force=args.force,
-        quiet=args.quiet or progress.bar is not None,  # the sweep's bar shows their progress
+        # workers printing on the driver's terminal (ray forwards theirs) would break up the
+        # sweep's bar, which shows their progress; slurm's workers write to their own logs
+        quiet=args.quiet or (progress.bar is not None and args.executor in TERMINAL_SHARED),
         threads=args.threads if args.executor != "processes" else None,
         executor=args.executor, keep_generators=getattr(args, "keep_generators", "final"),
         tensorboard=(os.path.abspath(args.tensorboard)
