@@ -1,9 +1,11 @@
-"""Progress of one run on stderr, wherever it trains.
+"""Progress on stderr: of a sweep (:class:`SweepProgress`, the driver's) and of one run
+(:class:`Progress`, wherever it trains).
 
-On a terminal (and when ``bar`` is not turned off) a tqdm bar of the percent of the budget;
-otherwise (logs, CI, and workers that share one stderr) a plain line at most every
-``LINE_EVERY_S`` seconds, so long runs are visibly alive without filling logs with carriage
-returns.
+On a terminal the sweep is ONE tqdm bar, whatever the executor: runs done of the total, the
+running and failed counts and an ETA, with the log lines (each finished run's) written above
+it. Otherwise (logs, CI) plain lines: each finished run's, the sweep's counts after each, and
+per run a line at most every ``Progress.LINE_EVERY_S`` seconds, so long runs are visibly alive
+without filling logs with carriage returns. ``-q``: nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Callable, Optional, TextIO
 
 
 class Progress:
-    """``update(frac)`` with the fraction of the budget done, ``close()`` at the end."""
+    """One run's progress: ``update(frac)`` with the fraction of the budget done, ``close()``
+    at the end; a tqdm bar of the percent of the budget on a terminal (unless ``bar`` is
+    False: workers sharing one stderr), else plain lines."""
 
     LINE_EVERY_S = 30.0
 

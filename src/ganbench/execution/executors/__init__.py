@@ -95,116 +95,138 @@ def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any
     stale (``--retrain-stale``): they train again from scratch, and their file is replaced
     only by a finished run (a failure is written to ``OUT/.ganbench/RUN_ID.failed.json``).
     ``progress``: where messages and counts go (default: ``log``, plain lines)."""
-    from ganbench.execution.runlock import RunLock
-
-    retrain = retrain or {}
     progress = progress or SweepProgress(len(jobs), log, bar=False)
     executor.progress = progress
-    log = progress.log
-
-    outcomes: list[Outcome] = []
-    pending = list(jobs)
-    n = len(jobs)
-    started = 0
-    told: set[str] = set()
-    running: dict[Hashable, tuple[Any, Task, Any, int]] = {}  # handle -> job, task, lock, tries
-    counts = {"done": 0, "failed": 0}
-
-    def status_line() -> str:
-        return (f"ganbench: jobs: {counts['done']} done, {len(running)} running or queued, "
-                f"{counts['failed']} failed, {n - counts['done'] - len(running)} to go")
-
-    def tell_counts() -> None:
-        progress.update(counts["done"], len(running), counts["failed"], n)
-
-    tell = False  # a job finished: say where the sweep stands once the next ones are in
-
+    sweep = Sweep(jobs, out, executor, make_task, checkpoint_dir, force, retries, retrain or {},
+                  progress)
     try:
-        while pending or running:
-            still = []
-            for job in pending:
-                if len(running) >= executor.slots:
-                    still.append(job)
-                    continue
-                lock = RunLock(out, job.run_id)
-                if not lock.acquire():
-                    still.append(job)
-                    if job.run_id not in told:
-                        told.add(job.run_id)
-                        log(f"ganbench: {job.label} is being trained by another process "
-                            f"({lock.owner() or 'unknown'}); waiting for it")
-                    continue
-                try:
-                    code = retrain.get(job.run_id)
-                    if (job.run_id in told or not force) and _done(out, job.run_id, code):
-                        n -= 1  # another driver finished it meanwhile
-                        lock.release()
-                        continue
-                    started += 1
-                    if force or code is not None:
-                        checkpoint_file(checkpoint_dir, job.run_id).unlink(missing_ok=True)
-                    elif checkpoint_file(checkpoint_dir, job.run_id).exists():
-                        log(f"[{started}/{n}] {job.label}: resuming from its last checkpoint")
-                    task = make_task(job, started, n)
-                    handle = executor.submit(task)
-                except BaseException:
-                    lock.release()
-                    raise
-                running[handle] = (job, task, lock, 0)
-            pending = still
-            tell_counts()
-            if tell and n > 1:
-                progress.status(status_line())
-            tell = False
-            if not running:
-                time.sleep(POLL_S)  # every pending run is locked by another driver
-                continue
-            finished = executor.wait(POLL_S if pending else None)
-            for handle, payload in finished:
-                job, task, lock, tries = running.pop(handle)
-                try:
-                    if payload.kind == "error":
-                        raise StoppedByWorker(payload.message, payload.exit_code or 2)
-                    if (payload.status == "failed" and payload.detail.startswith("WorkerDied")
-                            and not executor.native_retries and tries < retries):
-                        log(f"[{task.index}/{task.total}] {job.label}: {payload.detail}; "
-                            f"retrying ({tries + 1} of {retries})")
-                        running[executor.submit(task)] = (job, task, lock, tries + 1)
-                        lock = None
-                        continue
-                    try:
-                        path = store(out, payload, checkpoint_dir,
-                                     keep_finished=job.run_id in retrain)
-                    except OSError as exc:  # a full disk, a quota, the directory gone
-                        raise UsageError(
-                            f"cannot write the result file of {job.label} into '{out}': "
-                            f"{exc.strerror or exc}; the results written before are kept, "
-                            "and rerunning the command resumes") from None
-                    log(payload.summary)
-                    detail = payload.detail
-                    if payload.status == "failed":
-                        counts["failed"] += 1
-                        detail = f"{detail} (details in {path})"
-                    outcomes.append(Outcome(job, payload.status, detail))
-                    counts["done"] += 1
-                finally:
-                    if lock is not None:
-                        lock.release()
-                tell = True
-        tell_counts()
-        if tell and n > 1:
-            progress.status(status_line())
+        sweep.run()
     except BaseException:
-        executor.cancel()
-        for _job, _task, lock, _tries in running.values():
-            lock.release()
+        sweep.abandon()
         raise
     finally:
         try:
             progress.close()
         finally:
             executor.close()
-    return outcomes
+    return sweep.outcomes
+
+
+class Sweep:
+    """One :func:`dispatch`: the jobs pending, the tasks in flight (each holding its run's
+    lock), the counts and the outcomes."""
+
+    def __init__(self, jobs: list, out: Path, executor: Executor, make_task, checkpoint_dir,
+                 force: bool, retries: int, retrain: dict, progress: SweepProgress):
+        self.out, self.executor, self.make_task = out, executor, make_task
+        self.checkpoint_dir, self.force, self.retries = checkpoint_dir, force, retries
+        self.retrain, self.progress, self.log = retrain, progress, progress.log
+        self.pending = list(jobs)
+        self.n = len(jobs)  # less the jobs another driver finished meanwhile
+        self.started = self.done = self.failed = 0
+        self.told: set[str] = set()  # run ids said to be trained by another process
+        self.running: dict[Hashable, tuple[Any, Task, Any, int]] = {}  # job, task, lock, tries
+        self.outcomes: list[Outcome] = []
+
+    def run(self) -> None:
+        tell = False  # a job finished: say where the sweep stands once the next ones are in
+        while self.pending or self.running:
+            self.submit_ready()
+            self.report(tell)
+            tell = False
+            if not self.running:
+                time.sleep(POLL_S)  # every pending run is locked by another driver
+                continue
+            for handle, payload in self.executor.wait(POLL_S if self.pending else None):
+                tell = self.finish(handle, payload) or tell
+        self.report(tell)
+
+    def report(self, tell: bool) -> None:
+        self.progress.update(self.done, len(self.running), self.failed, self.n)
+        if tell and self.n > 1:
+            self.progress.status(
+                f"ganbench: jobs: {self.done} done, {len(self.running)} running or queued, "
+                f"{self.failed} failed, {self.n - self.done - len(self.running)} to go")
+
+    def submit_ready(self) -> None:
+        """Submit pending jobs while the executor has free slots and their lock is free."""
+        from ganbench.execution.runlock import RunLock
+
+        still = []
+        for job in self.pending:
+            if len(self.running) >= self.executor.slots:
+                still.append(job)
+                continue
+            lock = RunLock(self.out, job.run_id)
+            if not lock.acquire():
+                still.append(job)
+                if job.run_id not in self.told:
+                    self.told.add(job.run_id)
+                    self.log(f"ganbench: {job.label} is being trained by another process "
+                             f"({lock.owner() or 'unknown'}); waiting for it")
+                continue
+            try:
+                self.start(job, lock)
+            except BaseException:
+                lock.release()
+                raise
+        self.pending = still
+
+    def start(self, job, lock) -> None:
+        """Submit ``job``, whose lock is held, unless another driver finished it meanwhile."""
+        code = self.retrain.get(job.run_id)
+        if (job.run_id in self.told or not self.force) and _done(self.out, job.run_id, code):
+            self.n -= 1
+            lock.release()
+            return
+        self.started += 1
+        checkpoint = checkpoint_file(self.checkpoint_dir, job.run_id)
+        if self.force or code is not None:
+            checkpoint.unlink(missing_ok=True)
+        elif checkpoint.exists():
+            self.log(f"[{self.started}/{self.n}] {job.label}: resuming from its last checkpoint")
+        task = self.make_task(job, self.started, self.n)
+        self.running[self.executor.submit(task)] = (job, task, lock, 0)
+
+    def finish(self, handle, payload: Payload) -> bool:
+        """Store the payload of a task that ended (or submit again a task whose worker died,
+        up to ``retries`` times), then release its lock; whether a run finished."""
+        job, task, lock, tries = self.running.pop(handle)
+        try:
+            if payload.kind == "error":
+                raise StoppedByWorker(payload.message, payload.exit_code or 2)
+            if (payload.status == "failed" and payload.detail.startswith("WorkerDied")
+                    and not self.executor.native_retries and tries < self.retries):
+                self.log(f"[{task.index}/{task.total}] {job.label}: {payload.detail}; "
+                         f"retrying ({tries + 1} of {self.retries})")
+                self.running[self.executor.submit(task)] = (job, task, lock, tries + 1)
+                lock = None
+                return False
+            try:
+                path = store(self.out, payload, self.checkpoint_dir,
+                             keep_finished=job.run_id in self.retrain)
+            except OSError as exc:  # a full disk, a quota, the directory gone
+                raise UsageError(
+                    f"cannot write the result file of {job.label} into '{self.out}': "
+                    f"{exc.strerror or exc}; the results written before are kept, "
+                    "and rerunning the command resumes") from None
+            self.log(payload.summary)
+            detail = payload.detail
+            if payload.status == "failed":
+                self.failed += 1
+                detail = f"{detail} (details in {path})"
+            self.outcomes.append(Outcome(job, payload.status, detail))
+            self.done += 1
+            return True
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def abandon(self) -> None:
+        """The sweep stops (an error, an interrupt): cancel the tasks, release their locks."""
+        self.executor.cancel()
+        for _job, _task, lock, _tries in self.running.values():
+            lock.release()
 
 
 def _done(out: Path, run_id: str, code: Optional[dict]) -> bool:
