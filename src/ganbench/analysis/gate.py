@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from ganbench.api.errors import UsageError
-from ganbench.store.results import MACHINE_METRICS, _flatten, final_values, metric_directions
+from ganbench.store.results import MACHINE_METRICS, flatten, final_values, metric_directions
 from ganbench.analysis.stats import ALPHA, has_ties, holm, permutation_p, welch_se2_dof
 
 PASS, FAIL, MISSING, DIVERGED = "ok", "WORSE", "missing", "diverged"
@@ -202,9 +202,9 @@ class GateResult:
 
 
 def _n(x: float) -> str:
-    from ganbench.store.results import _num
+    from ganbench.store.results import format_number
 
-    return _num(x)
+    return format_number(x)
 
 
 def _pct(x: float) -> str:
@@ -266,7 +266,7 @@ def _side(df, name: str):
 
 
 def _recipe_diff(ja: str, jb: str) -> list[str]:
-    fa, fb = _flatten(json.loads(ja)), _flatten(json.loads(jb))
+    fa, fb = flatten(json.loads(ja)), flatten(json.loads(jb))
     keys = sorted(set(fa) | set(fb))
     return [f"{k}={fa.get(k)}->{fb.get(k)}" for k in keys
             if json.dumps(fa.get(k), default=str) != json.dumps(fb.get(k), default=str)]

@@ -85,7 +85,7 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
     and that EvalSpec."""
     from ganbench.api.evalspec import EvalContext
     from ganbench.evaluation.extractors.select import eval_spec_for
-    from ganbench.training.runner import _select_metrics, load_data, resolve_device
+    from ganbench.training.runner import select_metrics, load_data, resolve_device
 
     dev = resolve_device(device)
     ds, train_data = load_data(reg, job, "train", data_root, download)
@@ -102,7 +102,7 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
     from ganbench.store.results import MACHINE_METRICS
 
     rows = []
-    for m in _select_metrics(reg, job):
+    for m in select_metrics(reg, job):
         if m.name in TRAINING_METRICS or (m.applies is not None and not m.applies(ctx)):
             continue
         for v in m.compute(ctx):

@@ -208,7 +208,7 @@ def _build(job: JobSpec, reg: Registries, device: str, data_root, download, fast
     opt_g, opt_d = make_optimizers(h, g_net, d_net, fused=fast.use_fused(dev))
     set_lr = _lr_schedule(h, opt_g, opt_d)  # before a restore overwrites the groups' lr
     # G-EMA: a copy of G averaged after every G step; evaluation samples it, not G
-    ema_net = _ema_copy(g_net) if job.g_ema is not None else None
+    ema_net = ema_copy(g_net) if job.g_ema is not None else None
     rng = torch.Generator(device=dev).manual_seed(job.seed)
     stats = StepStats(dev, output=loss.output)
     g_run, d_run = fast.prepare(g_net, dev), fast.prepare(d_net, dev)
@@ -238,7 +238,7 @@ class _Evaluator:
         self.run, self.c, self.artifacts = run, c, artifacts
         self.spec, self.extractor, self.reference = eval_spec_for(
             run.job, run.ds, run.data, data_root=data_root, download=download)  # all seeds
-        self.metrics = _select_metrics(reg, run.job)
+        self.metrics = select_metrics(reg, run.job)
         self.cache: dict[str, Any] = {}
         self.rows: list[dict[str, Any]] = []
 
@@ -407,7 +407,7 @@ def _lr_schedule(h, opt_g, opt_d):
     return set_lr
 
 
-def _ema_copy(g_net):
+def ema_copy(g_net):
     import copy
 
     ema = copy.deepcopy(g_net)
@@ -416,7 +416,7 @@ def _ema_copy(g_net):
     return ema
 
 
-def _select_metrics(reg: Registries, job: JobSpec):
+def select_metrics(reg: Registries, job: JobSpec):
     if job.metrics is None:
         return [m for m in reg.metrics if m.default]
     return [reg.metrics.get(name) for name in job.metrics]
