@@ -9,7 +9,10 @@ Axes: Gaussian noise (pixels in [-1, 1], or coordinates) at increasing sigma; Ga
 points of the kept ones, so the count stays n); memorisation (copies of training points, the
 fraction of copies rising); a shift of the mean (every pixel/coordinate + s).
 Metrics: FID, KID, precision, recall, density, coverage (images, shipped extractor) and
-frechet_data (raw pixels/coordinates); modes covered, % high quality and reverse KL (mixtures).
+frechet_data (raw pixels/coordinates); modes covered, % high quality and reverse KL (mixtures);
+memorisation's copy_fraction and data_copying_z (``ganbench.evaluation.memorisation``: nearest
+distances to the whole train split, against those of the clean held-out data, in the
+extractor's features or raw coordinates).
 """
 
 from __future__ import annotations
@@ -50,7 +53,18 @@ def degrade(axis, level, held, held_y, train, g):
     return x.clamp(-1, 1) if x.dim() == 4 else x
 
 
-def measure(name, ds, x, train_ref, ref_u8, ext, n):
+def memorisation_setup(ext, train, held):
+    """What memorisation needs once per dataset: the extractor's feature network (None in data
+    space), the training split's features and the clean held-out points' nearest-training
+    distances."""
+    from ganbench.evaluation import memorisation as mem
+
+    net = mem.feature_net(ext) if ext is not None else None
+    feats = mem.features(ext, train, net=net)
+    return net, feats, mem.nn_distances(mem.features(ext, held, net=net), feats)
+
+
+def measure(name, ds, x, train_ref, ref_u8, ext, n, mem_setup=None):
     from ganbench.evaluation.frechet import frechet_distance, moments
 
     out = {"frechet_data": frechet_distance(*moments(x.flatten(1).double()),
@@ -67,6 +81,12 @@ def measure(name, ds, x, train_ref, ref_u8, ext, n):
         from ganbench_plugins.metrics import mode_stats
 
         out.update(mode_stats(x, ds.modes.centers, ds.modes.std))
+    if mem_setup is not None:
+        from ganbench.evaluation import memorisation as mem
+
+        net, train_feats, d_held = mem_setup
+        out.update(mem.scores(mem.nn_distances(mem.features(ext, x, net=net), train_feats),
+                              d_held))
     return out
 
 
@@ -95,6 +115,7 @@ def ladder(name, n, data_root, log):
         axes["noise"] = [0.0, 0.02, 0.05, 0.1, 0.2]
     axes["classes"] = sorted({n_classes, *[k for k in (8, 5, 3, 2, 1) if k <= n_classes]},
                              reverse=True)
+    mem_setup = memorisation_setup(ext, train.x, held)
     rows = []
     for axis, levels in axes.items():
         for level in levels:
@@ -102,7 +123,7 @@ def ladder(name, n, data_root, log):
             # memorisation copies training points the reference does not hold (pool); for
             # digits, whose train split is small, the pool is the reference itself
             x = degrade(axis, level, held, held_y, pool, torch.Generator().manual_seed(1))
-            for metric, value in measure(name, ds, x, ref, ref_u8, ext, n).items():
+            for metric, value in measure(name, ds, x, ref, ref_u8, ext, n, mem_setup).items():
                 rows.append({"dataset": name, "axis": axis, "level": level, "metric": metric,
                              "value": float(value), "n": len(x)})
     return rows
@@ -111,12 +132,17 @@ def ladder(name, n, data_root, log):
 # metric -> higher is better (ganbench's MetricValue directions)
 HIB = {"fid": False, "kid": False, "precision": True, "recall": True, "density": True,
        "coverage": True, "frechet_data": False, "modes_covered": True, "high_quality_pct": True,
-       "reverse_kl": False}
+       "reverse_kl": False, "copy_fraction": False,
+       # no better direction when registered (0 is ideal); here lower = closer to the training
+       # set than held-out data = more copying, the 'worse' way on the memorise axis
+       "data_copying_z": True}
 # (kind, axis, metric) that must get worse, monotonically, as the degradation grows
 MUST = {("images", "noise", m) for m in ("fid", "kid", "precision", "density", "frechet_data")} \
     | {("images", "blur", m) for m in ("fid", "kid")} \
     | {("images", "classes", m) for m in ("fid", "kid", "recall", "coverage")} \
     | {("images", "shift", m) for m in ("fid", "kid", "frechet_data")} \
+    | {(kind, "memorise", m) for kind in ("images", "points")
+       for m in ("copy_fraction", "data_copying_z")} \
     | {("points", "noise", "high_quality_pct")} \
     | {("points", "classes", m) for m in ("modes_covered", "reverse_kl", "frechet_data")} \
     | {("points", "shift", m) for m in ("high_quality_pct", "frechet_data")}
@@ -127,15 +153,17 @@ def severity(axis, level):
     return -level if axis == "classes" else level
 
 
-PROPORTIONS = {"precision": 1, "recall": 1, "coverage": 1, "high_quality_pct": 100}
+PROPORTIONS = {"precision": 1, "recall": 1, "coverage": 1, "high_quality_pct": 100,
+               "copy_fraction": 1}
 DISTANCES = ("fid", "kid", "frechet_data", "reverse_kl")
 
 
 def noise_floor(metric, a, b, clean, n, k=3):
     """How much a metric may move the 'better' way between two rungs by sampling alone: two
-    binomial standard errors for proportions; for density (a mean of Poisson-like counts / k)
-    two of sqrt(density / (k n)); for distances their value between held-out real data and
-    the reference (the distance two real samples already have); 0 for modes covered."""
+    binomial standard errors for proportions; 2 for data_copying_z (a z-score); for density
+    (a mean of Poisson-like counts / k) two of sqrt(density / (k n)); for distances their
+    value between held-out real data and the reference (the distance two real samples already
+    have); 0 for modes covered."""
     if metric in PROPORTIONS:
         p = max(a, b) / PROPORTIONS[metric]
         return 2 * PROPORTIONS[metric] * (p * (1 - p) / n) ** 0.5
@@ -143,6 +171,8 @@ def noise_floor(metric, a, b, clean, n, k=3):
         return 2 * (max(a, b, 1 / n) / (k * n)) ** 0.5
     if metric in DISTANCES:
         return abs(clean)
+    if metric == "data_copying_z":  # about N(0, 1) between exchangeable samples
+        return 2.0
     return 0.0
 
 
@@ -211,7 +241,8 @@ def report(csv_path, md_path, png_path, command):
     used = versions(("torch", "torch-fidelity", "scipy"))
     lines = ["# Metric-validity ladders", "", f"Versions: {used}.", "",
              f"Made by `{command}`; `tests/test_crosscheck.py` recomputes the verdicts from "
-             "metric-ladders.csv and re-runs a few rungs live (digits, ring8). Held-out real "
+             "metric-ladders.csv and re-runs a few rungs live (digits, ring8; the memorise "
+             "rung in `tests/test_memorisation.py`). Held-out real "
              "data (the test split) "
              "degraded along each axis, against a train-split reference of the same size. "
              "`rho`: Spearman's correlation of the metric's *worse* direction with the "
@@ -226,7 +257,14 @@ def report(csv_path, md_path, png_path, command):
                     "KL the value the held-out real data already has against the reference. "
                     "On digits (train split 1,437 < 2n) the memorising generator copies the "
                     "reference images themselves; elsewhere it copies train images outside the "
-                    "reference.", "", "## Which metrics get worse", "",
+                    "reference. Memorisation (`copy_fraction`, `data_copying_z`; "
+                    "`ganbench.evaluation.memorisation`) measures each point's distance to its "
+                    "nearest image of the whole train split against the clean held-out data's; "
+                    "`data_copying_z` has no better direction when registered (0 is ideal): it "
+                    "is read here as lower = nearer the training set than real data = worse, "
+                    "so its 'better' on the other axes means farther from the training set than "
+                    "real data (poorer samples), not better ones.", "",
+                    "## Which metrics get worse", "",
                     "| dataset | axis | gets worse | does not get worse |", "|---|---|---|---|"]
     for (ds, axis), group in pd.DataFrame(vs).groupby(["dataset", "axis"], sort=False):
         worse = [r.metric for r in group.itertuples() if r.verdict.startswith("worse")]
@@ -260,8 +298,9 @@ def report(csv_path, md_path, png_path, command):
                 ax.set_yscale("symlog", linthresh=1e-2)
             ax.tick_params(labelsize=6)
             if i == 0:
-                ax.set_title(metric + (" (higher better)" if HIB[metric] else " (lower better)"),
-                             fontsize=7)
+                ax.set_title(metric + (" (0 ideal, < 0 copying)" if metric == "data_copying_z"
+                                       else " (higher better)" if HIB[metric]
+                                       else " (lower better)"), fontsize=7)
             if j == 0:
                 ax.set_ylabel(axis + (" (classes kept)" if axis == "classes" else ""),
                               fontsize=8)

@@ -13,6 +13,22 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Fixtures that start a real cluster on this machine (a Ray head; munged, slurmctld and slurmd:
+# tests/slurm_cluster.py). The tests that use one are marked ``cluster`` and left out of the
+# default run (pyproject.toml: addopts -m "not cluster"): they are what takes longest (about
+# 70 of the suite's seconds on 2 cores, most of it daemons starting, jobs queueing and polling),
+# and the Slurm ones need root and Debian packages. CI runs them as a second command
+# (.ci/run: python -m pytest -m cluster); so can you, after the README's test command (a
+# cluster test named on the command line needs -m cluster too, or it is deselected).
+CLUSTER_FIXTURES = frozenset({"ray_cluster", "slurm_env"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
+
+
 @pytest.fixture(autouse=True)
 def builtins_only(monkeypatch):
     """Tests never depend on what else is installed: built-in plugins only, unless a test
@@ -66,7 +82,10 @@ def run_cli(*args, env=None, cwd=None, timeout=None, subprocess=None):
     A real ``python -m ganbench`` subprocess runs instead when the process is what is tested:
     ``subprocess=True`` (process death, signals, import-time behaviour), a ``timeout`` (a test
     that guards against a hang), or an ``env`` that sets PYTHONPATH (a plugin installed on the
-    path for real, found through its entry point when the interpreter starts)."""
+    path for real, found through its entry point when the interpreter starts). A ``timeout``
+    with ``subprocess=False`` guards an in-process call with SIGALRM instead: past it the call
+    is interrupted (even in a blocking system call) with a TimeoutError, which comes back as
+    return code 1 and its traceback on stderr."""
     changes = {"GANBENCH_LOAD_PLUGINS": "", **(env or {})}
     if subprocess is None:
         subprocess = timeout is not None or "PYTHONPATH" in changes
@@ -76,10 +95,30 @@ def run_cli(*args, env=None, cwd=None, timeout=None, subprocess=None):
         full_env = {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
         return sp.run([sys.executable, "-m", "ganbench", *args], capture_output=True,
                       text=True, env=full_env, cwd=cwd, timeout=timeout or 600)
-    return _run_cli_in_process([str(a) for a in args], changes, cwd)
+    return _run_cli_in_process([str(a) for a in args], changes, cwd, timeout)
 
 
-def _run_cli_in_process(argv, changes, cwd):
+@contextlib.contextmanager
+def _alarm(seconds):
+    """Raise TimeoutError in the main thread after ``seconds`` (None: no limit)."""
+    if seconds is None:
+        yield
+        return
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError(f"ganbench did not finish in {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _run_cli_in_process(argv, changes, cwd, timeout=None):
     import numpy as np
     import torch
 
@@ -123,7 +162,8 @@ def _run_cli_in_process(argv, changes, cwd):
             warnings.showwarning = warnings._showwarning_orig
             warnings._showwarnmsg_impl = _print_warning
             try:
-                code = cli.main(argv)
+                with _alarm(timeout):
+                    code = cli.main(argv)
             except SystemExit as exc:
                 code = exc.code
                 if code is not None and not isinstance(code, int):

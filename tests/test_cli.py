@@ -187,7 +187,7 @@ def test_progress_bar_on_a_terminal_is_tqdm(monkeypatch):
 
     from tqdm import tqdm
 
-    from ganbench.cli import _Progress
+    from ganbench.execution.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -195,7 +195,7 @@ def test_progress_bar_on_a_terminal_is_tqdm(monkeypatch):
 
     err = Tty()
     monkeypatch.setattr(sys, "stderr", err)
-    bar = _Progress("[1/1] x on ring8", quiet=False)
+    bar = Progress("[1/1] x on ring8", quiet=False)
     assert isinstance(bar.bar, tqdm)
     bar.update(0.25)
     bar.update(0.75)
@@ -206,18 +206,18 @@ def test_progress_bar_on_a_terminal_is_tqdm(monkeypatch):
 
 def test_progress_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
     """Logs and CI get plain progress lines, rate-limited; -q silences them."""
-    from ganbench.cli import _Progress
+    from ganbench.execution.progress import Progress
 
-    bar = _Progress("[1/2] dcgan on mnist (seed 0, 60s)", quiet=False)
+    bar = Progress("[1/2] dcgan on mnist (seed 0, 60s)", quiet=False)
     assert not bar.tty  # pytest captures stderr
     bar.update(0.1)  # within LINE_EVERY_S of the start: nothing yet
-    monkeypatch.setattr(_Progress, "LINE_EVERY_S", 0.0)
+    monkeypatch.setattr(Progress, "LINE_EVERY_S", 0.0)
     bar.update(0.4)
     bar.update(1.0)  # the run's own summary line reports completion
     bar.close()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("[1/2] dcgan on mnist (seed 0, 60s): 40% ")
-    quiet = _Progress("x", quiet=True)
+    quiet = Progress("x", quiet=True)
     quiet.update(0.5)
     assert capsys.readouterr().err == ""
 
@@ -227,7 +227,7 @@ def test_default_run_summary_fits_100_columns():
     full table (every metric) stays available with --long."""
     import pandas as pd
 
-    from ganbench.cli import SUMMARY_WIDTH, brief_summary
+    from ganbench.cli.run import SUMMARY_WIDTH, brief_summary
 
     metrics = ["modes_covered", "high_quality_pct", "reverse_kl", "frechet_data", "d_real",
                "d_fake", "images_per_s"]
@@ -285,3 +285,29 @@ def test_compare_variants_bad_input_is_one_line(args, said, capsys):
     assert cli.main(["compare", table, *args]) == 2
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_every_command_is_an_entry_of_the_command_hook_table():
+    """The built-in commands register through the plugin hook's ``register(...)`` call, into
+    one table (the order of ``ganbench --help``); a plugin command named like a built-in one is
+    refused with one line."""
+    import importlib
+
+    from ganbench.api.errors import PluginError
+    from ganbench.cli import COMMAND_MODULES, build_parser, builtin_commands
+    from ganbench.registry import Command
+
+    table = builtin_commands()
+    assert list(table) == ["run", "sweep", "list", "plugins", "results", "compare", "check",
+                           "new-plugin", "check-plugin", "sample", "interpolate", "arithmetic",
+                           "report"]
+    assert all(isinstance(c, Command) and c.plugin == "ganbench" for c in table.values())
+    for name in COMMAND_MODULES:  # each module implements the hook plugins implement
+        hook = importlib.import_module(f"ganbench.cli.{name}").ganbench_register_commands
+        assert hasattr(hook, "ganbench_impl")
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == list(table)
+    theirs = {"run": Command("mine", lambda p: None, lambda a: 0, "x", {})}
+    with pytest.raises(PluginError, match="command 'run' is registered twice: by plugin "
+                                          "'ganbench' and by plugin 'x'"):
+        build_parser(theirs)

@@ -143,8 +143,14 @@ def test_committed_ladders_respond_where_they_must():
     bad = [(v["dataset"], v["axis"], v["metric"], v["verdict"]) for v in must
            if not v["verdict"].startswith("worse, monotone")]
     assert not bad, bad
-    # the README's claim: no metric gets worse when a generator memorises training images
-    assert not [v for v in vs if v["axis"] == "memorise" and v["verdict"].startswith("worse")]
+    # the README's claim: no fidelity/diversity metric gets worse when a generator memorises
+    # training images; only the memorisation metrics do (tests/test_memorisation.py)
+    memo = {"copy_fraction", "data_copying_z"}
+    assert not [v for v in vs if v["axis"] == "memorise" and v["verdict"].startswith("worse")
+                and v["metric"] not in memo]
+    assert {(v["dataset"], v["metric"]) for v in vs if v["axis"] == "memorise"
+            and v["metric"] in memo and v["verdict"] == "worse, monotone"} \
+        == {(d, m) for d in ("mnist", "fashion-mnist", "digits", "ring8", "grid25") for m in memo}
     md = (RESULTS / "metric-ladders.md").read_text()
     for v in vs:
         assert f"| {v['dataset']} | {v['axis']} | {v['metric']} | {v['mildest']:.4g} | " \

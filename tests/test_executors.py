@@ -9,6 +9,7 @@ munge.
 """
 
 import importlib.util
+import io
 import os
 import shutil
 import signal
@@ -253,9 +254,8 @@ def test_auto_executor(device, cores, gpus, threads, jobs, n, want, monkeypatch)
     import torch
 
     from ganbench.execution import executors
-    from ganbench.execution.executors import processes
 
-    monkeypatch.setattr(processes, "cpu_count", lambda: cores)
+    monkeypatch.setattr(executors, "cpu_count", lambda: cores)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
     args = Namespace(executor="auto", jobs=jobs, threads=threads)
     assert executors.choose(args, torch.device(device), n) == want[0]
@@ -665,3 +665,121 @@ def test_slurm_real_cluster_refusal_is_one_line_exit_2(option, said, slurm_env, 
     assert "Slurm refused the job(s)" in r.stderr and said in r.stderr.lower(), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     assert not list((tmp_path / "o").glob("*.json"))
+
+
+# ------------------------------------------------------------------------------- progress
+
+
+class Tty(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def _screen(text: str) -> list[str]:
+    """What a terminal shows of ``text`` line by line (each carriage return redraws)."""
+    return [line.rsplit("\r", 1)[-1] for line in text.split("\n") if line.rsplit("\r", 1)[-1]]
+
+
+def test_sweep_progress_is_one_bar_on_a_terminal():
+    """On a terminal the sweep's counts and the running run's share drive ONE tqdm bar; log
+    lines are written above it (not through ``log``); the status line is left out (the bar
+    shows it); closing leaves the final counts on screen."""
+    from tqdm import tqdm
+
+    from ganbench.execution.progress import SweepProgress
+
+    tty, logged = Tty(), []
+    p = SweepProgress(4, logged.append, stream=tty)
+    assert isinstance(p.bar, tqdm) and p.bar.total == 4
+    p.update(done=0, running=2, failed=0, total=4)
+    share = p.job("[1/4] x", quiet=False)
+    share.update(0.5)
+    assert p.bar.n == 0.5  # half of the first run
+    p.update(done=1, running=2, failed=0, total=4)
+    assert p.bar.n == 1  # the finished run, its share dropped
+    p.log("[1/4] x: completed")
+    p.status("ganbench: jobs: 1 done, 2 running or queued, 0 failed, 1 to go")
+    p.update(done=3, running=0, failed=1, total=3)  # another driver trained one meanwhile
+    p.close()
+    assert logged == [] and p.bar is None
+    screen = _screen(tty.getvalue())
+    assert "[1/4] x: completed" in screen and not any("ganbench: jobs:" in s for s in screen)
+    assert screen[-1].startswith("ganbench: 3/3 done, 0 running, 1 failed ")
+    assert "\rganbench: 0/4 done, 2 running, 0 failed " in tty.getvalue()  # drawn, then redrawn
+
+
+def test_sweep_progress_off_a_terminal_and_quiet_are_plain_lines():
+    from ganbench.execution.progress import Progress, SweepProgress
+
+    logged: list[str] = []
+    stream = io.StringIO()
+    p = SweepProgress(2, logged.append, stream=stream)
+    p.update(done=1, running=1, failed=0, total=2)
+    p.log("[1/2] x: completed")
+    p.status("ganbench: jobs: 1 done, 1 running or queued, 0 failed, 0 to go")
+    assert isinstance(p.job("[2/2] y", quiet=False), Progress)  # its own plain lines
+    p.close()
+    assert p.bar is None and stream.getvalue() == ""
+    assert logged == ["[1/2] x: completed",
+                      "ganbench: jobs: 1 done, 1 running or queued, 0 failed, 0 to go"]
+    quiet = SweepProgress(2, logged.append, quiet=True, stream=Tty())
+    assert quiet.bar is None and quiet.stream.getvalue() == ""
+
+
+def test_dispatch_drives_one_bar_whatever_the_executor(tmp_path):
+    """dispatch on a terminal, with an executor that runs two jobs at a time and whose worker
+    of the second job dies: the bar ends at 3/3 done with 1 failed, each run's line is above
+    it, no plain status lines; the same run files as without a bar."""
+    from ganbench.execution import executors
+    from ganbench.execution.progress import SweepProgress
+    from ganbench.execution.worker import Payload, Task
+    from ganbench.planning.budget import Budget
+    from ganbench.planning.plan import plan
+    from ganbench.registry import registries
+
+    reg = registries()
+    jobs = plan(reg, variants=["non-saturating"], datasets=["ring8"],
+                budget=Budget.parse("10steps"), seeds=[0, 1, 2], evals=1, eval_samples=100)
+
+    class Remote(executors.Executor):  # finishes one task per wait; seed 1's worker dies
+        slots = 2
+
+        def __init__(self):
+            self.tasks = []
+
+        def submit(self, task):
+            self.tasks.append(task)
+            return task.job.run_id
+
+        def wait(self, timeout):
+            t = self.tasks.pop(0)
+            status = "failed" if t.job.seed == 1 else "completed"
+            meta = dict(run_id=t.job.run_id, variant=t.job.variant, dataset=t.job.dataset,
+                        status=status)
+            return [(t.job.run_id, Payload(t.job.run_id, "run", status, meta, [],
+                                           detail="WorkerDied: killed" * (status == "failed"),
+                                           summary=f"[{t.index}/{t.total}] {t.job.label}: "
+                                                   f"{status}"))]
+
+    tty, logged = Tty(), []
+    outcomes = executors.dispatch(
+        jobs, tmp_path, Remote(), lambda job, i, n: Task(job, i, n, None),
+        checkpoint_dir=tmp_path, log=logged.append,
+        progress=SweepProgress(len(jobs), logged.append, stream=tty))
+    assert [o.status for o in outcomes] == ["completed", "failed", "completed"]
+    screen = _screen(tty.getvalue())
+    assert logged == [] and screen[-1].startswith("ganbench: 3/3 done, 0 running, 1 failed ")
+    assert [s for s in screen if "non-saturating on ring8" in s] == [
+        f"[{i}/3] {j.label}: {o.status}" for i, (j, o) in enumerate(zip(jobs, outcomes), 1)]
+    assert "\rganbench: 0/3 done, 2 running, 0 failed " in tty.getvalue()
+    assert not any("ganbench: jobs:" in s for s in screen)
+    assert {results.read_run(p)["meta"]["status"] for p in tmp_path.glob("*.json")} == {
+        "completed", "failed"} and len(list(tmp_path.glob("*.json"))) == 3
+
+    logged.clear()  # without a terminal: the plain lines of every run, as before
+    executors.dispatch(jobs, tmp_path / "plain", Remote(), lambda job, i, n: Task(job, i, n, None),
+                       checkpoint_dir=tmp_path / "plain", log=logged.append, force=True)
+    assert sum(line.startswith("ganbench: jobs: ") for line in logged) == 3
+    assert logged[-1] == "ganbench: jobs: 3 done, 0 running or queued, 1 failed, 0 to go"

@@ -7,6 +7,7 @@ import pytest
 
 from ganbench import cli
 from ganbench import registry as plugins
+from ganbench.execution.worker import run_meta
 from ganbench.store import results
 from ganbench.planning.budget import Budget
 from ganbench.planning.plan import plan
@@ -140,7 +141,7 @@ def test_divergence_stops_the_run_keeps_rows_and_shows_in_summary(reg, tmp_path)
     at20 = {r["metric"]: r["value"] for r in res.rows if r["step"] == 20}
     assert not all(v == v and abs(v) != float("inf") for v in at20.values())
 
-    meta = cli.run_meta(job, "cpu")
+    meta = run_meta(job, "cpu")
     meta.update(status=res.status, **res.info)
     results.write_run(tmp_path, meta, res.rows)
     df = results.load(tmp_path)

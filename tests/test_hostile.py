@@ -77,10 +77,39 @@ def test_lock_file_no_process_holds_does_not_make_a_run_wait(tmp_path, lock_text
     run_file.unlink()
     text = f"{os.getppid()} {os.uname().nodename}" if lock_text == "PPID" else lock_text
     (out / ".ganbench" / f"{run_file.stem}.lock").write_text(text)
-    r = run_cli(*args, timeout=120)
+    r = run_cli(*args, timeout=120, subprocess=False)  # in this process, a hang interrupted
     assert r.returncode == 0, r.stderr
     assert (out / run_file.name).exists()
     assert not (out / ".ganbench" / f"{run_file.stem}.lock").exists()
+
+
+def test_the_in_process_hang_guard_interrupts_a_blocked_lock_wait(tmp_path, monkeypatch):
+    """The guard the test above relies on (run_cli in this process with a timeout): a command
+    blocked in flock on a lock another open file holds is interrupted, return code 1."""
+    import fcntl
+    import threading
+
+    from ganbench import cli
+
+    path = tmp_path / "held.lock"
+    path.write_text("")
+
+    def blocked(argv):
+        with open(path) as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # never granted: `held` below has it
+        return 0
+
+    monkeypatch.setattr(cli, "main", blocked)
+    with open(path) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        # without a working guard the lock is let go after 30 s: the command then returns 0
+        release = threading.Timer(30, fcntl.flock, (held, fcntl.LOCK_UN))
+        release.start()
+        try:
+            r = run_cli("list", timeout=0.5, subprocess=False)
+        finally:
+            release.cancel()
+    assert r.returncode == 1 and "TimeoutError: ganbench did not finish in 0.5 s" in r.stderr
 
 
 @pytest.mark.parametrize("value", ["nosuch", "nosuch,other", "x\ny"])

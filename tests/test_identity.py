@@ -10,7 +10,7 @@ import torch
 
 from ganbench import cli
 from ganbench.store import results
-from ganbench.store.artifacts import atomic_write as artifact_write
+from ganbench.store.safepath import atomic_write as artifact_write
 from ganbench.training.checkpoint import Checkpointer
 
 

@@ -177,7 +177,7 @@ def test_third_party_plugin_is_listed_and_runs(third_party_site, tmp_path):
     r = run_cli("list", "--json", env=env)
     listing = json.loads(r.stdout)
     assert {"name": "test-hinge-thirdparty", "description": "hinge loss", "plugin": EP,
-            "output": "logit", "context": False} in listing["losses"]
+            "output": "logit", "context": False, "options": {}} in listing["losses"]
     variant = next(v for v in listing["variants"] if v["name"] == "test-hinge-thirdparty-gan")
     assert variant["plugin"] == EP
     # a plugin's variant joins the quick suite (run --all) only when it says so (quick=True):

@@ -48,17 +48,12 @@ def test_fixtures_work_in_a_foreign_repository_and_baselines_are_keyed_by_machin
     extra = {b["name"]: b["extra_info"] for b in data["benchmarks"]}
     assert extra["test_overhead"]["variant"] == "non-saturating"
     assert extra["test_overhead"]["overhead_ratio"] > 0.5
-    # compared against itself with a generous threshold: passes
+    # compared against itself with a generous threshold: passes (that a baseline 100x faster
+    # fails the comparison is test_readme_speed_gate_recipe_on_a_new_machine_and_with_bad_
+    # baselines's, with the README's command: one pytest process fewer here)
     r = _pytest(project, "--benchmark-compare=0001", "--benchmark-compare-fail=median:1000%",
                 "-k", "step")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    # a baseline 100x faster than today: the comparison fails the run
-    for b in data["benchmarks"]:
-        b["stats"] = {k: v / 100 if isinstance(v, float) else v for k, v in b["stats"].items()}
-    saved[0].write_text(json.dumps(data))
-    r = _pytest(project, "--benchmark-compare=0001", "--benchmark-compare-fail=median:10%",
-                "-k", "step")
-    assert r.returncode != 0 and "Performance has regressed" in r.stdout + r.stderr, r.stdout
 
 
 def test_overhead_gate_fails_the_test_with_one_line(tmp_path):

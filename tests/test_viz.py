@@ -789,7 +789,7 @@ def _cells(table_html: str) -> list[list[str]]:
 def test_report_study_section_shows_study_py_numbers(study_runs, tmp_path):
     from ganbench.store import results
     from ganbench.analysis import study
-    from ganbench.store.results import _num
+    from ganbench.store.results import format_number as _num
 
     index = _report(study_runs, tmp_path)
     page = index.read_text()

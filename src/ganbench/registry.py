@@ -20,7 +20,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import pluggy
 
@@ -179,7 +179,7 @@ def _spec_problem(obj: Any) -> Optional[str]:
     if isinstance(obj, StepHookSpec) and obj.after not in ("d", "g"):
         return f"after is {obj.after!r}; expected 'd' or 'g'"
     if isinstance(obj, SearchSpaceSpec):
-        from ganbench.analysis.study import space_problem
+        from ganbench.planning.space import space_problem
 
         return space_problem(obj)
     if isinstance(obj, SuiteSpec) and not callable(obj.entries):
@@ -204,7 +204,7 @@ class Registries:
     augmentations: Registry
     latent_samplers: Registry
     plugins: list[PluginInfo]
-    commands: dict[str, tuple[str, Callable, Callable, str]]
+    commands: dict[str, "Command"]
     pm: pluggy.PluginManager
 
     def validate(self) -> None:
@@ -328,22 +328,40 @@ def load(*, use_env: bool = True) -> Registries:
         raise PluginError(f"plugin '{name}': {_one_line(exc)}{_way_out(name)}") from exc
 
     regs = {kind: Registry(kind, t) for kind, t in REGISTRY_TYPES.items()}
-    commands: dict[str, tuple[str, Callable, Callable, str]] = {}
+    commands: dict[str, Command] = {}
     for kind, registry in regs.items():
         _call_hook(pm, f"ganbench_register_{kind}", lambda plugin, obj, r=registry: r.add(obj, plugin))
 
-    def add_command(plugin: str, name: str, help: str, configure: Callable, handler: Callable):
-        if name in commands:
-            raise PluginError(
-                f"command '{name}' is registered twice: by plugin '{commands[name][3]}' "
-                f"and by plugin '{plugin}'"
-            )
-        commands[name] = (help, configure, handler, plugin)
+    def add(plugin: str, *args, **kwargs) -> None:
+        add_command(commands, plugin, *args, **kwargs)
 
-    _call_hook(pm, "ganbench_register_commands", add_command)
+    _call_hook(pm, "ganbench_register_commands", add)
     registries = Registries(plugins=infos, commands=commands, pm=pm, **regs)
     registries.validate()
     return registries
+
+
+class Command(NamedTuple):
+    """A sub-command of ``ganbench``, as ``ganbench_register_commands`` registers it (the
+    built-in commands of ``ganbench.cli`` register the same way)."""
+
+    help: str
+    configure: Callable  # configure(parser): adds the command's arguments
+    handler: Callable  # handler(args) -> exit code
+    plugin: str
+    parser_options: dict  # argparse add_parser keywords: description, epilog, formatter_class
+
+
+def add_command(commands: dict[str, Command], plugin: str, name: str, help: str,
+                configure: Callable, handler: Callable, **parser_options) -> None:
+    """``register(name, help, configure, handler, **parser_options)`` of the command hook:
+    add a command to ``commands``; a name registered twice is a PluginError."""
+    if name in commands:
+        raise PluginError(
+            f"command '{name}' is registered twice: by plugin '{commands[name].plugin}' "
+            f"and by plugin '{plugin}'"
+        )
+    commands[name] = Command(help, configure, handler, plugin, parser_options)
 
 
 def _register(pm, module, name, value, dist, version, builtin) -> PluginInfo:

@@ -76,14 +76,14 @@ def ganbench_register_metrics(register):
 
 
 def _configure_train_extractor(p) -> None:
-    from ganbench.cli import _positive_int, _seed
+    from ganbench.api.argtypes import positive_int, seed
 
     p.add_argument("--dataset", required=True, help="labelled image dataset to train on "
                    "(its train split; accuracy is measured on its test split)")
     p.add_argument("--epochs", type=int, default=None, help="passes over the train split "
                    "(default: per dataset, see docs/evaluation.md)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of initialisation and batches")
-    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--seed", type=seed, default=0, help="seed of initialisation and batches")
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--out", default=None, help="directory for DATASET.pt and DATASET.json "
                    "(default: the package's shipped weights directory)")
     p.add_argument("--data-root", default=None, help="where dataset files live")

@@ -15,6 +15,19 @@
   (Wasserstein, hinge, least squares), where a sigmoid would mean nothing.
 * ``throughput``: training images per second (real images seen by D) since the previous
   evaluation, on the training clock (evaluation excluded).
+* ``memorisation`` (opt-in: name it in a suite entry's ``metrics`` or ``ganbench run --metric``):
+  each sample's distance to its nearest training point against held-out (test split) points'
+  distances, in the extractor's features or data space (``ganbench.evaluation.memorisation``):
+  ``copy_fraction`` (lower is better) and ``data_copying_z`` (Meehan et al. 2020's test
+  statistic; 0 is ideal, negative = copying).
+* ``fd-dinov2`` (when ``--extractor`` names a DINOv2 model beside the main extractor, e.g.
+  ``auto,dinov2-vit-s-14``): ``fd_dinov2``, the Fréchet distance on DINOv2 ViT-S/14 features
+  by torch-fidelity (lower is better), each row under its own EvalSpec
+  (``ganbench.evaluation.fd_dinov2``).
+* ``cas`` (opt-in; conditional generators on a dataset with a shipped domain classifier):
+  classification accuracy score (Ravuri & Vinyals 2019), the test-split accuracy of the
+  classifier's architecture trained on the generator's labelled samples only, at most 10,000
+  samples, 500 Adam steps of 64 (``ganbench.evaluation.cas``); higher is better, chance is 1 / classes.
 """
 
 from __future__ import annotations
@@ -84,6 +97,40 @@ def compute_throughput(ctx: EvalContext):
     return [MetricValue("images_per_s", ctx.stats["images_per_s"], "img/s", True)]
 
 
+def compute_memorisation(ctx: EvalContext):
+    from ganbench.evaluation.memorisation import DIRECTIONS, compute
+
+    return [MetricValue(k, v, "", DIRECTIONS[k]) for k, v in compute(ctx).items()]
+
+
+def compute_fd_dinov2(ctx: EvalContext):
+    from ganbench.evaluation.fd_dinov2 import compute
+
+    return [MetricValue(name, value, "", False, eval_spec=spec)
+            for name, value, spec in compute(ctx)]
+
+
+def _fd_dinov2_directions():
+    from ganbench.evaluation.extractors.dinov2 import METRICS as FD
+
+    return dict(FD)
+
+
+def _cas_arch(ctx: EvalContext):
+    from ganbench.evaluation.extractors import domain
+
+    if not ctx.conditional or ctx.dataset.spec.kind != "images":
+        return None
+    rec = domain.info(ctx.dataset.name)
+    return rec["arch"] if rec is not None else None
+
+
+def compute_cas(ctx: EvalContext):
+    from ganbench.evaluation.cas import compute
+
+    return [MetricValue("cas", compute(ctx, _cas_arch(ctx)), "prob", True)]
+
+
 METRICS = [
     MetricSpec("modes", compute_modes, "modes covered, % high quality (3 std), reverse KL of "
                "the mode histogram (toy mixtures)", applies=lambda c: c.dataset.modes is not None,
@@ -95,6 +142,21 @@ METRICS = [
                "generator gradient norm", directions={k: v[0] for k, v in TRAINING.items()}),
     MetricSpec("throughput", compute_throughput, "training images per second (eval excluded)",
                directions={"images_per_s": True}),
+    MetricSpec("memorisation", compute_memorisation, "copy_fraction (lower better): share of "
+               "samples at most as near the training set as the nearest held-out real point; "
+               "data_copying_z (0 ideal, < 0 copying): Meehan et al. 2020 test of nearest-"
+               "training distances vs held-out data's; opt-in",
+               default=False, directions={"copy_fraction": False, "data_copying_z": None}),
+    MetricSpec("fd-dinov2", compute_fd_dinov2, "fd_dinov2 (lower better): Fréchet distance "
+               "on DINOv2 ViT-S/14 features (Stein et al. 2023) by torch-fidelity, under its own "
+               "EvalSpec; when --extractor names dinov2-vit-s-14[=PATH] beside the main one",
+               applies=lambda c: bool(getattr(c.extractor, "extras", ())),
+               directions=_fd_dinov2_directions()),
+    MetricSpec("cas", compute_cas, "cas (higher better; chance 1/classes): classification "
+               "accuracy score (Ravuri & Vinyals 2019), real test accuracy of the domain "
+               "classifier's architecture trained on a conditional G's labelled samples "
+               "(<= 10k samples, 500 steps of 64); opt-in", applies=lambda c: _cas_arch(c) is not None,
+               default=False, directions={"cas": True}),
 ]
 
 

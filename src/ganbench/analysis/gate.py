@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from ganbench.api.errors import UsageError
-from ganbench.store.results import MACHINE_METRICS, _flatten, final_values, metric_directions
+from ganbench.store.results import MACHINE_METRICS, flatten, final_values, metric_directions
 from ganbench.analysis.stats import ALPHA, has_ties, holm, permutation_p, welch_se2_dof
 
 PASS, FAIL, MISSING, DIVERGED = "ok", "WORSE", "missing", "diverged"
@@ -202,9 +202,9 @@ class GateResult:
 
 
 def _n(x: float) -> str:
-    from ganbench.store.results import _num
+    from ganbench.store.results import format_number
 
-    return _num(x)
+    return format_number(x)
 
 
 def _pct(x: float) -> str:
@@ -266,7 +266,7 @@ def _side(df, name: str):
 
 
 def _recipe_diff(ja: str, jb: str) -> list[str]:
-    fa, fb = _flatten(json.loads(ja)), _flatten(json.loads(jb))
+    fa, fb = flatten(json.loads(ja)), flatten(json.loads(jb))
     keys = sorted(set(fa) | set(fb))
     return [f"{k}={fa.get(k)}->{fb.get(k)}" for k in keys
             if json.dumps(fa.get(k), default=str) != json.dumps(fb.get(k), default=str)]
@@ -320,6 +320,24 @@ def _gate_one(a: list[float], b: list[float], hib: bool, margin: Margin, alpha: 
     return "linear", worse, m, low, p, test
 
 
+def _specs_differ(fb, fc, spec_b: set, spec_c: set) -> bool:
+    """Whether the baseline's and candidate's final rows were evaluated under different
+    EvalSpecs, metric by metric over the metrics both have (a run may evaluate some metrics
+    under their own EvalSpec, e.g. fd_dinov2 beside FID), or over all rows when they share
+    none; a metric pooled over several EvalSpecs on one side differs too."""
+    def pooled(f) -> bool:
+        return bool(len(f)) and int(f.groupby("metric")["eval_spec"]
+                                    .agg(lambda x: x.fillna("").nunique()).max()) > 1
+
+    if pooled(fb) or pooled(fc):
+        return True
+    common = set(fb["metric"]) & set(fc["metric"])
+    if fc.empty or not common:
+        return spec_b != spec_c
+    return any(set(fb.loc[fb["metric"] == m, "eval_spec"].fillna(""))
+               != set(fc.loc[fc["metric"] == m, "eval_spec"].fillna("")) for m in common)
+
+
 def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: float = ALPHA,
           margin: Union[Margin, str, float] = "5%", transform: bool = True) -> GateResult:
     """Gate ``candidate`` against ``baseline`` (long tables from ``ganbench.store.results.load``;
@@ -365,7 +383,7 @@ def check(baseline, candidate, metrics: Optional[Sequence[str]] = None, alpha: f
             diff = _recipe_diff(gb["recipe_json"].iloc[0], gc["recipe_json"].iloc[0])
             if fc.empty:
                 spec_c = spec_b  # every candidate run failed before evaluating: no spec
-            if spec_b != spec_c or len(spec_b) > 1:
+            if _specs_differ(fb, fc, spec_b, spec_c):
                 raise UsageError(
                     f"{variant} on {dataset}: baseline and candidate were evaluated under "
                     f"different EvalSpecs ({','.join(sorted(spec_b))} vs "

@@ -83,7 +83,7 @@ def _read_runs(paths, warn):
     from ganbench.store import results
 
     runs: dict[str, tuple[Path, dict]] = {}
-    for f in results._files(paths):
+    for f in results.result_files(paths):
         if f.suffix != ".json":
             continue
         try:
@@ -162,10 +162,10 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
 
 def _refuse_link(path: Path) -> Path:
     """``path``, refused (UsageError) when it is a symlink: the report writes only inside its
-    directory, as runs do (``artifacts._refuse_symlink``)."""
-    from ganbench.store.artifacts import _refuse_symlink
+    directory, as runs do (``safepath.refuse_symlink``)."""
+    from ganbench.store.safepath import refuse_symlink
 
-    return _refuse_symlink(path)
+    return refuse_symlink(path)
 
 
 def _report_dir(path: Path) -> Path:
@@ -187,7 +187,7 @@ def _write(path: Path, data) -> None:
     """Write one file of the report atomically (``data``: bytes, or a function writing into
     the file; a temporary file, then a rename: a full disk leaves the previous file whole); a
     symlink at ``path`` is refused, not followed."""
-    from ganbench.store.artifacts import atomic_write
+    from ganbench.store.safepath import atomic_write
 
     try:
         atomic_write(path, data)
@@ -566,7 +566,7 @@ def _figure_study(rows, trials, calib, styles, path: Path):
 
 
 def _num(x) -> str:
-    from ganbench.store.results import _num as fmt
+    from ganbench.store.results import format_number as fmt
 
     try:
         return fmt(float(x))
@@ -632,14 +632,14 @@ def _copy_pictures(run_id: str, run_file: Path, img: Path, warn) -> list[tuple[i
         return []
     if not found:
         return []
-    from ganbench.store.results import _read_regular
+    from ganbench.store.results import read_regular
     from ganbench.store.safepath import check_name
 
     dest = _report_dir(_report_dir(img / "runs") / check_name(run_id))
     out = []
     for step, p in found:
         try:
-            data = _read_regular(p, MAX_PICTURE_BYTES)
+            data = read_regular(p, MAX_PICTURE_BYTES)
         except ValueError as exc:
             warn(f"skipping picture '{p}': {exc}")
             continue

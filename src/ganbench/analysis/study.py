@@ -35,154 +35,19 @@ import hashlib
 import json
 import math
 import sys
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from ganbench.api.errors import UsageError
+# the search spaces' distributions and checks live in planning (the registry checks spaces at
+# plugin load, the store checks a run's study settings); they are the study's public names
+from ganbench.planning.space import (PARAM_RANGES, Choice, LogUniform, Uniform,  # noqa: F401
+                                     check_study, space_problem)
 
 DEFAULT_SPACE = "lucic2018"
 BOOTSTRAP = 2000
 BAND_TAIL = 0.005  # the band's bootstrap quantiles, before widening (module docstring)
 MAX_TRIALS = 1000  # per variant: --trials, and the trials summarised in one group
 MAX_SWEEP_RUNS = 20_000  # runs one sweep plans (variants x datasets x seeds x trials)
-PARAMS = ("lr", "lr_g", "lr_d", "beta1", "beta2", "k", "batch_size", "z_dim", "reg_weight")
-
-
-# ------------------------------------------------------------------------ distributions
-
-
-@dataclass(frozen=True)
-class LogUniform:
-    low: float
-    high: float
-
-    def sample(self, rng) -> float:
-        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-
-    def __str__(self) -> str:
-        return f"log-uniform [{self.low:g}, {self.high:g}]"
-
-
-@dataclass(frozen=True)
-class Uniform:
-    low: float
-    high: float
-
-    def sample(self, rng) -> float:
-        return float(rng.uniform(self.low, self.high))  # [low, high)
-
-    def __str__(self) -> str:
-        return f"uniform [{self.low:g}, {self.high:g})"
-
-
-@dataclass(frozen=True)
-class Choice:
-    values: tuple
-
-    def sample(self, rng) -> Any:
-        v = self.values[int(rng.integers(len(self.values)))]
-        return v.item() if hasattr(v, "item") else v
-
-    def __str__(self) -> str:
-        return "one of {" + ", ".join(map(str, self.values)) + "}"
-
-
-# --------------------------------------------------------------------- checks of spaces
-
-_REAL = (int, float)
-# parameter -> (integer?, test of a value, what the test says): the ranges check_hparams takes
-PARAM_RANGES = {
-    **{n: (False, lambda v: 0 < v < 10, "in (0, 10)") for n in ("lr", "lr_g", "lr_d")},
-    **{n: (False, lambda v: 0 <= v < 1, "in [0, 1)") for n in ("beta1", "beta2")},
-    "k": (True, lambda v: 1 <= v <= 100, "an integer from 1 to 100"),
-    "batch_size": (True, lambda v: 1 <= v <= 1 << 16, "an integer from 1 to 65536"),
-    "z_dim": (True, lambda v: 1 <= v <= 1 << 14, "an integer from 1 to 16384"),
-    "reg_weight": (False, lambda v: 0 <= v < math.inf, "finite and >= 0"),
-}
-
-
-def _number(v) -> bool:
-    return isinstance(v, _REAL) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _dist_problem(name: str, dist) -> Optional[str]:
-    integer, ok, says = PARAM_RANGES[name]
-    if isinstance(dist, Choice):
-        values = dist.values
-        if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)) \
-                or not values:
-            return f"parameter '{name}' is a choice of {values!r}; expected a non-empty tuple"
-        bad = [v for v in values if not (_number(v) and (not integer or isinstance(v, int))
-                                         and ok(v))]
-        return f"parameter '{name}' has choice(s) {bad!r}; each must be {says}" if bad else None
-    if isinstance(dist, (LogUniform, Uniform)):
-        if integer:
-            return f"parameter '{name}' is an integer: use Choice((...)), not {dist}"
-        if not (_number(dist.low) and _number(dist.high)):
-            return f"parameter '{name}' has bounds {dist.low!r}, {dist.high!r}; expected numbers"
-        if not dist.low < dist.high:
-            return f"parameter '{name}' has an empty range {dist}"
-        if isinstance(dist, LogUniform) and dist.low <= 0:
-            return f"parameter '{name}' is {dist}: a log-uniform needs bounds > 0"
-        top = dist.high if isinstance(dist, LogUniform) else math.nextafter(dist.high, -math.inf)
-        if not (ok(dist.low) and ok(top)):
-            return f"parameter '{name}' is {dist}; its values must be {says}"
-        return None
-    return (f"parameter '{name}' is a {type(dist).__name__}; expected ganbench.analysis.study."
-            "LogUniform, Uniform or Choice")
-
-
-def space_problem(space) -> Optional[str]:
-    """What is wrong with a ``SearchSpaceSpec`` (None: nothing); checked at plugin load."""
-    from collections.abc import Mapping
-
-    params = space.params
-    if not isinstance(params, Mapping) or not params:
-        return f"params is {params!r}; expected a non-empty mapping of parameter to distribution"
-    unknown = [n for n in params if n not in PARAM_RANGES]
-    if unknown:
-        return (f"params name unknown parameter(s) {', '.join(map(repr, unknown))} "
-                f"(use {', '.join(PARAMS)})")
-    for name, dist in params.items():
-        problem = _dist_problem(name, dist)
-        if problem:
-            return problem
-    return None
-
-
-def _study_model():
-    global _STUDY_MODEL
-    if _STUDY_MODEL is None:
-        from typing import Annotated, Union
-
-        from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-
-        Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-
-        class StudyMeta(BaseModel):  # meta.config.study of a run file
-            model_config = ConfigDict(extra="allow")
-            space: Annotated[StrictStr, Field(min_length=1, max_length=255)]
-            space_seed: StrictInt
-            trial: Annotated[StrictInt, Field(ge=0, le=2**62)]
-            params: dict[StrictStr, Union[StrictInt, Finite, StrictStr]]
-
-        _STUDY_MODEL = StudyMeta
-    return _STUDY_MODEL
-
-
-_STUDY_MODEL = None
-
-
-def check_study(value) -> dict[str, Any]:
-    """``meta.config.study`` of a run file, validated; ValueError with a one-line reason."""
-    from pydantic import ValidationError
-
-    try:
-        return _study_model().model_validate(value).model_dump()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(["meta.config.study", *map(str, err["loc"])])
-        raise ValueError(f"invalid {where}: {err['msg']}") from None
 
 
 # ------------------------------------------------------------------------------ sampling
@@ -279,35 +144,11 @@ def plan_study(reg, base_jobs: Sequence, space_name: str, trials: int, space_see
 # ----------------------------------------------------------------------------- commands
 
 
-def add_sweep_parser(sub, run_parser) -> None:
-    """``ganbench sweep``: every ``run`` option, plus the study's."""
-    sw = sub.add_parser(
-        "sweep", parents=[run_parser], conflict_handler="resolve",
-        help="hyperparameter-robustness study: N sampled settings per variant",
-        description="Sample --trials hyperparameter settings per variant from a search space "
-        "(seeded; recorded in every run), train them on any executor, and show the "
-        "distribution of the final main metric and the expected best after k trials "
-        "(Lucic et al. 2018, Figure 4). Every option of 'ganbench run' applies; --seeds "
-        "defaults to 0 (one training seed per setting).",
-        epilog="example:\n  ganbench sweep --variant non-saturating,wgan-gp --dataset ring8 "
-        "--trials 20 --budget 2000steps --executor processes --jobs 2 --out results/study\n"
-        "  ganbench results results/study --study",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    g = sw.add_argument_group("study")
+def trials(text: str) -> int:
+    """The argparse type of ``sweep --trials``."""
+    from ganbench.api.argtypes import positive_int
 
-    g.add_argument("--trials", type=_trials, required=True, metavar="N",
-                   help=f"hyperparameter settings per variant (1 to {MAX_TRIALS})")
-    g.add_argument("--space", default=DEFAULT_SPACE, metavar="NAME",
-                   help=f"search space (default {DEFAULT_SPACE}; ganbench list search_spaces)")
-    g.add_argument("--space-seed", type=int, default=0, metavar="S",
-                   help="seed of the sampling (default 0): the same seed gives the same "
-                   "settings")
-
-
-def _trials(text: str) -> int:
-    from ganbench.cli import _positive_int
-
-    v = _positive_int(text)
+    v = positive_int(text)
     if v > MAX_TRIALS:
         raise argparse.ArgumentTypeError(f"at most {MAX_TRIALS} trials per variant, got {v}")
     return v
@@ -319,37 +160,6 @@ def add_results_arguments(rs) -> None:
                     "of the final METRIC (default: the main metric) over the trials and the "
                     "expected best after k of the N trials (without replacement) with a 95%% "
                     "band (its simulated coverage: results/study-band-coverage.md)")
-
-
-def cmd_sweep(args) -> int:
-    from ganbench.execution import executors
-    from ganbench.planning.budget import Budget, parse_seeds
-    from ganbench.cli import _eval_options, execute_plan
-    from ganbench.planning.plan import Overrides, plan
-    from ganbench.registry import registries
-    from ganbench.planning.validate import check_run_args
-
-    check_run_args(args)
-    executors.check_arguments(args)
-    if args.all:
-        raise UsageError("sweep takes --variant and --dataset, not --all")
-    reg = registries()
-    reg.executors.get(args.executor)
-    check_fixed(args, reg.search_spaces.get(args.space))
-    budget = Budget.parse(args.budget) if args.budget is not None else None
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else [0]
-    overrides = Overrides(optimizer=args.optimizer, lr=args.lr, lr_g=args.lr_g, lr_d=args.lr_d,
-                          betas=args.betas, k=args.k, batch_size=args.batch_size,
-                          z_dim=args.z_dim, regularizers=tuple(args.reg), g_ema=args.g_ema,
-                          augment=getattr(args, "augment", None),
-                          latent=getattr(args, "latent", None))
-    base = plan(reg, suite=args.suite, variants=args.variant, model=args.model, loss=args.loss,
-                datasets=args.dataset, budget=budget, seeds=seeds, overrides=overrides,
-                evals=args.evals, eval_every=args.eval_every, eval_samples=args.eval_samples,
-                eval_options=_eval_options(args),
-                data_options={"resize": args.resize} if args.resize else None)
-    jobs = plan_study(reg, base, args.space, args.trials, args.space_seed)
-    return execute_plan(args, reg, jobs, show=lambda df: print(format_study(summarize(df))))
 
 
 def cmd_results_study(args, df) -> int:

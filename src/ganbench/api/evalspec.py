@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ganbench.planning.plan import JobSpec
     from ganbench.api.specs import DatasetSpec, DataTensors
 
 
@@ -36,7 +35,7 @@ class EvalSpec:
 class EvalContext:
     """What a metric function sees at one evaluation point of one run."""
 
-    job: "JobSpec"
+    job: Any  # ganbench.planning.plan.JobSpec (planning is a layer above api)
     dataset: "DatasetSpec"
     data: "DataTensors"  # the reference split, on the training device
     generator: "torch.nn.Module"  # in eval mode

@@ -88,8 +88,11 @@ def ganbench_register_search_spaces(register):
 
 @hookspec
 def ganbench_register_commands(register):
-    """Add CLI sub-commands: ``register(name, help, configure, handler)``.
+    """Add CLI sub-commands: ``register(name, help, configure, handler, **parser_options)``.
 
     ``configure(parser)`` adds arguments to an ``argparse`` parser; ``handler(args)`` runs the
-    command and returns an exit code.
+    command and returns an exit code. ``parser_options`` (optional) go to argparse's
+    ``add_parser``: ``description`` (default: ``help``), ``epilog``, ``formatter_class``. The
+    built-in commands register the same way (``ganbench.cli``); ``ganbench.api.argtypes``
+    holds the argument types they use.
     """

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ganbench.api.evalspec import EvalContext
-
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -409,6 +407,9 @@ class MetricValue:
     value: float
     unit: str = ""
     higher_is_better: Optional[bool] = None
+    # hash of the EvalSpec the value was computed under, when not the run's (a second feature
+    # space, e.g. FD_DINOv2 beside FID); None: the run's
+    eval_spec: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -416,9 +417,10 @@ class MetricSpec:
     """A metric: ``compute(ctx) -> list[MetricValue]``; ``applies(ctx)`` says if it fits the run."""
 
     name: str
-    compute: Callable[["EvalContext"], Sequence[MetricValue]]
+    # ctx: a ganbench.api.evalspec.EvalContext (which holds specs: it imports this module)
+    compute: Callable[[Any], Sequence[MetricValue]]
     description: str
-    applies: Optional[Callable[["EvalContext"], bool]] = None
+    applies: Optional[Callable[[Any], bool]] = None
     default: bool = True
     # the values it reports -> higher_is_better (None: no better direction). ``ganbench check``
     # and ``compare`` take a metric's direction from here, never from a results file.
@@ -481,8 +483,9 @@ class SearchSpaceSpec:
     (``lr``, ``lr_g``, ``lr_d``, ``beta1``, ``beta2``, ``k``, ``batch_size``, ``z_dim``,
     ``reg_weight``) to a distribution (``ganbench.analysis.study.LogUniform/Uniform/Choice``).
     Parameters that do not apply to a variant (betas under RMSprop, ``reg_weight`` without a
-    regulariser) are left out of its trials. Checked at plugin load (``study.space_problem``):
-    known parameters, non-empty ranges, log-uniform bounds > 0, values ``run`` accepts."""
+    regulariser) are left out of its trials. Checked at plugin load
+    (``ganbench.planning.space.space_problem``): known parameters, non-empty ranges,
+    log-uniform bounds > 0, values ``run`` accepts."""
 
     name: str
     params: Mapping[str, Any]

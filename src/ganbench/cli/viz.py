@@ -1,9 +1,8 @@
 """The commands that look at what runs made: ``sample``, ``interpolate``, ``arithmetic``,
 ``report``; and the ``run`` options ``--keep-generators`` and ``--tensorboard``.
 
-``ganbench.cli`` calls :func:`add_run_options` and :func:`add_commands` (the run options reach
-each job through ``ganbench.execution.worker.WorkerOptions``);
-the handlers are in :data:`HANDLERS`.
+``ganbench.cli.run`` calls :func:`add_run_options` (the run options reach each job through
+``ganbench.execution.worker.WorkerOptions``); the commands register through the command hook.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from ganbench import hookimpl
+from ganbench.api.argtypes import int_range, non_negative_float, seed
 from ganbench.api.errors import UsageError
 
 RUN_HELP = ("RUN: a run file (OUT/RUN_ID.json), or a run id with --results DIR. The run's "
@@ -32,8 +33,6 @@ def add_run_options(group) -> None:
 
 
 def _run_arguments(p) -> None:
-    from ganbench.cli import int_range
-
     p.add_argument("run", metavar="RUN", help="run file, or run id with --results")
     p.add_argument("--results", metavar="DIR", help="results directory holding RUN_ID.json")
     p.add_argument("--step", type=int_range(0), metavar="STEP",
@@ -53,20 +52,63 @@ class _Wrapped(argparse.RawDescriptionHelpFormatter):
         super().add_text(text)
 
 
-def add_commands(sub) -> None:
-    from ganbench.cli import _non_negative_float, _seed, int_range
+@hookimpl
+def ganbench_register_commands(register):
+    fmt = _Wrapped
+    register("sample", "sample pictures from a run's kept generator", configure_sample,
+             cmd_sample,
+             description="Samples of a run's kept generator as a PNG. Default: the "
+             "run's fixed evaluation noise, so the picture equals the run's last "
+             "evaluation picture (bitwise on the CPU). " + RUN_HELP,
+             epilog="examples:\n  ganbench sample results/runs/RUN_ID.json --out s.png"
+             "\n  ganbench sample RUN_ID --results results/runs --class 3 --seed 1 "
+             "--out threes.png", formatter_class=fmt)
+    register("interpolate", "linear and spherical interpolation between latents",
+             configure_interpolate, cmd_interpolate,
+             description="Rows of interpolation between pairs of random latents: for "
+             "each pair a row of linear (lerp) and a row of spherical (slerp) "
+             "interpolation. On point data, the paths are drawn over the modes. "
+             + RUN_HELP, formatter_class=fmt,
+             epilog="example:\n  ganbench interpolate RUN_ID --results results/runs "
+             "--pairs 4 --steps 10 --out interp.png")
+    register("arithmetic", "latent vector arithmetic over classes (Radford et al. 2015)",
+             configure_arithmetic, cmd_arithmetic,
+             description="Latent vector arithmetic for labelled image data, after "
+             "Radford et al. 2015: for each class of EXPR (e.g. 7-1+4) the mean "
+             "latent of the --exemplars samples the dataset's shipped classifier is "
+             "most sure are of that class (out of --pool random latents); the signed "
+             "sum is decoded, with --count - 1 copies jittered by uniform noise of "
+             "+-jitter, and classified. The PNG has one row per term (its exemplars, "
+             "then its mean latent decoded, last column) and a last row of results. "
+             "Prints what the classifier says. Needs an unconditional generator on "
+             "images with a shipped classifier (digits, mnist, fashion-mnist). "
+             + RUN_HELP, formatter_class=fmt,
+             epilog="example:\n  ganbench arithmetic RUN_ID --results results/runs "
+             "7-1+4 --out arith.png")
+    register("report", "a static HTML report of results directories", configure_report,
+             cmd_report,
+             description="Write DIR/index.html: per dataset the hyperparameter "
+             "studies of 'ganbench sweep' (expected best after k trials with its 95% "
+             "band, every trial's final value, the numbers of 'ganbench "
+             "results --study' and each trial's settings), quality vs training time "
+             "and images seen, final metrics with 95% intervals, the anytime table, "
+             "calibration rows, stability curves and sample pictures (final, and "
+             "over time); the environment and EvalSpecs. Offline: no script, no CDN; "
+             "figures and pictures are files beside index.html. One colour and line "
+             "style per variant in every figure; legends below the axes.",
+             formatter_class=fmt,
+             epilog="example:\n  ganbench report results/runs --out results/report")
+
+
+def _sizes():
     from ganbench.analysis.latent import MAX_SAMPLES
 
-    fmt = _Wrapped
-    count = int_range(1, MAX_SAMPLES)  # every size is bounded: each sample costs memory
-    cls = int_range(0)
-    s = sub.add_parser("sample", help="sample pictures from a run's kept generator",
-                       description="Samples of a run's kept generator as a PNG. Default: the "
-                       "run's fixed evaluation noise, so the picture equals the run's last "
-                       "evaluation picture (bitwise on the CPU). " + RUN_HELP,
-                       epilog="examples:\n  ganbench sample results/runs/RUN_ID.json --out s.png"
-                       "\n  ganbench sample RUN_ID --results results/runs --class 3 --seed 1 "
-                       "--out threes.png", formatter_class=fmt)
+    # every size is bounded: each sample costs memory
+    return int_range(1, MAX_SAMPLES), int_range(0), MAX_SAMPLES
+
+
+def configure_sample(s) -> None:
+    count, cls, _ = _sizes()
     _run_arguments(s)
     s.add_argument("--n", type=count, help="number of samples (default: 64 images in an 8x8 "
                    "grid, one row per class for a conditional G; all evaluation samples for "
@@ -74,63 +116,38 @@ def add_commands(sub) -> None:
     s.add_argument("--class", dest="cls", type=cls, metavar="C",
                    help="class C: asked of a conditional G; for an unconditional G, the samples "
                    "the dataset's shipped classifier assigns to C")
-    s.add_argument("--seed", type=_seed, help="fresh latents from this seed (default: the "
+    s.add_argument("--seed", type=seed, help="fresh latents from this seed (default: the "
                    "run's evaluation noise)")
 
-    i = sub.add_parser("interpolate", help="linear and spherical interpolation between latents",
-                       description="Rows of interpolation between pairs of random latents: for "
-                       "each pair a row of linear (lerp) and a row of spherical (slerp) "
-                       "interpolation. On point data, the paths are drawn over the modes. "
-                       + RUN_HELP, formatter_class=fmt,
-                       epilog="example:\n  ganbench interpolate RUN_ID --results results/runs "
-                       "--pairs 4 --steps 10 --out interp.png")
+
+def configure_interpolate(i) -> None:
+    count, cls, max_samples = _sizes()
     _run_arguments(i)
     i.add_argument("--pairs", type=count, default=4, help="pairs of latents (default 4: 8 rows)")
-    i.add_argument("--steps", type=int_range(2, MAX_SAMPLES), help="points per path, "
+    i.add_argument("--steps", type=int_range(2, max_samples), help="points per path, "
                    "endpoints included (default: 10 for images, 64 for points)")
-    i.add_argument("--seed", type=_seed, default=0, help="seed of the endpoint latents")
+    i.add_argument("--seed", type=seed, default=0, help="seed of the endpoint latents")
     i.add_argument("--class", dest="cls", type=cls, metavar="C",
                    help="conditional G: the class of every row (default: a class per pair)")
 
-    a = sub.add_parser("arithmetic", help="latent vector arithmetic over classes (Radford et "
-                       "al. 2015)",
-                       description="Latent vector arithmetic for labelled image data, after "
-                       "Radford et al. 2015: for each class of EXPR (e.g. 7-1+4) the mean "
-                       "latent of the --exemplars samples the dataset's shipped classifier is "
-                       "most sure are of that class (out of --pool random latents); the signed "
-                       "sum is decoded, with --count - 1 copies jittered by uniform noise of "
-                       "+-jitter, and classified. The PNG has one row per term (its exemplars, "
-                       "then its mean latent decoded, last column) and a last row of results. "
-                       "Prints what the classifier says. Needs an unconditional generator on "
-                       "images with a shipped classifier (digits, mnist, fashion-mnist). "
-                       + RUN_HELP, formatter_class=fmt,
-                       epilog="example:\n  ganbench arithmetic RUN_ID --results results/runs "
-                       "7-1+4 --out arith.png")
+
+def configure_arithmetic(a) -> None:
+    count, _, _ = _sizes()
     _run_arguments(a)
     a.add_argument("expression", metavar="EXPR", help="classes joined by + and -, e.g. 7-1+4")
     a.add_argument("--exemplars", type=count, default=3, help="samples averaged per class "
                    "(default 3, as in the paper)")
     a.add_argument("--pool", type=count, default=2000, help="random latents to pick exemplars "
                    "from (default 2000)")
-    a.add_argument("--seed", type=_seed, default=0, help="seed of the pool and of the jitter")
-    a.add_argument("--jitter", type=_non_negative_float, default=0.25, help="uniform noise "
+    a.add_argument("--seed", type=seed, default=0, help="seed of the pool and of the jitter")
+    a.add_argument("--jitter", type=non_negative_float, default=0.25, help="uniform noise "
                    "on the result latent for the extra results (default 0.25, as in the paper)")
     a.add_argument("--count", dest="n_results", type=count, default=8, metavar="N",
                    help="results decoded: the sum and N - 1 jittered copies (default 8)")
     a.add_argument("--json", action="store_true", help="the classifier's verdicts as JSON")
 
-    r = sub.add_parser("report", help="a static HTML report of results directories",
-                       description="Write DIR/index.html: per dataset the hyperparameter "
-                       "studies of 'ganbench sweep' (expected best after k trials with its 95% "
-                       "band, every trial's final value, the numbers of 'ganbench "
-                       "results --study' and each trial's settings), quality vs training time "
-                       "and images seen, final metrics with 95% intervals, the anytime table, "
-                       "calibration rows, stability curves and sample pictures (final, and "
-                       "over time); the environment and EvalSpecs. Offline: no script, no CDN; "
-                       "figures and pictures are files beside index.html. One colour and line "
-                       "style per variant in every figure; legends below the axes.",
-                       formatter_class=fmt,
-                       epilog="example:\n  ganbench report results/runs --out results/report")
+
+def configure_report(r) -> None:
     r.add_argument("paths", nargs="+", metavar="RESULTS",
                    help="result files or directories")
     r.add_argument("--out", required=True, metavar="DIR", help="report directory")
@@ -143,7 +160,7 @@ def _warn(msg: str) -> None:
 
 def _write_png(path: str, picture, layout: dict) -> None:
     from ganbench.store import pictures
-    from ganbench.store.artifacts import atomic_write
+    from ganbench.store.safepath import atomic_write
 
     if not path.lower().endswith(".png"):
         raise UsageError(f"--out must name a .png file, got '{path}'")
@@ -228,7 +245,3 @@ def cmd_report(args) -> int:
     print(f"ganbench: report written to {index}", file=sys.stderr)
     print(os.fspath(index))
     return 0
-
-
-HANDLERS = {"sample": cmd_sample, "interpolate": cmd_interpolate, "arithmetic": cmd_arithmetic,
-            "report": cmd_report}

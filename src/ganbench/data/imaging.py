@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ganbench.api.specs import ModelSpec
 
 RESIZE = "resize"
-CORE_OPTIONS = (RESIZE,)
 MAX_SIDE = 512
 AUTO_SIDES = (8, 16, 32, 64, 128, 256)
 

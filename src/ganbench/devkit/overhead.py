@@ -71,11 +71,11 @@ def job_step(t: Trainable, job: JobSpec, reg: Registries, stats: Any = None,
              fast: Any = None) -> Callable[[], None]:
     """The runner's step closure for ``job`` on ``t`` (its loss, regularisers, step hooks,
     auxiliary outputs and G-EMA), as ``runner.train`` builds it."""
-    from ganbench.training.runner import _ema_copy, step_terms
+    from ganbench.training.runner import ema_copy, step_terms
     from ganbench.training.step import build_step
 
     h = job.hparams
-    ema = _ema_copy(t.g) if job.g_ema is not None else None
+    ema = ema_copy(t.g) if job.g_ema is not None else None
     return build_step(t.g, t.d, t.opt_g, t.opt_d, t.loss.d_loss, t.loss.g_loss, t.x, t.y,
                       batch_size=h.batch_size, k=h.k, z_dim=h.z_dim, rng=t.rng, stats=stats,
                       fast=fast, num_classes=t.num_classes,

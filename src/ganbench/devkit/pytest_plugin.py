@@ -382,7 +382,7 @@ def _evaluation(reg, job, device):
 
     from ganbench.api.evalspec import EvalContext
     from ganbench.evaluation.extractors.select import eval_spec_for
-    from ganbench.training.runner import _select_metrics, load_data
+    from ganbench.training.runner import select_metrics, load_data
 
     torch.manual_seed(job.seed)
     model = reg.models.get(job.model)
@@ -390,7 +390,7 @@ def _evaluation(reg, job, device):
     g, _ = model.build(data.spec, job.hparams.z_dim, **dict(job.model_options))
     g.to(device).eval()
     spec, extractor, reference = eval_spec_for(job, ds, data, data_root=None, download=False)
-    specs = _select_metrics(reg, job)
+    specs = select_metrics(reg, job)
     cache: dict[str, Any] = {}
 
     def evaluate() -> list[dict[str, Any]]:

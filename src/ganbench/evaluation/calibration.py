@@ -90,7 +90,7 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
     and that EvalSpec."""
     from ganbench.api.evalspec import EvalContext
     from ganbench.evaluation.extractors.select import eval_spec_for
-    from ganbench.training.runner import _select_metrics, load_data, resolve_device
+    from ganbench.training.runner import select_metrics, load_data, resolve_device
 
     dev = resolve_device(device)
     ds, train_data = load_data(reg, job, "train", data_root, download)
@@ -107,7 +107,7 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
     from ganbench.store.results import MACHINE_METRICS
 
     rows = []
-    for m in _select_metrics(reg, job):
+    for m in select_metrics(reg, job):
         if m.name in TRAINING_METRICS or (m.applies is not None and not m.applies(ctx)):
             continue
         for v in m.compute(ctx):
@@ -115,7 +115,8 @@ def calibrate(job, reg, kind: str, *, device: str = "auto", data_root: Optional[
                 continue
             rows.append({"step": 0, "images_seen": 0, "wall_s": 0.0, "metric": v.metric,
                          "value": float(v.value), "unit": v.unit,
-                         "higher_is_better": v.higher_is_better, "eval_spec": spec.hash})
+                         "higher_is_better": v.higher_is_better,
+                         "eval_spec": v.eval_spec or spec.hash})
     if len(samples) < spec.n_samples:  # a small held-out split, used whole: say so
         rows.append({"step": 0, "images_seen": 0, "wall_s": 0.0, "metric": SAMPLES_METRIC,
                      "value": float(len(samples)), "unit": "samples", "higher_is_better": None,

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
+
+from ganbench.execution.progress import Progress
 
 PLUGIN_ENV = ("GANBENCH_LOAD_PLUGINS", "GANBENCH_DISABLE_PLUGINS", "GANBENCH_DATA_ROOT",
               "GANBENCH_CACHE_DIR")
@@ -110,25 +111,6 @@ def worker_registries(options: WorkerOptions):
     return plugins.registries()
 
 
-class LineProgress:
-    """Progress of a job in a worker: a plain line at most every ``every`` seconds (many
-    workers share one stderr, so no bars)."""
-
-    def __init__(self, label: str, quiet: bool, every: float = 30.0):
-        self.label, self.enabled, self.every = label, not quiet, every
-        self.started = self.last = time.monotonic()
-
-    def update(self, frac: float) -> None:
-        now = time.monotonic()
-        if self.enabled and now - self.last >= self.every and frac < 1:
-            self.last = now
-            print(f"{self.label}: {100 * frac:.0f}% of the budget ({now - self.started:.0f}s "
-                  "elapsed)", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        pass
-
-
 def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
     """Train one job and return its payload (see the module docstring). ``reg``: the caller's
     registries (in-process executors); ``progress``: a bar with ``update(frac)``/``close()``."""
@@ -145,7 +127,8 @@ def execute(task: Task, reg=None, progress=None, warn=None) -> Payload:
         ckpt.code = code_identity(job, reg)["id"]  # resume only what this code began
         if o.force:
             ckpt.discard()
-        bar = progress or LineProgress(f"[{task.index}/{task.total}] {job.label}", o.quiet)
+        # workers share one stderr: plain lines, no bars
+        bar = progress or Progress(f"[{task.index}/{task.total}] {job.label}", o.quiet, bar=False)
         try:
             res = _train(job, reg, o, bar, ckpt)
         finally:
@@ -200,9 +183,21 @@ def _train(job, reg, o: WorkerOptions, bar, ckpt):
         artifacts.close()  # after a failure too: its writer thread and TensorBoard file
 
 
-def meta_of(job, o: WorkerOptions, reg=None) -> dict[str, Any]:
-    from ganbench.cli import run_meta
+def run_meta(job, device, reg=None) -> dict[str, Any]:
+    """The meta of a run file that the job alone determines (what, where, which code)."""
+    from ganbench import __version__
+    from ganbench.store.envinfo import code_identity, git_sha, torch_version
 
+    return {
+        "run_id": job.run_id, "suite": job.suite, "variant": job.variant, "model": job.model,
+        "loss": job.loss, "dataset": job.dataset, "seed": job.seed, "budget": str(job.budget),
+        "config": job.config(), "device": str(device), "torch": torch_version(),
+        "ganbench_version": __version__, "git_sha": git_sha(),
+        "code": code_identity(job, reg),  # beside the run id, never in it
+    }
+
+
+def meta_of(job, o: WorkerOptions, reg=None) -> dict[str, Any]:
     meta = run_meta(job, _device_name(o), reg)
     meta.update(executor=o.executor, host=socket.gethostname(), pid=os.getpid(),
                 threads=o.threads or _torch_threads())

@@ -10,8 +10,10 @@ from typing import Any, Optional, Sequence
 
 from ganbench.planning.budget import Budget
 from ganbench.api.errors import UsageError
-from ganbench.registry import Registries
 from ganbench.api.specs import Hyperparams, SuiteEntry, VariantSpec
+
+Registries = Any  # a ganbench.registry.Registries: the registry checks plans' terms, so it
+# imports planning, and planning takes the registries it is handed without importing them
 
 DEFAULT_SUITE = "quick"
 
@@ -226,10 +228,15 @@ def plan(
     eval_samples: Optional[int] = None,
     data_options: Optional[dict[str, Any]] = None,
     eval_options: Optional[dict[str, Any]] = None,
+    metrics: Sequence[str] = (),
 ) -> list[JobSpec]:
-    """Expand the request into jobs. Raises UsageError for anything unknown or unfit."""
+    """Expand the request into jobs. Raises UsageError for anything unknown or unfit.
+    ``metrics``: metrics computed besides each entry's (opt-in ones such as memorisation);
+    a job's metric list then names them all (its run id changes only then)."""
     overrides = overrides or Overrides()
     loss, loss_options = _loss_arg(reg, loss)
+    for name in metrics:
+        reg.metrics.get(name)
     for d in datasets:
         reg.datasets.get(d)
     suite_name = suite or DEFAULT_SUITE
@@ -290,7 +297,7 @@ def plan(
                 model_options=tuple(sorted((k, _freeze(x)) for k, x in v.model_options.items())),
                 suite=suite_name, evals=evals or entry.evals, eval_every=eval_every,
                 eval_samples=eval_samples or entry.eval_samples,
-                metrics=entry.metrics,
+                metrics=_with_metrics(reg, entry.metrics, metrics),
                 data_options=tuple(sorted(opts.items())),
                 eval_options=tuple(sorted((eval_options or {}).items())),
                 loss_options=loss_options if v.loss == loss else (),
@@ -301,6 +308,15 @@ def plan(
         seen: set[str] = set()
         jobs = [j for j in jobs if not (j.run_id in seen or seen.add(j.run_id))]
     return jobs
+
+
+def _with_metrics(reg: Registries, chosen: Optional[tuple[str, ...]],
+                  extra: Sequence[str]) -> Optional[tuple[str, ...]]:
+    """An entry's metrics (None: every default one) with ``extra`` added, in order."""
+    if not extra:
+        return chosen
+    base = chosen if chosen is not None else tuple(m.name for m in reg.metrics if m.default)
+    return base + tuple(dict.fromkeys(m for m in extra if m not in base))
 
 
 def _suite_variant(reg: Registries, v: VariantSpec, entry: SuiteEntry,

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ganbench.api.argtypes import MAX_SEED  # noqa: F401 (checked here too)
 from ganbench.api.errors import UsageError
 
 MAX_EVALS = 10_000
 MAX_EVAL_SAMPLES = 1_000_000
 MAX_EVAL_EVERY = 10**9
-MAX_SEED = 2**63 - 1  # torch.Generator().manual_seed takes it (and seed + 1, the labels' seed)
 
 
 def check_path(option: str, value: Any) -> None:

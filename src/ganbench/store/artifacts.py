@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ganbench.api.errors import UsageError
-from ganbench.store.safepath import atomic_write as _atomic_write
-from ganbench.store.safepath import safe_child
+from ganbench.store.safepath import atomic_write, refuse_symlink, safe_child
 
 GENERATOR_FORMAT = "ganbench-generator/1"
 FINAL_GENERATOR = "generator.safetensors"
@@ -54,15 +53,9 @@ MAX_D_ELEMENTS = 2**30  # D is built beside G (model.build makes both): at most 
 _STEP_FILE = re.compile(r"^(?:step|generator-step)(\d{8,})\.(?:png|safetensors)$")
 
 
-def _refuse_symlink(path: Path) -> Path:
-    if path.is_symlink():
-        raise UsageError(f"'{path}' is a symlink: ganbench will not follow it; remove it")
-    return path
-
-
 def run_dir(out_dir: Union[str, Path], run_id: str, create: bool = False) -> Path:
     """``OUT/RUN_ID``: the run's artifact directory (refused when it is a symlink or a file)."""
-    path = _refuse_symlink(safe_child(out_dir, run_id))
+    path = refuse_symlink(safe_child(out_dir, run_id))
     if path.exists() and not path.is_dir():
         raise UsageError(f"'{path}' is not a directory: ganbench keeps the run's generator "
                          "and pictures there; remove it")
@@ -72,7 +65,7 @@ def run_dir(out_dir: Union[str, Path], run_id: str, create: bool = False) -> Pat
 
 
 def samples_dir(out_dir: Union[str, Path], run_id: str, create: bool = False) -> Path:
-    path = _refuse_symlink(run_dir(out_dir, run_id, create) / SAMPLES_DIR)
+    path = refuse_symlink(run_dir(out_dir, run_id, create) / SAMPLES_DIR)
     if path.exists() and not path.is_dir():
         raise UsageError(f"'{path}' is not a directory; remove it")
     if create:
@@ -101,12 +94,6 @@ def pictures(out_dir: Union[str, Path], run_id: str) -> list[tuple[int, Path]]:
     found = [(step_of(p.name), p) for p in d.iterdir()
              if p.suffix == ".png" and not p.is_symlink() and p.is_file()]
     return sorted((s, p) for s, p in found if s is not None)
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (``safepath.atomic_write``); a symlink at ``path``
-    is refused, not followed."""
-    return _atomic_write(_refuse_symlink(path), data)
 
 
 # ------------------------------------------------------------------------------ generators
@@ -424,7 +411,7 @@ class RunArtifacts:
             except ImportError as exc:  # tensorboard is a dependency; a broken install
                 raise UsageError(f"--tensorboard needs the tensorboard package ({exc})") \
                     from None
-            _refuse_symlink(self.tb_dir)
+            refuse_symlink(self.tb_dir)
             self._tb = SummaryWriter(log_dir=str(self.tb_dir))
 
     def evaluated(self, ctx, rows: list[dict[str, Any]]) -> None:

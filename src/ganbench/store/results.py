@@ -152,7 +152,7 @@ def _schema():
 _RUN_MODEL = None
 
 
-def _read_regular(path: Union[str, Path], limit: int) -> bytes:
+def read_regular(path: Union[str, Path], limit: int) -> bytes:
     """Bytes of a regular file of at most ``limit`` bytes; ValueError for anything else (a FIFO,
     a device, a symlink to /dev/zero, a directory) without blocking on it."""
     import stat
@@ -182,7 +182,7 @@ def read_run(path: Union[str, Path]) -> dict[str, Any]:
     """Parse and validate one run file; ValueError with the (one-line) reason when invalid."""
     from pydantic import ValidationError
 
-    raw = _read_regular(path, MAX_RUN_BYTES)
+    raw = read_regular(path, MAX_RUN_BYTES)
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
@@ -201,13 +201,14 @@ def read_run(path: Union[str, Path]) -> dict[str, Any]:
     out["meta"] = {**data["meta"], **run.meta.model_dump(include=set(type(run.meta).model_fields))}
     config = out["meta"].get("config")
     if isinstance(config, dict) and "study" in config:  # a trial of `ganbench sweep`
-        from ganbench.analysis.study import check_study
+        from ganbench.planning.space import check_study
 
         check_study(config["study"])
     return out
 
 
-def _files(paths: Iterable[Union[str, Path]]) -> list[Path]:
+def result_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
+    """The files named by ``paths``: each file, and the .json files under each directory."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -233,7 +234,7 @@ def _read_table(f: Path):
 
     import pandas as pd
 
-    raw = _read_regular(f, 16 * MAX_RUN_BYTES)
+    raw = read_regular(f, 16 * MAX_RUN_BYTES)
     try:
         if f.suffix == ".parquet":
             t = pd.read_parquet(io.BytesIO(raw))
@@ -326,7 +327,7 @@ def load(paths: Union[str, Path, Iterable[Union[str, Path]]], *, warn=None,
             raise UsageError(f"'{f}' is not a usable results file: {exc}")
         warn(f"skipping '{f}': {exc}")
 
-    for f in _files(paths):
+    for f in result_files(paths):
         if f.suffix in (".parquet", ".csv"):
             try:
                 frames.append(_read_table(f))
@@ -424,7 +425,7 @@ def recipe_labels(df) -> dict[str, str]:
         if len(g) == 1:
             labels[g["recipe"].iloc[0]] = ""
             continue
-        flat = {r: _flatten(json.loads(j)) for r, j in zip(g["recipe"], g["recipe_json"])}
+        flat = {r: flatten(json.loads(j)) for r, j in zip(g["recipe"], g["recipe_json"])}
         keys = sorted({k for d in flat.values() for k in d})
         differ = [k for k in keys if len({json.dumps(d.get(k), default=str)
                                           for d in flat.values()}) > 1]
@@ -433,12 +434,13 @@ def recipe_labels(df) -> dict[str, str]:
     return labels
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as one level of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
     if not isinstance(d, dict):
         return {prefix: d}
     out: dict[str, Any] = {}
     for k, v in d.items():
-        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
     return out
 
 
@@ -471,7 +473,10 @@ def summarize(df):
         return pd.DataFrame(columns=cols)
     fin = fin.assign(status=status_labels(fin), eval_spec=fin["eval_spec"].fillna(""))
     labels = recipe_labels(fin)
-    specs = fin.groupby(["variant", "dataset"])["eval_spec"].nunique()
+    # EvalSpecs per variant x dataset, each metric's counted apart (a run may evaluate a metric
+    # under its own EvalSpec, e.g. fd_dinov2 beside FID): the most any one metric has
+    specs = fin.groupby(["variant", "dataset", "metric"])["eval_spec"].nunique() \
+        .groupby(level=[0, 1]).max()
     records = []
     for key, g in fin.groupby(SUMMARY_GROUP, sort=True, dropna=False):
         variant, dataset, metric, recipe, spec = key
@@ -526,18 +531,19 @@ def format_summary(summary, metrics: Optional[list[str]] = None, *, ci: bool = T
 
 
 def _ci(lo: float, hi: float) -> str:
-    return f" [{_num(lo)}, {_num(hi)}]" if lo == lo and hi == hi else ""
+    return f" [{format_number(lo)}, {format_number(hi)}]" if lo == lo and hi == hi else ""
 
 
 def _pm(mean: float, std: float, n: int) -> str:
     if mean != mean:
         return ""  # a blank, not "nan"
     if n > 1 and std == std:
-        return f"{_num(mean)} ± {_num(std)}"
-    return _num(mean)
+        return f"{format_number(mean)} ± {format_number(std)}"
+    return format_number(mean)
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
+    """A number for a table: whole numbers as integers, others to about 3 significant digits."""
     if x != x:
         return "nan"
     if float(x).is_integer() and abs(x) < 1e6:

@@ -66,14 +66,23 @@ def current_umask() -> int:
     return mask
 
 
+def refuse_symlink(path: Path) -> Path:
+    """``path``, unless it is a symlink (UsageError: ganbench does not follow it)."""
+    if path.is_symlink():
+        raise UsageError(f"'{path}' is a symlink: ganbench will not follow it; remove it")
+    return path
+
+
 def atomic_write(path: Union[str, Path], data: Union[bytes, Callable[[BinaryIO], None]]
                  ) -> Path:
     """Write ``data`` (bytes, or a function that writes into the binary file it is given) to
     ``path`` atomically: a temporary file in the same directory, fsync, rename. A reader never
     sees a half-written file, and a crash leaves at most a stray temporary (``.NAME.*.tmp``).
     The file gets the mode a plain ``open`` would give it (0666 less the umask), not
-    ``mkstemp``'s 0600, so colleagues sharing the output directory can read it."""
-    path = Path(path)
+    ``mkstemp``'s 0600, so colleagues sharing the output directory can read it. A symlink at
+    ``path`` is refused (UsageError), neither followed nor replaced. The one atomic writer of
+    ganbench: run files, checkpoints, artifacts, pictures, reports, exports."""
+    path = refuse_symlink(Path(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

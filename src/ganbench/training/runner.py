@@ -208,7 +208,7 @@ def _build(job: JobSpec, reg: Registries, device: str, data_root, download, fast
     opt_g, opt_d = make_optimizers(h, g_net, d_net, fused=fast.use_fused(dev))
     set_lr = _lr_schedule(h, opt_g, opt_d)  # before a restore overwrites the groups' lr
     # G-EMA: a copy of G averaged after every G step; evaluation samples it, not G
-    ema_net = _ema_copy(g_net) if job.g_ema is not None else None
+    ema_net = ema_copy(g_net) if job.g_ema is not None else None
     rng = torch.Generator(device=dev).manual_seed(job.seed)
     stats = StepStats(dev, output=loss.output)
     g_run, d_run = fast.prepare(g_net, dev), fast.prepare(d_net, dev)
@@ -238,7 +238,7 @@ class _Evaluator:
         self.run, self.c, self.artifacts = run, c, artifacts
         self.spec, self.extractor, self.reference = eval_spec_for(
             run.job, run.ds, run.data, data_root=data_root, download=download)  # all seeds
-        self.metrics = _select_metrics(reg, run.job)
+        self.metrics = select_metrics(reg, run.job)
         self.cache: dict[str, Any] = {}
         self.rows: list[dict[str, Any]] = []
 
@@ -258,7 +258,7 @@ class _Evaluator:
         for m in self.metrics:
             if m.applies is None or m.applies(ctx):
                 for v in m.compute(ctx):
-                    self._row(v.metric, v.value, v.unit, v.higher_is_better)
+                    self._row(v.metric, v.value, v.unit, v.higher_is_better, v.eval_spec)
         for name in run.stats.scalar_names():  # what plugins logged (StepContext.log)
             self._row(name, stats[name], "", None)
         if self.artifacts is not None:
@@ -269,11 +269,12 @@ class _Evaluator:
         c.eval_wall += time.perf_counter() - t0
         return all(math.isfinite(v) for k2, v in stats.items() if k2 in run.stats.names)
 
-    def _row(self, metric, value, unit, higher_is_better) -> None:
+    def _row(self, metric, value, unit, higher_is_better, eval_spec=None) -> None:
         c = self.c
         self.rows.append({"step": c.steps, "images_seen": c.images, "wall_s": round(c.wall, 4),
                           "metric": metric, "value": float(value), "unit": unit,
-                          "higher_is_better": higher_is_better, "eval_spec": self.spec.hash})
+                          "higher_is_better": higher_is_better,
+                          "eval_spec": eval_spec or self.spec.hash})
 
 
 def train(
@@ -406,7 +407,7 @@ def _lr_schedule(h, opt_g, opt_d):
     return set_lr
 
 
-def _ema_copy(g_net):
+def ema_copy(g_net):
     import copy
 
     ema = copy.deepcopy(g_net)
@@ -415,7 +416,7 @@ def _ema_copy(g_net):
     return ema
 
 
-def _select_metrics(reg: Registries, job: JobSpec):
+def select_metrics(reg: Registries, job: JobSpec):
     if job.metrics is None:
         return [m for m in reg.metrics if m.default]
     return [reg.metrics.get(name) for name in job.metrics]

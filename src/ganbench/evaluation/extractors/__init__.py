@@ -10,5 +10,10 @@ so every number is computed by torch-fidelity itself:
   (``ganbench train-extractor --dataset NAME``) and ships inside the package with their sha256.
   Offline and fast on a CPU; the default where one exists for the dataset.
 
+* ``dinov2-vit-s-14`` (and -b/-l/-g): torch-fidelity's DINOv2 extractor, its network built
+  offline from the ``facebookresearch/dinov2`` code in torch's hub cache and a weights file
+  (``dinov2.py``); evaluated beside the main extractor as FD_DINOv2 under its own EvalSpec
+  (``--extractor auto,dinov2-vit-s-14``), never as the run's FID.
+
 ``select.resolve_extractor`` picks one for a run and returns what goes into the EvalSpec.
 """

@@ -17,7 +17,8 @@ has always had:
   directory never train a run twice: the second waits and then skips it;
 * **fault isolation**: a job that raises, or whose worker dies, is recorded ``failed`` and the
   sweep goes on; bad input (exit code 2) stops the command with one line;
-* **progress**: one line per finished job plus the count of jobs done / running / failed.
+* **progress**: one line per finished job plus the count of jobs done / running / failed;
+  on a terminal, one bar for the whole sweep (``ganbench.execution.progress.SweepProgress``).
 
 An executor only starts tasks and hands back their payloads (:class:`Executor`); retries,
 resources and placement are the engine's own (Ray ``max_retries``/``num_gpus``, Slurm through
@@ -28,11 +29,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Hashable, Optional
 
 from ganbench.api.errors import GanbenchError, UsageError
+from ganbench.execution.outcomes import Outcome
+from ganbench.execution.progress import SweepProgress
 from ganbench.execution.worker import Payload, Task, checkpoint_file, died, store
 
 POLL_S = 0.5
@@ -54,6 +56,7 @@ class Executor:
     name = "executor"
     slots = 1
     native_retries = False
+    progress: Optional[SweepProgress] = None  # the sweep's, set by dispatch (local runs feed it)
 
     def submit(self, task: Task) -> Hashable:
         raise NotImplementedError
@@ -73,13 +76,6 @@ class Executor:
         return self.name
 
 
-@dataclass
-class Outcome:
-    job: Any  # JobSpec
-    status: str  # completed | diverged | failed
-    detail: str = ""
-
-
 class StoppedByWorker(GanbenchError):
     """Bad input found by a worker (e.g. missing data files there): stops the command."""
 
@@ -91,111 +87,146 @@ class StoppedByWorker(GanbenchError):
 def dispatch(jobs: list, out: Path, executor: Executor, make_task: Callable[[Any, int, int], Task],
              *, checkpoint_dir: Path, force: bool = False, retries: int = 0,
              log: Callable[[str], None] = lambda msg: None,
-             retrain: Optional[dict] = None) -> list[Outcome]:
+             retrain: Optional[dict] = None,
+             progress: Optional[SweepProgress] = None) -> list[Outcome]:
     """Train each job once, on ``executor``; returns one Outcome per job trained by this
     driver (jobs another driver finished meanwhile are left out). ``retrain``: run id -> the
     current code identity (``ganbench.store.envinfo.code_identity``) of finished runs whose file is
     stale (``--retrain-stale``): they train again from scratch, and their file is replaced
-    only by a finished run (a failure is written to ``OUT/.ganbench/RUN_ID.failed.json``)."""
-    from ganbench.execution.runlock import RunLock
-
-    retrain = retrain or {}
-
-    outcomes: list[Outcome] = []
-    pending = list(jobs)
-    n = len(jobs)
-    started = 0
-    told: set[str] = set()
-    running: dict[Hashable, tuple[Any, Task, Any, int]] = {}  # handle -> job, task, lock, tries
-    counts = {"done": 0, "failed": 0}
-
-    def status_line() -> str:
-        return (f"ganbench: jobs: {counts['done']} done, {len(running)} running or queued, "
-                f"{counts['failed']} failed, {n - counts['done'] - len(running)} to go")
-
-    tell = False  # a job finished: say where the sweep stands once the next ones are in
-
+    only by a finished run (a failure is written to ``OUT/.ganbench/RUN_ID.failed.json``).
+    ``progress``: where messages and counts go (default: ``log``, plain lines)."""
+    progress = progress or SweepProgress(len(jobs), log, bar=False)
+    executor.progress = progress
+    sweep = Sweep(jobs, out, executor, make_task, checkpoint_dir, force, retries, retrain or {},
+                  progress)
     try:
-        while pending or running:
-            still = []
-            for job in pending:
-                if len(running) >= executor.slots:
-                    still.append(job)
-                    continue
-                lock = RunLock(out, job.run_id)
-                if not lock.acquire():
-                    still.append(job)
-                    if job.run_id not in told:
-                        told.add(job.run_id)
-                        log(f"ganbench: {job.label} is being trained by another process "
-                            f"({lock.owner() or 'unknown'}); waiting for it")
-                    continue
-                try:
-                    code = retrain.get(job.run_id)
-                    if (job.run_id in told or not force) and _done(out, job.run_id, code):
-                        n -= 1  # another driver finished it meanwhile
-                        lock.release()
-                        continue
-                    started += 1
-                    if force or code is not None:
-                        checkpoint_file(checkpoint_dir, job.run_id).unlink(missing_ok=True)
-                    elif checkpoint_file(checkpoint_dir, job.run_id).exists():
-                        log(f"[{started}/{n}] {job.label}: resuming from its last checkpoint")
-                    task = make_task(job, started, n)
-                    handle = executor.submit(task)
-                except BaseException:
-                    lock.release()
-                    raise
-                running[handle] = (job, task, lock, 0)
-            pending = still
-            if tell and n > 1:
-                log(status_line())
-            tell = False
-            if not running:
-                time.sleep(POLL_S)  # every pending run is locked by another driver
-                continue
-            finished = executor.wait(POLL_S if pending else None)
-            for handle, payload in finished:
-                job, task, lock, tries = running.pop(handle)
-                try:
-                    if payload.kind == "error":
-                        raise StoppedByWorker(payload.message, payload.exit_code or 2)
-                    if (payload.status == "failed" and payload.detail.startswith("WorkerDied")
-                            and not executor.native_retries and tries < retries):
-                        log(f"[{task.index}/{task.total}] {job.label}: {payload.detail}; "
-                            f"retrying ({tries + 1} of {retries})")
-                        running[executor.submit(task)] = (job, task, lock, tries + 1)
-                        lock = None
-                        continue
-                    try:
-                        path = store(out, payload, checkpoint_dir,
-                                     keep_finished=job.run_id in retrain)
-                    except OSError as exc:  # a full disk, a quota, the directory gone
-                        raise UsageError(
-                            f"cannot write the result file of {job.label} into '{out}': "
-                            f"{exc.strerror or exc}; the results written before are kept, "
-                            "and rerunning the command resumes") from None
-                    log(payload.summary)
-                    detail = payload.detail
-                    if payload.status == "failed":
-                        counts["failed"] += 1
-                        detail = f"{detail} (details in {path})"
-                    outcomes.append(Outcome(job, payload.status, detail))
-                    counts["done"] += 1
-                finally:
-                    if lock is not None:
-                        lock.release()
-                tell = True
-        if tell and n > 1:
-            log(status_line())
+        sweep.run()
     except BaseException:
-        executor.cancel()
-        for _job, _task, lock, _tries in running.values():
-            lock.release()
+        sweep.abandon()
         raise
     finally:
-        executor.close()
-    return outcomes
+        try:
+            progress.close()
+        finally:
+            executor.close()
+    return sweep.outcomes
+
+
+class Sweep:
+    """One :func:`dispatch`: the jobs pending, the tasks in flight (each holding its run's
+    lock), the counts and the outcomes."""
+
+    def __init__(self, jobs: list, out: Path, executor: Executor, make_task, checkpoint_dir,
+                 force: bool, retries: int, retrain: dict, progress: SweepProgress):
+        self.out, self.executor, self.make_task = out, executor, make_task
+        self.checkpoint_dir, self.force, self.retries = checkpoint_dir, force, retries
+        self.retrain, self.progress, self.log = retrain, progress, progress.log
+        self.pending = list(jobs)
+        self.n = len(jobs)  # less the jobs another driver finished meanwhile
+        self.started = self.done = self.failed = 0
+        self.told: set[str] = set()  # run ids said to be trained by another process
+        self.running: dict[Hashable, tuple[Any, Task, Any, int]] = {}  # job, task, lock, tries
+        self.outcomes: list[Outcome] = []
+
+    def run(self) -> None:
+        tell = False  # a job finished: say where the sweep stands once the next ones are in
+        while self.pending or self.running:
+            self.submit_ready()
+            self.report(tell)
+            tell = False
+            if not self.running:
+                time.sleep(POLL_S)  # every pending run is locked by another driver
+                continue
+            for handle, payload in self.executor.wait(POLL_S if self.pending else None):
+                tell = self.finish(handle, payload) or tell
+        self.report(tell)
+
+    def report(self, tell: bool) -> None:
+        self.progress.update(self.done, len(self.running), self.failed, self.n)
+        if tell and self.n > 1:
+            self.progress.status(
+                f"ganbench: jobs: {self.done} done, {len(self.running)} running or queued, "
+                f"{self.failed} failed, {self.n - self.done - len(self.running)} to go")
+
+    def submit_ready(self) -> None:
+        """Submit pending jobs while the executor has free slots and their lock is free."""
+        from ganbench.execution.runlock import RunLock
+
+        still = []
+        for job in self.pending:
+            if len(self.running) >= self.executor.slots:
+                still.append(job)
+                continue
+            lock = RunLock(self.out, job.run_id)
+            if not lock.acquire():
+                still.append(job)
+                if job.run_id not in self.told:
+                    self.told.add(job.run_id)
+                    self.log(f"ganbench: {job.label} is being trained by another process "
+                             f"({lock.owner() or 'unknown'}); waiting for it")
+                continue
+            try:
+                self.start(job, lock)
+            except BaseException:
+                lock.release()
+                raise
+        self.pending = still
+
+    def start(self, job, lock) -> None:
+        """Submit ``job``, whose lock is held, unless another driver finished it meanwhile."""
+        code = self.retrain.get(job.run_id)
+        if (job.run_id in self.told or not self.force) and _done(self.out, job.run_id, code):
+            self.n -= 1
+            lock.release()
+            return
+        self.started += 1
+        checkpoint = checkpoint_file(self.checkpoint_dir, job.run_id)
+        if self.force or code is not None:
+            checkpoint.unlink(missing_ok=True)
+        elif checkpoint.exists():
+            self.log(f"[{self.started}/{self.n}] {job.label}: resuming from its last checkpoint")
+        task = self.make_task(job, self.started, self.n)
+        self.running[self.executor.submit(task)] = (job, task, lock, 0)
+
+    def finish(self, handle, payload: Payload) -> bool:
+        """Store the payload of a task that ended (or submit again a task whose worker died,
+        up to ``retries`` times), then release its lock; whether a run finished."""
+        job, task, lock, tries = self.running.pop(handle)
+        try:
+            if payload.kind == "error":
+                raise StoppedByWorker(payload.message, payload.exit_code or 2)
+            if (payload.status == "failed" and payload.detail.startswith("WorkerDied")
+                    and not self.executor.native_retries and tries < self.retries):
+                self.log(f"[{task.index}/{task.total}] {job.label}: {payload.detail}; "
+                         f"retrying ({tries + 1} of {self.retries})")
+                self.running[self.executor.submit(task)] = (job, task, lock, tries + 1)
+                lock = None
+                return False
+            try:
+                path = store(self.out, payload, self.checkpoint_dir,
+                             keep_finished=job.run_id in self.retrain)
+            except OSError as exc:  # a full disk, a quota, the directory gone
+                raise UsageError(
+                    f"cannot write the result file of {job.label} into '{self.out}': "
+                    f"{exc.strerror or exc}; the results written before are kept, "
+                    "and rerunning the command resumes") from None
+            self.log(payload.summary)
+            detail = payload.detail
+            if payload.status == "failed":
+                self.failed += 1
+                detail = f"{detail} (details in {path})"
+            self.outcomes.append(Outcome(job, payload.status, detail))
+            self.done += 1
+            return True
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def abandon(self) -> None:
+        """The sweep stops (an error, an interrupt): cancel the tasks, release their locks."""
+        self.executor.cancel()
+        for _job, _task, lock, _tries in self.running.values():
+            lock.release()
 
 
 def _done(out: Path, run_id: str, code: Optional[dict]) -> bool:
@@ -212,7 +243,7 @@ def _done(out: Path, run_id: str, code: Optional[dict]) -> bool:
 
 def add_arguments(parser) -> None:
     """The executor options of ``ganbench run`` (and ``sweep``)."""
-    from ganbench.cli import _positive_int
+    from ganbench.api.argtypes import non_negative_int, positive_int
 
     g = parser.add_argument_group(
         "executor (where jobs train; results, resume and exit codes are the same everywhere)")
@@ -224,32 +255,32 @@ def add_arguments(parser) -> None:
                    "another in this process), processes (--jobs worker processes here), ray "
                    "(tasks on a Ray cluster), slurm (Slurm jobs through submitit), or a "
                    "plugin's (ganbench list executors)")
-    g.add_argument("--jobs", type=_nonneg_int, metavar="N",
+    g.add_argument("--jobs", type=non_negative_int, metavar="N",
                    help="jobs in flight at once: processes: worker processes (default: one per "
                    "GPU, else 1; auto: one per core, or per --threads cores); ray/slurm: at "
                    "most N queued (default: every job)")
-    g.add_argument("--threads", type=_positive_int, metavar="N",
+    g.add_argument("--threads", type=positive_int, metavar="N",
                    help="CPU threads per job (default: processes: the CPUs split between the "
                    "workers; ray/slurm: the CPUs each job asks for)")
-    g.add_argument("--retries", type=_nonneg_int, default=2, metavar="N",
+    g.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
                    help="re-run a job whose worker died (killed, out of memory, node lost) up "
                    "to N times, resuming from its checkpoint (default 2; ray: Ray's "
                    "max_retries); a job that raises is not retried")
     g.add_argument("--checkpoint-dir", metavar="DIR",
                    help="where workers keep checkpoints (default: --out); on a cluster it must "
                    "be shared by the workers for a re-run job to resume")
-    g.add_argument("--cpus-per-job", type=_positive_int, default=1, metavar="N",
+    g.add_argument("--cpus-per-job", type=positive_int, default=1, metavar="N",
                    help="ray/slurm: CPUs each job asks for (default 1)")
-    g.add_argument("--gpus-per-job", type=_nonneg_int, metavar="N",
+    g.add_argument("--gpus-per-job", type=non_negative_int, metavar="N",
                    help="ray/slurm: GPUs each job asks for (default: 1 when --device is "
                    "cuda, or auto on a machine with a GPU; else 0)")
     g.add_argument("--ray-address", default="auto", metavar="auto|HOST:PORT|local",
                    help="ray: the cluster to join (default auto: the one `ray start` runs "
                    "on this machine, or $RAY_ADDRESS); local: start a private one here")
     g.add_argument("--slurm-partition", metavar="NAME", help="slurm: partition")
-    g.add_argument("--slurm-time", type=_positive_int, default=60, metavar="MINUTES",
+    g.add_argument("--slurm-time", type=positive_int, default=60, metavar="MINUTES",
                    help="slurm: time limit per job (default 60)")
-    g.add_argument("--slurm-mem-gb", type=_positive_int, metavar="GB",
+    g.add_argument("--slurm-mem-gb", type=positive_int, metavar="GB",
                    help="slurm: memory per job")
     g.add_argument("--slurm-array", action="store_true",
                    help="slurm: submit the jobs as one job array (at most --jobs running) "
@@ -262,18 +293,6 @@ def add_arguments(parser) -> None:
                    "is installed; local: subprocesses here, for testing)")
     g.add_argument("--executor-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting of a plugin executor (repeatable)")
-
-
-def _nonneg_int(text: str) -> int:
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return v
 
 
 def check_arguments(args) -> None:
@@ -316,6 +335,14 @@ def check_arguments(args) -> None:
                          "slurm)")
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def choose(args, device, n_jobs: int) -> str:
     """Resolve ``--executor auto`` (in ``args``) for ``n_jobs`` jobs on ``device``; returns the
     executor's name. Small GAN jobs use a CPU core far better one per process than several
@@ -324,8 +351,6 @@ def choose(args, device, n_jobs: int) -> str:
     on a GPU machine, one worker per GPU (``--device cuda:N``: that GPU alone, ``local``)."""
     if args.executor != AUTO:
         return args.executor
-    from ganbench.execution.executors.processes import cpu_count
-
     if device.type == "cpu":
         workers = cpu_count() // (args.threads or 1)
     elif device.type == "cuda":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Hashable, Optional
 
 from ganbench.execution.executors import Executor
+from ganbench.execution.progress import Progress
 from ganbench.execution.worker import Payload, Task, execute
 
 
@@ -21,12 +22,12 @@ class LocalExecutor(Executor):
         return task.job.run_id
 
     def wait(self, timeout: Optional[float]) -> list[tuple[Hashable, Payload]]:
-        from ganbench.cli import _Progress
-
         done = []
         while self._queue:
             task = self._queue.pop(0)
-            bar = _Progress(f"[{task.index}/{task.total}] {task.job.label}", self.quiet)
+            label = f"[{task.index}/{task.total}] {task.job.label}"
+            bar = (self.progress.job(label, self.quiet) if self.progress is not None
+                   else Progress(label, self.quiet))
             done.append((task.job.run_id, execute(task, self.reg, progress=bar, warn=self.warn)))
         return done
 

@@ -26,15 +26,8 @@ import signal
 from typing import Hashable, Optional
 
 from ganbench.api.errors import UsageError
-from ganbench.execution.executors import Executor
+from ganbench.execution.executors import Executor, cpu_count
 from ganbench.execution.worker import Payload, Task, died
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def die_with_parent(parent: int, every_s: float = 0.5) -> None:
