@@ -223,25 +223,35 @@ def test_progress_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
 
 
 def test_default_run_summary_fits_100_columns():
-    """The end-of-run summary shows a few metrics per dataset, every line <= 100 columns; the
-    full table (every metric) stays available with --long."""
+    """The end-of-run summary is the leaderboard (quality metrics, every line <= 100 columns,
+    long names shortened); the full table (every metric) stays available with --long."""
     import pandas as pd
 
-    from ganbench.cli.run import SUMMARY_WIDTH, brief_summary
+    from ganbench.analysis import leaderboard
+    from ganbench.store import results
 
-    metrics = ["modes_covered", "high_quality_pct", "reverse_kl", "frechet_data", "d_real",
-               "d_fake", "images_per_s"]
-    rows = [dict(variant=v, dataset=d, metric=m, mean=12345.678, std=1234.5, runs=3, unit="",
-                 higher_is_better=True, eval_spec="abc", status="completed")
-            for v in ("vanilla-minimax", "non-saturating", "a-very-long-third-party-variant-name")
-            for d in ("ring8", "grid25") for m in metrics]
-    rows += [dict(variant="dcgan", dataset="digits", metric=m, mean=3.5, std=0.1, runs=3,
-                  unit="", higher_is_better=False, eval_spec="abc", status="completed")
-             for m in ("fid", "kid", "frechet_data", "is", "precision", "recall")]
-    text = brief_summary(pd.DataFrame(rows))
-    assert all(len(line) <= SUMMARY_WIDTH for line in text.splitlines()), text
-    assert "modes_covered" in text and "high_quality_pct" in text and "fid" in text
-    assert "d_real" not in text and "precision" not in text
+    rows = []
+    for v in ("vanilla-minimax", "non-saturating", "a-very-long-third-party-variant-name"):
+        for d, ms in (("ring8", ("modes_covered", "high_quality_pct", "reverse_kl",
+                                 "frechet_data", "d_real", "images_per_s")),
+                      ("digits", ("fid", "kid", "frechet_data", "precision", "recall"))):
+            for seed in range(3):
+                for m in ms:
+                    rows.append(dict(run_id=f"{v}{d}{seed}", variant=v, dataset=d, seed=seed,
+                                     status="completed", step=10, metric=m,
+                                     value=12345.678 + seed, unit="", eval_spec="abc",
+                                     higher_is_better=None if m == "d_real" else
+                                     m in ("modes_covered", "high_quality_pct", "precision",
+                                           "recall", "images_per_s"),
+                                     recipe_json="{}", recipe="r"))
+    df = pd.DataFrame(rows)
+    for c in results.COLUMNS:
+        if c not in df:
+            df[c] = None
+    text = leaderboard.render(df, width=100)
+    assert all(len(line) <= 100 for line in text.splitlines()), text
+    assert "high_quality_pct" in text and "fid" in text and "a-very-long" in text
+    assert "d_real" not in text and "images_per_s" not in text
 
 
 def test_run_prints_brief_summary_and_long_on_request(tmp_path):
@@ -250,7 +260,7 @@ def test_run_prints_brief_summary_and_long_on_request(tmp_path):
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr
     assert all(len(line) <= 100 for line in r.stdout.splitlines()), r.stdout
-    assert "modes_covered" in r.stdout and "d_real" not in r.stdout
+    assert "ranked by high_quality_pct" in r.stdout and "d_real" not in r.stdout
     r = run_cli(*args, "--long")
     assert r.returncode == 0, r.stderr
     assert "d_real" in r.stdout

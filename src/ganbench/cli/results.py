@@ -13,8 +13,13 @@ from ganbench.api.errors import UsageError
 
 @hookimpl
 def ganbench_register_commands(register):
-    register("results", "summary table of a results directory", configure_results, cmd_results,
-             description="Final value per variant x dataset x metric, mean ± std over seeds.")
+    register("results", "leaderboard and summary tables of a results directory",
+             configure_results, cmd_results,
+             description="By default the leaderboard of each dataset: variants ranked by the "
+             "dataset's main metric, mean over seeds with its 95% interval, the best and the "
+             "rows tied with it marked, x noise / vs real against the calibration rows, runs "
+             "worse than noise flagged (docs/leaderboard.md). --long: every metric, mean ± "
+             "std [95% CI] over seeds; --csv/--json: the summary table.")
     register("compare", "per-metric deltas between two results sets", configure_compare,
              cmd_compare,
              description="Compare results set B against A: deltas of final values "
@@ -48,15 +53,20 @@ def configure_results(rs) -> None:
     fmt.add_argument("--json", action="store_true", help="summary as JSON records")
     fmt.add_argument("--csv", action="store_true", help="summary as CSV")
     rs.add_argument("--long", action="store_true",
-                    help="with --json/--csv: every row, not the summary")
+                    help="every metric, diagnostics included: as text the wide table of every "
+                    "metric instead of the leaderboard; with --json/--csv every row, not the "
+                    "summary")
+    rs.add_argument("--dataset", type=names, action="extend", default=[],
+                    help="only these datasets")
     rs.add_argument("--metric", type=names, action="extend", default=[],
                     help="only these metrics")
     rs.add_argument("--export", metavar="FILE",
                     help="write every row to FILE (.csv or .parquet) as well")
     study.add_results_arguments(rs)
     rs.add_argument("--anytime", nargs="?", const="main", metavar="METRIC",
-                    help="stability and anytime quality of METRIC (default: the main metric, "
-                    "fid > frechet_data > reverse_kl): final value, area under its curve over "
+                    help="stability and anytime quality of METRIC (default: each dataset's "
+                    "main metric, its registration's: %% high quality on the mixtures, FID on "
+                    "images, else frechet_data): final value, area under its curve over "
                     "training seconds and its time average, mean ± std over seeds, diverged "
                     "runs (with --long: per run)")
 
@@ -69,7 +79,12 @@ def configure_compare(cp) -> None:
                     help="compare variant VB (in B) against variant VA (in A)")
     cp.add_argument("--json", action="store_true", help="machine-readable output")
     cp.add_argument("--metric", type=names, action="extend", default=[],
-                    help="only these metrics")
+                    help="only these metrics (default: each dataset's main metrics)")
+    cp.add_argument("--long", action="store_true",
+                    help="every metric, diagnostics included (default: each dataset's main "
+                    "metrics, the family Holm adjusts over)")
+    cp.add_argument("--dataset", type=names, action="extend", default=[],
+                    help="only these datasets")
 
 
 def configure_check(ck) -> None:
@@ -95,6 +110,7 @@ def cmd_results(args) -> int:
         raise UsageError(f"no result rows found in {', '.join(map(str, args.path))}")
     if args.metric:
         df = df[df["metric"].isin(args.metric) | df["metric"].isna()]
+    df = _datasets(df, args.dataset, ", ".join(map(str, args.path)))
     if args.export:
         _export(df, args.export)
     if args.study:
@@ -108,7 +124,12 @@ def cmd_results(args) -> int:
         table = anytime.per_run(df, metric) if args.long else anytime.summarize(df, metric)
         if table.empty:
             raise UsageError(f"no runs with metric '{args.anytime}'")
-        text = table.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+        if args.long:
+            text = table.to_string(index=False, na_rep="", float_format=lambda x: f"{x:.4g}")
+        else:
+            from ganbench.analysis.leaderboard import terminal_width
+
+            text = anytime.format_summary(table, terminal_width())
         print(table.to_json(orient="records", indent=1) if args.json else
               table.to_csv(index=False) if args.csv else text, end="\n" if not args.csv else "")
         return 0
@@ -117,9 +138,26 @@ def cmd_results(args) -> int:
         print(table.to_json(orient="records", indent=1))
     elif args.csv:
         print(table.to_csv(index=False), end="")
-    else:
+    elif args.long:
         print(results.format_summary(results.summarize(df)))
+    else:
+        from ganbench.analysis import leaderboard
+
+        print(leaderboard.render(df))
     return 0
+
+
+def _datasets(df, wanted, where: str):
+    """The rows of ``df`` on the datasets ``wanted`` (all when empty); UsageError naming the
+    ones it does not hold."""
+    if not wanted:
+        return df
+    have = set(df["dataset"].dropna())
+    unknown = [d for d in wanted if d not in have]
+    if unknown:
+        raise UsageError(f"no runs on dataset(s) {', '.join(map(repr, unknown))} in {where} "
+                         f"(it has: {', '.join(sorted(have)) or 'none'})")
+    return df[df["dataset"].isin(wanted)]
 
 
 def _export(df, path: str) -> None:
@@ -153,8 +191,12 @@ def cmd_compare(args) -> int:
     for name, df in (("A", a), ("B", b)):
         if df.empty:
             raise UsageError(f"no result rows in {name} ({args.a if name == 'A' else args.b})")
+    a = _datasets(a, args.dataset, args.a)
+    b = a if args.b is None else _datasets(b, args.dataset, args.b)
     if args.variants:
         a, b = _two_variants(a, b, args.variants)
+    if not (args.metric or args.long):  # each dataset's main metrics: the default family
+        a, b = results.main_rows(a), results.main_rows(b)
     if args.metric:
         known = set(a["metric"]) & set(b["metric"])
         unknown = [m for m in args.metric if m not in known]
@@ -168,17 +210,11 @@ def cmd_compare(args) -> int:
     if args.json:
         print(table.to_json(orient="records", indent=1))
     else:
-        import pandas as pd
+        from ganbench.analysis import leaderboard
 
-        shown = table.drop(columns=["rel_delta", "same_eval_spec"])
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-        n = int(table["p_holm"].notna().sum())
-        print("delta = mean B - mean A of final values over seeds; ci: its 95% Welch "
-              "t-interval; p: Welch's t-test (seeds as samples), or the exact permutation test "
-              f"where values tie (no ci); p_holm: Holm-adjusted over the {n} tests with a "
-              "verdict, and verdict says better/worse only where p_holm < 0.05 (family-wise); "
-              "directions from the metrics' registrations")
+        note = "Rows: the metrics asked for (--metric)." if args.metric else None
+        print(leaderboard.format_compare(table, leaderboard.terminal_width(),
+                                         long=args.long or bool(args.metric), rows_note=note))
     bad = int((~table["same_eval_spec"]).sum())
     if bad:
         print(f"ganbench: warning: {bad} row(s) were evaluated with different EvalSpecs and are "

@@ -236,47 +236,26 @@ def cmd_sweep(args) -> int:
 
 
 def run_summary(args):
-    """What ``run`` prints of its runs' rows ``df``: JSON records, every metric (--long) or
-    the brief summary."""
+    """What ``run`` prints of its runs' rows ``df``: JSON records, every metric (--long) or,
+    by default, the leaderboard of each dataset (``ganbench.analysis.leaderboard``: ranked by
+    the dataset's main metric, intervals, ties, calibration rows; fits the terminal, 100
+    columns where its width is unknown)."""
     def show(df) -> None:
         from ganbench.store import results
 
-        summary = results.summarize(df)
         if args.json:
-            print(summary.to_json(orient="records", indent=1))
+            print(results.summarize(df).to_json(orient="records", indent=1))
         elif args.long:
+            summary = results.summarize(df)
             print(results.format_summary(summary[~summary["metric"].isin(HIDDEN_IN_RUN_SUMMARY)]))
         else:
-            print(brief_summary(summary))
+            from ganbench.analysis import leaderboard
+
+            print(leaderboard.render(df))
+            print("(every metric: ganbench run ... --long or --json; the leaderboard again: "
+                  "ganbench results OUT)")
 
     return show
 
 
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
-# The end-of-run summary shows, per dataset, the first SUMMARY_PER_DATASET of these metrics it
-# has (toy mixtures: modes covered, % high quality, reverse KL; images: FID, frechet_data, KID),
-# so it fits a 100-column terminal; --long and --json give every metric.
-SUMMARY_METRICS = ("fid", "modes_covered", "high_quality_pct", "reverse_kl", "frechet_data",
-                   "kid")
-SUMMARY_PER_DATASET = 3
-SUMMARY_WIDTH = 100
-
-
-def brief_summary(summary) -> str:
-    """One short table per dataset, each line at most SUMMARY_WIDTH columns."""
-    from ganbench.store import results
-
-    if summary.empty:
-        return "(no results)"
-    blocks = []
-    for dataset, s in summary.groupby("dataset", sort=True):
-        have = set(s["metric"])
-        metrics = [m for m in SUMMARY_METRICS if m in have][:SUMMARY_PER_DATASET]
-        if not metrics:
-            continue
-        s = s[s["metric"].isin(metrics)].copy()
-        s["variant"] = s["variant"].map(lambda v: v if len(v) <= 30 else v[:29] + "…")
-        lines = results.format_summary(s, metrics, ci=False).splitlines()
-        blocks.append("\n".join(lines))
-    blocks.append("(every metric: ganbench run ... --long or --json, or ganbench results)")
-    return "\n\n".join(blocks)
