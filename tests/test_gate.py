@@ -379,7 +379,8 @@ def test_compare_corrects_its_verdicts_for_many_tests_and_says_so(tmp_path, caps
     (modes,) = c[c["metric"] == "modes_covered"].to_dict("records")
     assert modes["p_value"] == pytest.approx(0.1) and math.isnan(modes["ci_low"])
     assert modes["p_holm"] >= 0.1 and modes["verdict"] == "no significant difference"
-    assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    # --long: every metric (by default compare tests each dataset's main metrics, here fid)
+    assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--long"]) == 0
     assert "Holm-adjusted over the 21 tests" in capsys.readouterr().out
 
 
