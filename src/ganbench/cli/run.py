@@ -252,10 +252,10 @@ def run_summary(args):
             from ganbench.analysis import leaderboard
 
             print(leaderboard.render(df))
-            print("(every metric: ganbench run ... --long or --json; the leaderboard again: "
-                  "ganbench results OUT)")
+            print(RUN_SUMMARY_NOTE)
 
     return show
 
 
 HIDDEN_IN_RUN_SUMMARY = {"d_loss", "g_loss", "g_grad_norm"}  # `ganbench results` shows all
+RUN_SUMMARY_NOTE = "(every metric: ganbench run ... --long or --json, or ganbench results --long)"
