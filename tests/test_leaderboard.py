@@ -208,3 +208,15 @@ def test_a_mean_worse_than_noise_on_another_metric_is_marked():
     lines = lb.format_text(board).splitlines()
     assert next(x for x in lines if " b " in x).rstrip().endswith("17 !")
     assert next(x for x in lines if " a " in x).rstrip().endswith("25")
+
+
+def test_list_datasets_names_each_main_metric():
+    import json
+
+    from conftest import run_cli
+
+    r = run_cli("list", "datasets", "--json")
+    sets = {d["name"]: d for d in json.loads(r.stdout)["datasets"]}
+    assert sets["ring8"]["main_metrics"][0] == "high_quality_pct"
+    assert sets["digits"]["main_metrics"][0] == "fid"
+    assert "ranked by high_quality_pct" in run_cli("list", "datasets").stdout

@@ -54,7 +54,8 @@ def _describe(kind: str, obj) -> dict[str, Any]:
     elif kind == "datasets":
         d.update(kind=obj.spec.kind, shape=list(obj.spec.shape),
                  num_classes=obj.spec.num_classes, source=obj.source,
-                 modes=len(obj.modes.centers) if obj.modes else None)
+                 modes=len(obj.modes.centers) if obj.modes else None,
+                 main_metrics=list(obj.headline()))  # the leaderboard's order, main first
     elif kind == "metrics":  # directions: row -> higher is better (None: no better direction)
         d.update(default=obj.default, directions=dict(obj.directions))
     elif kind == "search_spaces":
@@ -115,7 +116,8 @@ def cmd_list(args) -> int:
                 extra = (f" [after the {d['after'].upper()} step; "
                          f"{', '.join(f'{k}={v:g}' for k, v in d['options'].items())}]")
             elif kind == "datasets":
-                extra = f" [{d['kind']} {tuple(d['shape'])}, {d['num_classes']} classes]"
+                extra = (f" [{d['kind']} {tuple(d['shape'])}, {d['num_classes']} classes; "
+                         f"ranked by {d['main_metrics'][0]}]")
             elif kind == "suites":
                 extra = f" [{len(d['entries'])} entries]"
             extra, _, second = extra.partition("\n")
