@@ -177,7 +177,7 @@ def test_a_small_real_split_is_labelled_with_its_sample_count():
     small = df[df["variant"] == "calib-real"].assign(metric=SAMPLES_METRIC, value=360.0,
                                                       higher_is_better=None)
     board = lb.leaderboard(pd.concat([df, small]))
-    assert "calib-real (360 samples)" in lb.format_text(board)
+    assert "calib-real (n=360)" in lb.format_text(board)
 
 
 def test_compare_text_main_metric_first_fits_100_columns_with_a_footer():

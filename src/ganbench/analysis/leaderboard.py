@@ -154,7 +154,7 @@ def _dataset_rows(dataset, s, fin, metrics, m0, directions, units) -> list[dict[
                             f"{m}:std": r["std"]})
         if SAMPLES_METRIC in by.index and by.loc[SAMPLES_METRIC, "mean"] == \
                 by.loc[SAMPLES_METRIC, "mean"]:  # a calibration row of a small split
-            row["setting"] = f"{int(by.loc[SAMPLES_METRIC, 'mean'])} samples"
+            row["setting"] = f"n={int(by.loc[SAMPLES_METRIC, 'mean'])}"
         row["_recipe"] = recipe
         entries.append(row)
     calib = {(e["variant"], e["eval_spec"]): e for e in entries if e["calibration"]}
@@ -351,7 +351,7 @@ def format_text(board, width: int = 100, *, long: bool = False, footnote: bool =
                 rows.append(row)
             text = fit_width(dataset_title(board, dataset), head, rows,
                              width if not long else 10_000, right=range(3, len(head) - 1),
-                             shorten=2)
+                             shorten=2, min_name=24 if others else 12)  # names before metrics
             if long or max(map(len, text.splitlines())) <= width or not others:
                 break
             others = others[:-1]
