@@ -71,7 +71,7 @@ def test_readme_first_look_is_the_run_summary_of_the_committed_runs(reg):
     """The summary table the README shows is what `ganbench run` prints (brief_summary) for
     ring8 of the committed held-out runs, and its reading (every variant finds all 8 modes)
     holds there; the run count it quotes is the quick suite's."""
-    from ganbench.cli import brief_summary
+    from ganbench.cli.run import brief_summary
     from ganbench.store import results
     from ganbench_plugins.suites import quick_entries
 
