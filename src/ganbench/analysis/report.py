@@ -122,7 +122,8 @@ def make_report(paths: list[Union[str, Path]], out_dir: Union[str, Path], *,
             f"<p class='note'>{len(runs)} run file(s) from {_e(', '.join(map(str, paths)))}; "
             f"made {_e(time.strftime('%Y-%m-%d %H:%M:%S'))}. Numbers are final values at the "
             "end of each run's budget; intervals are 95% t-intervals of the mean over seeds "
-            "(none with one seed). Bands in the curves: mean ± one std over seeds.</p>"]
+            "(none with one seed). Bands in the curves: mean ± one std over seeds "
+            "(on log axes: geometric mean, ± one std of log10).</p>"]
     datasets = sorted(df["dataset"].dropna().unique())
     body.append("<p>Datasets: " + ", ".join(f"<a href='#ds-{_e(d)}'>{_e(d)}</a>"
                                              for d in datasets) + "</p>")
