@@ -10,7 +10,7 @@ on ring8, x 3 seeds). (``gaussian``, the 3-D sanity check that every variant pas
 in it: ``ganbench run --variant V --dataset gaussian``.)
 
 What was traded for the three seeds (until 2026-12-07 ``quick`` was one seed of 33 runs,
-about 4-5 minutes; three seeds of it would take about 14), estimated from the per-run
+about 4-5 minutes; three seeds of it would take about 11), estimated from the per-run
 ``train_wall_s`` + ``eval_wall_s`` of a CI run of the one-seed suite (seconds, one thread;
 two jobs run at once):
 
@@ -20,15 +20,16 @@ two jobs run at once):
   ring8, 10 variants                     192kimg        86               yes
   grid25, 10 variants                    320kimg        214              no (quick-full)
 
-so ``quick`` is about 186 s of single-thread work per seed, 3 x 186 / 2 = 280 s of wall clock
-plus start-up and the calibration rows (a few seconds): about 5 minutes. The budgets, recipes
+so ``quick`` is about 186 s of single-thread work per seed; two workers taking the 63 jobs in
+plan order finish in 270 s, plus start-up and the calibration rows (seconds): about 5
+minutes (``quick-full``: 658 s). The budgets, recipes
 and evaluation protocols of the runs kept are unchanged, so the CI gate's anchor runs (dcgan on
 digits, non-saturating and vanilla-minimax on ring8) keep the recipes and EvalSpecs of the
 committed baseline (results/quick-baseline.csv); CI's ``run --all`` now gives the gate three
 candidate seeds (0-2) instead of one. What is given up: grid25 (the sharpest 2-D target, 25
 modes, and the slowest: 10,000 steps per run) and the two slowest image variants, acgan and
 sngan (conv nets with an auxiliary classifier and spectral norm, 4x the others' time on
-digits). ``quick-full`` keeps everything as before, at three seeds: 99 runs, about 14 minutes
+digits). ``quick-full`` keeps everything as before, at three seeds: 99 runs, about 11 minutes
 (``ganbench run --all --suite quick-full``).
 
 The quick budget is a small fraction of the papers' (WGAN-GP's toy runs: 100k generator
@@ -320,7 +321,7 @@ SUITES = [
               "critic step, clip 2 and lr 1e-2 at batch 32, r1 with gamma 0.1)"),
     SuiteSpec("quick-full", quick_full_entries,
               "quick's recipes on every built-in variant and on digits, grid25 and ring8 (on "
-              "grid25 128-unit MLPs at batch 32 and lr 2e-3), seeds 0-2: 99 runs, about 14 "
+              "grid25 128-unit MLPs at batch 32 and lr 2e-3), seeds 0-2: 99 runs, about 11 "
               "CPU minutes on 2 cores"),
     SuiteSpec("mnist", literature_entries("mnist", "1200kimg"),
               "4 built-in variants on MNIST at 32x32, 1200kimg (20 epochs) each, seeds 0-2, "
