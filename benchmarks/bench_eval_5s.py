@@ -119,8 +119,31 @@ def _ganbench(st, names=("fidelity", "labels")):
     return out, ctx
 
 
+def plain_extractor(dataset: str) -> str:
+    """A torch-fidelity feature extractor named ``plain-ganbench-DATASET``: the shipped
+    classifier run as a plain PyTorch module (``net(from_uint8(x))`` on torch-fidelity's
+    batches, as before this benchmark's work), for torch-fidelity's own call. Its features are
+    the same bit for bit as the ganbench extractor's (the test asserts the same metrics)."""
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    from ganbench.evaluation.extractors import domain
+    from ganbench.evaluation.extractors.domain_net import from_uint8
+
+    class Plain(domain.fidelity_class(dataset)):
+        def forward(self, x):
+            f, logits = self.net(from_uint8(x, self.channels, self.size))
+            out = {"features": f.double(), "features_f32": f.float(), "logits": logits}
+            return tuple(out[k] for k in self.features_list)
+
+    name = f"plain-{domain.PREFIX}{dataset}"
+    if name not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor(name, Plain)
+    return name
+
+
 def _torch_fidelity(st, samples):
-    """torch-fidelity's own ``calculate_metrics`` on ``samples``, as ganbench calls it."""
+    """torch-fidelity's own ``calculate_metrics`` on ``samples``, with the arguments ganbench
+    gives it and the plain-module extractor (:func:`plain_extractor`)."""
     import torch_fidelity
 
     from ganbench.evaluation import fidelity
@@ -133,7 +156,7 @@ def _torch_fidelity(st, samples):
             input1=fidelity.samples_input(samples), input1_model_num_samples=len(samples),
             input2=_context(st).cache["fidelity_ref"], input2_cache_name=name,
             cache_root=str(fidelity.cache_dir()), cache=True, fid=True, kid=True, isc=True,
-            prc=True, feature_extractor=ext.name, cuda=False, batch_size=fidelity.BATCH,
+            prc=True, feature_extractor=plain_extractor(ext.domain), cuda=False, batch_size=fidelity.BATCH,
             verbose=False, save_cpu_ram=True, rng_seed=spec.seed,
             kid_subsets=fidelity.KID_SUBSETS, kid_subset_size=sub, **dict(ext.fidelity_kwargs))
     return {fidelity.KEYS[k][0]: float(v) for k, v in raw.items() if k in fidelity.KEYS}
