@@ -8,6 +8,13 @@ the wrapper tells it the model is unconditional and draws the labels itself). Th
 split goes in as an in-memory Dataset whose features and FID statistics torch-fidelity caches
 on disk under ``cache_dir()``, named by the dataset and the EvalSpec hash: the second
 evaluation against the same reference does not recompute them.
+
+Speed (issue 28 §4; docs/performance-eval.md): precision, recall, density and coverage come from
+one pass (:func:`prdc`) over torch-fidelity's own distance computations, so precision and recall
+are torch-fidelity's bit for bit; the reference's k-NN radii, which torch-fidelity recomputes at
+every call, are computed once per reference and cached beside its features
+(:func:`cached_real_radii`); the k-th neighbour is selected with ``topk`` rather than
+``kthvalue`` (the same element, ~10x faster on a CPU).
 """
 
 from __future__ import annotations
