@@ -162,13 +162,10 @@ def _torch_fidelity(st, samples):
     return {fidelity.KEYS[k][0]: float(v) for k, v in raw.items() if k in fidelity.KEYS}
 
 
-def _best(fn, rounds):
-    best, out = float("inf"), None
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
 def test_eval_10k_mnist_mlp_under_5s(benchmark, run_state):
@@ -177,16 +174,27 @@ def test_eval_10k_mnist_mlp_under_5s(benchmark, run_state):
     # and cached (on disk and in the run's cache); not timed
     first, ctx = _ganbench(st)
     samples = ctx.samples()
-    # torch-fidelity's call on the same samples, timed after one warm-up call
+    # warm-up: torch-fidelity's call (its plain extractor's reference features cached) and the
+    # other default metrics (the data-space reference moments cached in the run's cache)
     theirs = _torch_fidelity(st, samples)
-    tf_s, again = _best(lambda: _torch_fidelity(st, samples), ROUNDS)
-    assert again == theirs
-    ours = benchmark.pedantic(lambda: _ganbench(st)[0], rounds=ROUNDS, warmup_rounds=1)
-    gb_s = benchmark.stats.stats.min
+    _ganbench(st, ("frechet-data", "memory"))
+    # rounds interleaved (torch-fidelity in pytest-benchmark's untimed set-up, then ganbench),
+    # so a change of machine load between them moves both sides of the ratio alike
+    tf_times = []
+
+    def setup():
+        seconds, again = _timed(lambda: _torch_fidelity(st, samples))
+        assert again == theirs
+        tf_times.append(seconds)
+
+    ours = benchmark.pedantic(lambda: _ganbench(st)[0], setup=setup, rounds=ROUNDS,
+                              warmup_rounds=1)
+    gb_s, tf_s = benchmark.stats.stats.min, min(tf_times)
     for key in SAME:  # the same numbers, bit for bit
         assert ours[key] == theirs[key] == first[key], key
     assert 0 <= ours["density"] and 0 <= ours["coverage"] <= 1
-    other_s, _ = _best(lambda: _ganbench(st, ("frechet-data", "memory")), 1)
+    other_s = min(_timed(lambda: _ganbench(st, ("frechet-data", "memory")))[0]
+                  for _ in range(ROUNDS))
     ratio = gb_s / tf_s
     benchmark.extra_info.update(
         ganbench_s=round(gb_s, 3), torch_fidelity_s=round(tf_s, 3), ratio=round(ratio, 4),
