@@ -53,6 +53,7 @@ KEYS = {
 PRC_K = 3
 PRC_BATCH = 2000  # row batch of density_coverage, the reference implementation
 FIDELITY_PRC_BATCH = 10_000  # torch-fidelity's prc_batch_size default, which calculate uses
+COMPARE_ROWS = 512  # rows of a distance matrix compared with the radii at a time (exact either way)
 
 
 def cache_dir() -> Path:
@@ -230,19 +231,23 @@ def prdc(fake: "torch.Tensor", real: "torch.Tensor", k: int = PRC_K,
         real_radii = knn_radii(real, k, batch)
     fake_radii = knn_radii(fake, k, batch)
     # recall: is each real point inside any generated point's ball?
-    recall = torch.cat([(cdist_rows(rb, fake, batch) <= fake_radii).any(dim=1).float()
-                        for rb in real.split(batch)]).mean().item()
+    found = []
+    for rb in real.split(batch):
+        d = cdist_rows(rb, fake, batch)
+        found += [(part <= fake_radii).any(dim=1) for part in d.split(COMPARE_ROWS)]
+    recall = torch.cat(found).float().mean().item()
     # precision: is each generated point inside any real ball? density: how many balls?
     # coverage: which real balls hold at least one generated point?
     hits, inside_total = [], 0
     covered = torch.zeros(len(real), dtype=torch.bool)
     for fb in fake.split(batch):
-        inside = cdist_rows(fb, real, batch) <= real_radii
-        hits.append(inside.any(dim=1).float())
-        inside_total += int(torch.count_nonzero(inside))
-        covered |= inside.any(dim=0)
-        del inside
-    precision = torch.cat(hits).mean().item()
+        d = cdist_rows(fb, real, batch)
+        for part in d.split(COMPARE_ROWS):  # row blocks of the matrix: the masks stay in cache
+            inside = part <= real_radii
+            hits.append(inside.any(dim=1))
+            inside_total += int(torch.count_nonzero(inside))
+            covered |= inside.any(dim=0)
+    precision = torch.cat(hits).float().mean().item()
     return {"precision": precision, "recall": recall,
             "density": inside_total / (k * len(fake)),
             "coverage": int(covered.sum()) / len(real)}
