@@ -34,7 +34,7 @@ samples (this script's two paths run side by side with the base commit's code, 1
 wall and CPU time; the old path ran torch-fidelity's steps plus a third distance pass for
 density/coverage, generation and labels). 5 s is 5/11 of the old evaluation, so the target is
 (5/11) x 1.22 = 0.55 of torch-fidelity's call. After this work the same side-by-side
-measurement gives 0.40-0.42 (1 and 2 threads). These are ratios measured on the shared, loaded
+measurement gives 0.38-0.42 (1 and 2 threads). These are ratios measured on the shared, loaded
 development machine; the absolute seconds come from an idle run of this file.
 """
 
