@@ -156,7 +156,8 @@ def _torch_fidelity(st, samples):
             input1=fidelity.samples_input(samples), input1_model_num_samples=len(samples),
             input2=_context(st).cache["fidelity_ref"], input2_cache_name=name,
             cache_root=str(fidelity.cache_dir()), cache=True, fid=True, kid=True, isc=True,
-            prc=True, feature_extractor=plain_extractor(ext.domain), cuda=False, batch_size=fidelity.BATCH,
+            prc=True, feature_extractor=plain_extractor(ext.domain), cuda=False,
+            batch_size=fidelity.BATCH,
             verbose=False, save_cpu_ram=True, rng_seed=spec.seed,
             kid_subsets=fidelity.KID_SUBSETS, kid_subset_size=sub, **dict(ext.fidelity_kwargs))
     return {fidelity.KEYS[k][0]: float(v) for k, v in raw.items() if k in fidelity.KEYS}

@@ -199,11 +199,11 @@ def cdist_rows(a: "torch.Tensor", b: "torch.Tensor", batch: int) -> "torch.Tenso
 def knn_radii(x: "torch.Tensor", k: int = PRC_K, batch: int = FIDELITY_PRC_BATCH
               ) -> "torch.Tensor":
     """Each row's distance to its k-th nearest other row, exactly as torch-fidelity's
-    ``calculate_precision_recall_part`` computes it: the same ``calc_cdist_part`` calls (so the
-    same distances, bit for bit; :func:`cdist_rows`), then the (k+1)-th smallest of each row (the point itself is
-    the first). ``topk`` instead of torch-fidelity's ``kthvalue``: a selection returns the same
-    element, and on a CPU ``topk`` is ~10x faster on 10,000-wide rows (``kthvalue`` was the
-    largest single cost of an evaluation)."""
+    ``calculate_precision_recall_part`` computes it: the same distance calls (so the same
+    distances, bit for bit; :func:`cdist_rows`), then the (k+1)-th smallest of each row (the
+    point itself is the first). ``topk`` instead of torch-fidelity's ``kthvalue``: a selection
+    returns the same element, and on a CPU ``topk`` is ~10x faster on 10,000-wide rows
+    (``kthvalue`` was the largest single cost of an evaluation)."""
     import torch
 
     return torch.cat([cdist_rows(b, x, batch).topk(k + 1, dim=1, largest=False,
