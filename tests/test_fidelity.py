@@ -282,3 +282,146 @@ def test_evaluation_samples_feed_fidelity_and_labels_in_one_classifier_pass(digi
         fidelity.calculate(fidelity.samples_input(samples, on_batch=other.expect), 1100, ref,
                            len(train.x), ext, **kw)
     assert other.predictions(1100) is None
+
+
+# --- the fast evaluation path (issue 28 §4): the same numbers as the reference computations ---
+
+
+def _features_with_ties(seed=0, n_real=900, n_fake=700, dim=16):
+    """Real and generated features with the cases where ball membership is fragile: a collapsed
+    block of identical generated points, generated copies of real points, duplicated real
+    points, and one non-finite generated row."""
+    g = torch.Generator().manual_seed(seed)
+    real = torch.randn(n_real, dim, generator=g)
+    fake = torch.randn(n_fake, dim, generator=g) * 1.2 + 0.1
+    real[50:60] = real[0]
+    fake[:80] = fake[0]
+    fake[80:180] = real[100:200]
+    fake[-1] = float("nan")
+    return fake, real
+
+
+@pytest.mark.parametrize("batch", [10_000, 256])
+def test_prdc_is_torch_fidelitys_precision_recall_bitwise(batch):
+    """Precision and recall of the one-pass ``prdc`` are torch-fidelity's
+    ``calculate_precision_recall_part`` bit for bit (the same cdist calls; topk for kthvalue),
+    also with ties, copies and a NaN row, and with several row batches."""
+    from torch_fidelity.metric_prc import calc_cdist_part, calculate_precision_recall_part
+
+    fake, real = _features_with_ties()
+    ours = fidelity.prdc(fake, real, 3, batch)
+    assert (ours["precision"], ours["recall"]) == calculate_precision_recall_part(fake, real, 3,
+                                                                                  batch)
+    assert 0 < ours["precision"] < 1 and 0 < ours["recall"] < 1
+    for x in (fake, real):  # the k-NN radii: the same element as torch-fidelity's kthvalue
+        theirs = torch.cat([calc_cdist_part(b, x, batch).kthvalue(4).values
+                            for b in x.split(batch)])
+        assert torch.equal(fidelity.knn_radii(x, 3, batch).nan_to_num(-1.0),
+                           theirs.nan_to_num(-1.0))
+    # with the reference radii given (cached), the same numbers
+    radii = fidelity.knn_radii(real, 3, batch)
+    assert fidelity.prdc(fake, real, 3, batch, real_radii=radii) == ours
+
+
+def test_prdc_density_coverage_equal_the_reference_implementation():
+    """Density and coverage read off precision's distance matrix: the same counts as
+    ``density_coverage`` (its own distance pass, checked against the prdc package in
+    test_crosscheck) on finite features with ties and copies."""
+    fake, real = _features_with_ties()
+    fake = fake[:-1]  # finite: density_coverage has no NaN convention to compare with
+    ours = fidelity.prdc(fake, real, 3)
+    ref = fidelity.density_coverage(fake, real, 3)
+    assert (ours["density"], ours["coverage"]) == (ref["density"], ref["coverage"])
+    assert ours["density"] > 0 and 0 < ours["coverage"] < 1
+    same = fidelity.prdc(real, real, 3)  # every point lies in its own ball and 3 neighbours'
+    assert same["coverage"] == 1.0 and same["precision"] == same["recall"] == 1.0
+
+
+def test_reference_radii_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_CACHE_DIR", str(tmp_path))
+    _, real = _features_with_ties()
+    calls = []
+    compute = fidelity.knn_radii
+    monkeypatch.setattr(fidelity, "knn_radii", lambda *a: calls.append(1) or compute(*a))
+    kw = dict(cache_name="ref-a", extractor="ganbench-digits", layer="features_f32")
+    memory = {}
+    first = fidelity.cached_real_radii(real, 3, 10_000, memory=memory, **kw)
+    assert calls == [1] and torch.equal(first, compute(real, 3, 10_000))
+    assert fidelity.cached_real_radii(real, 3, 10_000, memory=memory, **kw) is first
+    again = fidelity.cached_real_radii(real, 3, 10_000, memory={}, **kw)  # a new run: disk
+    assert calls == [1] and torch.equal(again, first)
+    changed = real.clone()
+    changed[0, 0] += 1  # not the features the file was made from: recomputed, never reused
+    fresh = fidelity.cached_real_radii(changed, 3, 10_000, memory={}, **kw)
+    assert calls == [1, 1] and torch.equal(fresh, compute(changed, 3, 10_000))
+    fidelity.cached_real_radii(real, 3, 10_000, memory={}, cache_name=None)  # unnamed: no file
+    assert calls == [1, 1, 1] and len(list((tmp_path / "fidelity").glob("*radii*"))) == 1
+
+
+def test_calculate_is_torch_fidelitys_call_plus_density_coverage(digits, ext):
+    """The whole fast path: FID, KID, IS, precision and recall equal torch-fidelity's own
+    ``calculate_metrics`` on the same inputs bit for bit; density/coverage equal the reference
+    implementation on the features it used."""
+    import torch_fidelity
+
+    train, test = digits
+    gen, ref = to_uint8(test.x[:300]), to_uint8(train.x[:700])
+    feats = {}
+    ours = fidelity.calculate(fidelity.tensor_input(gen), len(gen), fidelity.tensor_input(ref),
+                              len(ref), ext, cuda=False, seed=0, features_out=feats)
+    raw = torch_fidelity.calculate_metrics(
+        input1=fidelity.tensor_input(gen), input2=fidelity.tensor_input(ref), fid=True,
+        kid=True, isc=True, prc=True, feature_extractor=ext.name, cuda=False,
+        batch_size=fidelity.BATCH, verbose=False, save_cpu_ram=True, rng_seed=0, cache=False,
+        kid_subsets=fidelity.KID_SUBSETS, kid_subset_size=300)
+    theirs = {fidelity.KEYS[k][0]: float(v) for k, v in raw.items() if k in fidelity.KEYS}
+    assert {k: ours[k] for k in theirs} == theirs
+    f1, f2 = feats["prc"]
+    assert {k: ours[k] for k in ("density", "coverage")} == fidelity.density_coverage(f1, f2)
+
+
+@pytest.mark.parametrize("dataset", ["digits", "mnist", "fashion-mnist"])
+def test_extractor_fast_forward_is_the_module_forward_bitwise(dataset, digits):
+    """``forward_inference`` (2x2 maximum of slices, ReLU after the pool, in place) and the
+    CPU chunks of ``features_and_logits`` give the module's features and logits bit for bit."""
+    from ganbench.evaluation.extractors.domain_net import forward_inference, from_uint8
+
+    if dataset not in domain.shipped():
+        pytest.skip(f"no shipped extractor for {dataset}")
+    net = domain.load_net(dataset)
+    size = net.arch["size"]
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 1, size, size, generator=g) * 2 - 1
+    x[:100] = torch.nn.functional.interpolate(digits[1].x[:100], size=(size, size))
+    u = to_uint8(x)
+    with torch.no_grad():
+        f, logits = net(from_uint8(u, 1, size))
+        f2, logits2 = forward_inference(net, from_uint8(u, 1, size))
+    assert torch.equal(f, f2) and torch.equal(logits, logits2)
+    f3, logits3 = domain.features_and_logits(net, to_uint8(x, view=True))  # 3 CPU chunks
+    assert torch.equal(f, f3) and torch.equal(logits, logits3)
+    assert not torch.equal(f[:1], f[1:2])  # the images differ, so the features do
+
+
+def testmax_pool_2x2_equals_max_pool2d_odd_sizes_and_nan():
+    from ganbench.evaluation.extractors.domain_net import max_pool_2x2
+
+    g = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 8, 8), (2, 3, 7, 7), (1, 2, 5, 6)]:
+        x = torch.randn(*shape, generator=g)
+        x[0, 0, 1, 1] = float("nan")
+        assert torch.equal(max_pool_2x2(x).isnan(), torch.nn.functional.max_pool2d(x, 2).isnan())
+        assert torch.equal(max_pool_2x2(x).nan_to_num(7.0),
+                           torch.nn.functional.max_pool2d(x, 2).nan_to_num(7.0))
+
+
+def test_grey_view_has_the_values_of_the_copy():
+    from ganbench.evaluation.extractors.domain_net import from_uint8
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 1, 8, 8, generator=g) * 2.2 - 1.1  # also outside [-1, 1]: clamped
+    view, copy = to_uint8(x, view=True), to_uint8(x)
+    assert view.stride(1) == 0 and torch.equal(view, copy)
+    assert torch.equal(from_uint8(view, 1, 8), from_uint8(copy, 1, 8))
+    rgb = torch.rand(5, 3, 8, 8, generator=g) * 2 - 1
+    assert torch.equal(to_uint8(rgb, view=True), to_uint8(rgb))

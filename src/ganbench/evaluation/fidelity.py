@@ -8,6 +8,13 @@ the wrapper tells it the model is unconditional and draws the labels itself). Th
 split goes in as an in-memory Dataset whose features and FID statistics torch-fidelity caches
 on disk under ``cache_dir()``, named by the dataset and the EvalSpec hash: the second
 evaluation against the same reference does not recompute them.
+
+Speed (issue 28 §4; docs/performance-eval.md): precision, recall, density and coverage come from
+one pass (:func:`prdc`) over torch-fidelity's own distance computations, so precision and recall
+are torch-fidelity's bit for bit; the reference's k-NN radii, which torch-fidelity recomputes at
+every call, are computed once per reference and cached beside its features
+(:func:`cached_real_radii`); the k-th neighbour is selected with ``topk`` rather than
+``kthvalue`` (the same element, ~10x faster on a CPU).
 """
 
 from __future__ import annotations
@@ -44,7 +51,9 @@ KEYS = {
 # k of the k-NN radii: torch-fidelity's prc_neighborhood default, used for precision/recall and
 # for density/coverage alike (Naeem et al. 2020 recommend k=5; see results/eval-agreement.md)
 PRC_K = 3
-PRC_BATCH = 2000
+PRC_BATCH = 2000  # row batch of density_coverage, the reference implementation
+FIDELITY_PRC_BATCH = 10_000  # torch-fidelity's prc_batch_size default, which calculate uses
+COMPARE_ROWS = 512  # rows of a distance matrix compared with the radii at a time (exact either way)
 
 
 def cache_dir() -> Path:
@@ -93,7 +102,9 @@ def _batches_input(batch, z_size: int, on_batch=None):
         def forward(self, noise):
             i, j = self.cursor, self.cursor + len(noise)
             self.cursor = j
-            out = to_uint8(batch(i, j)).to(noise.device)
+            # grey as a stride-0 view of one channel: the same values as a copy, and a
+            # ganbench extractor's channel mean over it costs a third
+            out = to_uint8(batch(i, j), view=True).to(noise.device)
             if on_batch is not None:
                 on_batch(len(out))
             return out
@@ -175,17 +186,123 @@ def density_coverage(fake: "torch.Tensor", real: "torch.Tensor", k: int = PRC_K,
     return {"density": float(counts.sum()) / (k * len(fake)), "coverage": covered / len(real)}
 
 
+def cdist_rows(a: "torch.Tensor", b: "torch.Tensor", batch: int) -> "torch.Tensor":
+    """torch-fidelity's ``calc_cdist_part(a, b, batch)``: the same ``torch.cdist`` calls on the
+    same column batches of ``b``, so the same distances, without its copy of the whole matrix
+    into a new one when ``b`` fits one batch (400 MB for 10,000 x 10,000)."""
+    import torch
+
+    parts = [torch.cdist(a, b2).cpu() for b2 in b.split(batch)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def knn_radii(x: "torch.Tensor", k: int = PRC_K, batch: int = FIDELITY_PRC_BATCH
+              ) -> "torch.Tensor":
+    """Each row's distance to its k-th nearest other row, exactly as torch-fidelity's
+    ``calculate_precision_recall_part`` computes it: the same distance calls (so the same
+    distances, bit for bit; :func:`cdist_rows`), then the (k+1)-th smallest of each row (the
+    point itself is the first). ``topk`` instead of torch-fidelity's ``kthvalue``: a selection
+    returns the same element, and on a CPU ``topk`` is ~10x faster on 10,000-wide rows
+    (``kthvalue`` was the largest single cost of an evaluation)."""
+    import torch
+
+    return torch.cat([cdist_rows(b, x, batch).topk(k + 1, dim=1, largest=False,
+                                                        sorted=True).values[:, k]
+                      for b in x.split(batch)])
+
+
+def prdc(fake: "torch.Tensor", real: "torch.Tensor", k: int = PRC_K,
+         batch: int = FIDELITY_PRC_BATCH, real_radii: "Optional[torch.Tensor]" = None
+         ) -> dict[str, float]:
+    """Precision, recall, density and coverage of generated features ``fake`` against real
+    features ``real``, in one pass over the distances.
+
+    Precision and recall are torch-fidelity's (``calculate_precision_recall_part``, the
+    ``save_cpu_ram`` path ganbench uses): the same ``torch.cdist`` calls on the same row
+    batches and the same ``<=`` comparisons, so the same numbers bit for bit. Density and
+    coverage (Naeem et al. 2020, see :func:`density_coverage`) are read off precision's own
+    generated x real distance matrix and its ball memberships, instead of a third distance
+    pass: a generated point is inside a real ball for density and coverage exactly when it is
+    for precision. ``real_radii``: :func:`knn_radii` of ``real`` when already known (the
+    reference is the same at every evaluation; torch-fidelity recomputes them every call)."""
+    import torch
+
+    if real_radii is None:
+        real_radii = knn_radii(real, k, batch)
+    fake_radii = knn_radii(fake, k, batch)
+    # recall: is each real point inside any generated point's ball?
+    found = []
+    for rb in real.split(batch):
+        d = cdist_rows(rb, fake, batch)
+        found += [(part <= fake_radii).any(dim=1) for part in d.split(COMPARE_ROWS)]
+    recall = torch.cat(found).float().mean().item()
+    # precision: is each generated point inside any real ball? density: how many balls?
+    # coverage: which real balls hold at least one generated point?
+    hits, inside_total = [], 0
+    covered = torch.zeros(len(real), dtype=torch.bool)
+    for fb in fake.split(batch):
+        d = cdist_rows(fb, real, batch)
+        for part in d.split(COMPARE_ROWS):  # row blocks of the matrix: the masks stay in cache
+            inside = part <= real_radii
+            hits.append(inside.any(dim=1))
+            inside_total += int(torch.count_nonzero(inside))
+            covered |= inside.any(dim=0)
+    precision = torch.cat(hits).float().mean().item()
+    return {"precision": precision, "recall": recall,
+            "density": inside_total / (k * len(fake)),
+            "coverage": int(covered.sum()) / len(real)}
+
+
+def _radii_file(cache_name: str, extractor: str, layer: str, k: int) -> Path:
+    return cache_dir() / f"{cache_name}-{extractor}-prc-radii-k{k}-{layer}.pt"
+
+
+def cached_real_radii(real: "torch.Tensor", k: int, batch: int, *,
+                      cache_name: Optional[str] = None, extractor: str = "",
+                      layer: str = "", memory: Optional[dict] = None) -> "torch.Tensor":
+    """:func:`knn_radii` of the reference features ``real``, computed once per reference: kept
+    in ``memory`` (a dict that lives as long as the run) and, for a named (cached) reference,
+    on disk beside torch-fidelity's cached features of it, checked on load against the
+    features' count and float64 sum so a stale file is never used."""
+    import torch
+
+    key = (cache_name, extractor, layer, k, batch, tuple(real.shape))
+    if memory is not None and cache_name and key in memory:
+        return memory[key]
+    radii = None
+    stamp = {"n": len(real), "batch": batch, "sum": float(real.double().sum())}
+    path = _radii_file(cache_name, extractor, layer, k) if cache_name else None
+    if path is not None and path.is_file():
+        try:
+            rec = torch.load(path, map_location="cpu", weights_only=True)
+            if all(rec.get(n) == v for n, v in stamp.items()) and len(rec["radii"]) == len(real):
+                radii = rec["radii"]
+        except Exception:  # a damaged or foreign file: recompute and overwrite it
+            radii = None
+    if radii is None:
+        radii = knn_radii(real, k, batch)
+        if path is not None:
+            from ganbench.store.safepath import atomic_write
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda f: torch.save({**stamp, "radii": radii}, f))
+    if memory is not None and cache_name:
+        memory[key] = radii
+    return radii
+
+
 def _metrics_with_features(features_out: Optional[dict] = None, radii: Optional[dict] = None,
                            **kwargs) -> dict[str, Any]:
     """``torch_fidelity.calculate_metrics`` for one named feature extractor, step by step as
     torch-fidelity's ``calculate_metrics_one_feature_extractor`` does it (same functions, same
-    arguments, so the same numbers), plus density and coverage on precision/recall's features."""
-    from torch_fidelity.helpers import process_deprecations
+    arguments, so the same numbers), with precision/recall by :func:`prdc` (torch-fidelity's
+    computation, the same numbers, plus density and coverage from the same distances, and the
+    reference's k-NN radii computed once per reference instead of at every call)."""
+    from torch_fidelity.helpers import get_kwarg, process_deprecations
     from torch_fidelity.metric_fid import (fid_featuresdict_to_statistics_cached,
                                            fid_statistics_to_metric)
     from torch_fidelity.metric_isc import isc_featuresdict_to_metric
     from torch_fidelity.metric_kid import kid_featuresdict_to_metric
-    from torch_fidelity.metric_prc import prc_featuresdict_to_metric
     from torch_fidelity.utils import (create_feature_extractor,
                                       extract_featuresdict_from_input_id_cached,
                                       get_cacheable_input_name, resolve_feature_extractor,
@@ -210,13 +327,11 @@ def _metrics_with_features(features_out: Optional[dict] = None, radii: Optional[
         out.update(kid_featuresdict_to_metric(f1, f2, layers["kid"], **kwargs))
     if features_out is not None:  # ganbench crosscheck hands these to other implementations
         features_out.update({m: (f1[lay], f2[lay]) for m, lay in layers.items()})
-    out.update(prc_featuresdict_to_metric(f1, f2, layers["prc"], **kwargs))
-    k, real = kwargs.get("prc_neighborhood", PRC_K), f2[layers["prc"]]
-    key = (kwargs.get("input2_cache_name"), k, tuple(real.shape))
-    if radii is not None and key[0] and key not in radii:  # a named (cached) reference only
-        radii[key] = real_radii(real, k)
-    out.update(density_coverage(f1[layers["prc"]], real, k,
-                                radii=radii.get(key) if radii is not None else None))
+    k, batch = get_kwarg("prc_neighborhood", kwargs), get_kwarg("prc_batch_size", kwargs)
+    real = f2[layers["prc"]]
+    real_radii = cached_real_radii(real, k, batch, cache_name=kwargs.get("input2_cache_name"),
+                                   extractor=ext.get_name(), layer=layers["prc"], memory=radii)
+    out.update(prdc(f1[layers["prc"]], real, k, batch, real_radii=real_radii))
     return out
 
 

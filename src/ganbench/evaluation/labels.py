@@ -32,15 +32,14 @@ def predict(net, x, batch: int = 2000):
     preprocessing accepts: they go through the same uint8 path torch-fidelity uses)."""
     import torch
 
-    from ganbench.evaluation.extractors.domain_net import from_uint8, to_uint8
+    from ganbench.evaluation.extractors.domain import features_and_logits
+    from ganbench.evaluation.extractors.domain_net import to_uint8
 
     out = []
-    arch = net.arch
     dev = next(net.parameters()).device
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            u = to_uint8(x[i:i + batch]).to(dev)
-            out.append(net(from_uint8(u, arch["channels"], arch["size"]))[1].argmax(1).cpu())
+    for i in range(0, len(x), batch):
+        u = to_uint8(x[i:i + batch]).to(dev)
+        out.append(features_and_logits(net, u)[1].argmax(1).cpu())
     return torch.cat(out)
 
 

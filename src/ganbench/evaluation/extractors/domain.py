@@ -110,13 +110,33 @@ def load_net(dataset: str, weights_dir: Optional[str] = None):
     return net.eval()
 
 
+CPU_CHUNK = 128  # images per forward on a CPU: activations stay in cache (~2x faster than 500)
+
+
+def features_and_logits(net, x):
+    """``net``'s (features, logits) of uint8 Nx3xHxW images, as torch-fidelity feeds the
+    extractor: the same numbers as ``net(from_uint8(x, ...))`` bit for bit (each image's
+    result does not depend on its batch), computed without autograd by
+    ``domain_net.forward_inference`` and, on a CPU, in chunks of ``CPU_CHUNK`` images."""
+    import torch
+
+    from ganbench.evaluation.extractors.domain_net import forward_inference, from_uint8
+
+    arch = net.arch
+    chunk = CPU_CHUNK if x.device.type == "cpu" else len(x)
+    with torch.no_grad():
+        parts = [forward_inference(net, from_uint8(c, arch["channels"], arch["size"]))
+                 for c in x.split(max(1, chunk))]
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
 @lru_cache(maxsize=None)
 def fidelity_class(dataset: str):
     """A torch-fidelity FeatureExtractorBase subclass for ``dataset``'s shipped classifier."""
     import torch
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-
-    from ganbench.evaluation.extractors.domain_net import from_uint8
 
     class DomainExtractor(FeatureExtractorBase):
         DATASET = dataset
@@ -148,7 +168,7 @@ def fidelity_class(dataset: str):
         def forward(self, x):
             if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
                 raise ValueError(f"expected uint8 Nx3xHxW images, got {x.dtype} {tuple(x.shape)}")
-            f, logits = self.net(from_uint8(x, self.channels, self.size))
+            f, logits = features_and_logits(self.net, x)
             # float64 features: torch-fidelity takes their mean in the features' dtype, and a
             # float32 mean alone moves FID by ~1e-6 relative
             if _tap is not None:
