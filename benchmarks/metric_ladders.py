@@ -240,9 +240,9 @@ def report(csv_path, md_path, png_path, command):
 
     used = versions(("torch", "torch-fidelity", "scipy"))
     lines = ["# Metric-validity ladders", "", f"Versions: {used}.", "",
-             f"Made by `{command}`; `tests/test_crosscheck.py` recomputes the verdicts from "
+             f"Made by `{command}`; `tests/unit/evaluation/test_crosscheck.py` recomputes the verdicts from "
              "metric-ladders.csv and re-runs a few rungs live (digits, ring8; the memorise "
-             "rung in `tests/test_memorisation.py`). Held-out real "
+             "rung in `tests/unit/evaluation/test_memorisation.py`). Held-out real "
              "data (the test split) "
              "degraded along each axis, against a train-split reference of the same size. "
              "`rho`: Spearman's correlation of the metric's *worse* direction with the "

@@ -5,7 +5,7 @@ For each distribution of trial values and N, draws N trials ``REPEATS`` times, c
 counts how often the band holds the true expected best of k fresh trials,
 E[min of k draws] = integral over u in (0, 1) of F^-1(u) k (1 - u)^(k-1) du (scipy quad), at
 k = 1, 5 and N.
-Writes ``results/study-band-coverage.csv`` and ``.md`` (tests/test_study.py recomputes the
+Writes ``results/study-band-coverage.csv`` and ``.md`` (tests/unit/analysis/test_study.py recomputes the
 table from the CSV). Seeded; a few seconds on one core:
 
     PYTHONPATH=src python benchmarks/study_band_coverage.py

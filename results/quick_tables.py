@@ -5,7 +5,7 @@
 prints, per dataset, each variant's final value of the dataset's main metrics at every seed
 of the table, the worst seed against the noise calibration row on the first (headline)
 metric, and every other main metric on which some seed is worse than the noise row.
-tests/test_claims.py checks that results/README.md holds exactly this output.
+tests/e2e/test_claims.py checks that results/README.md holds exactly this output.
 """
 
 from __future__ import annotations

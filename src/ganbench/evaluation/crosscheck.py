@@ -269,7 +269,7 @@ def markdown(rows, command: str) -> str:
     lines = ["# Agreement with other implementations", "",
              f"Versions: {versions()}.", "",
              f"Made by `{command}` (see `src/ganbench/evaluation/crosscheck.py` for what each row compares; "
-             "`tests/test_crosscheck.py` asserts the `agrees` rows live on digits and "
+             "`tests/unit/evaluation/test_crosscheck.py` asserts the `agrees` rows live on digits and "
              "recomputes this table's verdicts). Tolerances are derived in "
              "`crosscheck.frechet_tolerance`, "
              "`kid_tolerance` and `knn_band` (worst-case rounding bounds: loose, but a wrong "

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from ganbench.evaluation import memorisation as mem
+from conftest import REPO
 
-LADDERS = Path(__file__).resolve().parents[1] / "benchmarks" / "metric_ladders.py"
+LADDERS = Path(REPO) / "benchmarks" / "metric_ladders.py"
 
 
 def _ladders():

@@ -14,6 +14,7 @@ from ganbench.planning.budget import Budget
 from ganbench.planning.plan import plan
 
 from conftest import run_cli
+from conftest import REPO
 
 
 def test_expected_best_is_the_exact_mean_of_the_best_of_k_without_replacement():
@@ -42,7 +43,7 @@ def test_band_reaches_below_the_best_trial_at_k_n():
     assert study.band_factor(10) == pytest.approx(2.2622 / 1.96 * math.sqrt(10 / 9), rel=1e-3)
 
 
-COVERAGE = Path(__file__).resolve().parent.parent / "results" / "study-band-coverage"
+COVERAGE = Path(REPO) / "results" / "study-band-coverage"
 
 
 def test_band_coverage_table_is_recomputed_from_its_csv():

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from ganbench.planning.plan import plan
+from conftest import REPO
 
-BASELINE = Path(__file__).parents[1] / "results" / "quick-baseline.csv"
+BASELINE = Path(REPO) / "results" / "quick-baseline.csv"
 
 
 def test_run_all_trains_at_least_three_seeds_per_variant_and_dataset(reg):

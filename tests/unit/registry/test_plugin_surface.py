@@ -17,8 +17,9 @@ from ganbench.planning.plan import Overrides, plan
 from ganbench.training import runner
 from ganbench.training.checkpoint import Checkpointer
 from ganbench.training.step import StepContext, StepStats, build_step
+from conftest import REPO
 
-PLUGIN = Path(__file__).parent / "plugins" / "ganbench_lit.py"
+PLUGIN = Path(REPO) / "tests" / "plugins" / "ganbench_lit.py"
 
 
 class Crash(Exception):

@@ -9,6 +9,7 @@ import torch
 
 from ganbench.api.errors import UsageError
 from ganbench.api.specs import DataSpec, Hyperparams
+from conftest import REPO
 
 MNIST32 = DataSpec("images", (1, 32, 32), 10)
 CIFAR = DataSpec("images", (3, 32, 32), 10)
@@ -51,7 +52,7 @@ def test_models_take_32x32_images_only(reg):
         reg.models.get("biggan32").build(CIFAR, 32, g_width=36)  # attention needs C/8
 
 
-# that cresnet and biggan32 use the label: tests/test_models.py,
+# that cresnet and biggan32 use the label: tests/unit/training/test_models.py,
 # test_conditional_models_use_the_label
 
 
@@ -232,7 +233,7 @@ def test_cifar10_suite_is_mimicrys_protocol(reg):
     assert reg.variants.get("mimicry-cgan-pd").model == "cresnet"
     from pathlib import Path
 
-    docs = Path(__file__).parents[1] / "docs"
+    docs = Path(REPO) / "docs"
     assert "published FIDs 16.77 (SN-GAN) and 10.84 (cGAN-PD)" in (docs / "datasets.md").read_text()
     assert CIFAR10_PUBLISHED_FID == {"mimicry-sngan": 16.77, "mimicry-cgan-pd": 10.84}
     # test_parameter_counts_at_the_papers_widths

@@ -12,6 +12,7 @@ from ganbench.store import results
 from ganbench.api.errors import UsageError
 
 from conftest import run_cli
+from conftest import REPO
 
 
 def test_one_sided_welch_matches_scipy_with_the_margin_shifted():
@@ -394,7 +395,7 @@ def test_false_alarm_table_recomputes_from_the_committed_runs():
     import os
     import re
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = REPO
     spec = importlib.util.spec_from_file_location(
         "gate_false_alarms", os.path.join(root, "benchmarks", "gate_false_alarms.py"))
     study = importlib.util.module_from_spec(spec)

@@ -9,8 +9,9 @@ import torch
 
 from ganbench.evaluation import crosscheck
 from ganbench.evaluation import fidelity
+from conftest import REPO
 
-RESULTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "results"
+RESULTS = __import__("pathlib").Path(REPO) / "results"
 
 
 def _need(*mods):
@@ -144,7 +145,7 @@ def test_committed_ladders_respond_where_they_must():
            if not v["verdict"].startswith("worse, monotone")]
     assert not bad, bad
     # the README's claim: no fidelity/diversity metric gets worse when a generator memorises
-    # training images; only the memorisation metrics do (tests/test_memorisation.py)
+    # training images; only the memorisation metrics do (tests/unit/evaluation/test_memorisation.py)
     memo = {"copy_fraction", "data_copying_z"}
     assert not [v for v in vs if v["axis"] == "memorise" and v["verdict"].startswith("worse")
                 and v["metric"] not in memo]

@@ -1,7 +1,7 @@
 """The README's two set-up commands are exactly what CI runs; its first look at results is what
 the code prints for the committed runs; the variants table of docs/variants.md is the registry.
-(The numbers the docs quote from committed tables are recomputed in tests/test_claims.py; links,
-the strict site build and the commands' options are checked in tests/test_docs.py.)"""
+(The numbers the docs quote from committed tables are recomputed in tests/e2e/test_claims.py; links,
+the strict site build and the commands' options are checked in tests/e2e/test_docs.py.)"""
 
 import re
 from pathlib import Path
@@ -59,7 +59,7 @@ def test_constraints_pin_every_dependency():
 
 
 def test_docs_tools_are_in_the_dev_extra():
-    """.ci/run's fresh install (`-e ".[dev]"`) brings the site builder tests/test_docs.py uses."""
+    """.ci/run's fresh install (`-e ".[dev]"`) brings the site builder tests/e2e/test_docs.py uses."""
     text = Path(REPO, "pyproject.toml").read_text()
     extra = re.search(r"^dev = \[(.*?)\]$", text, re.S | re.M).group(1)
     dev = {re.split(r"[<>=!~ ]", d, maxsplit=1)[0].lower()
