@@ -22,7 +22,11 @@ def torch_version() -> str:
 def git_sha() -> str:
     """The commit of the ganbench source checkout, with '+dirty' when it has changes; '' when
     ganbench is not running from a git checkout."""
-    root = Path(__file__).resolve().parents[2]  # src/ganbench/store/envinfo.py -> the checkout
+    import ganbench
+
+    # src/ganbench/__init__.py -> the checkout: found from the package, not from this module,
+    # so that moving this module (as the subpackage layout did) cannot silently break it
+    root = Path(ganbench.__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return ""
     try:
