@@ -43,6 +43,7 @@ class Kept:
     generator: Any  # torch.nn.Module, CPU, eval mode
     dataset: Any  # a DatasetSpec-like object: .name, .spec, .modes
     extra: dict[str, Any] = field(default_factory=dict)
+    sampler: Any = None  # the run's latent sampler (--latent); None: z ~ N(0, I)
 
     @property
     def kind(self) -> str:
@@ -127,7 +128,20 @@ def open_run(run: str, results_dir: Optional[str], reg, step: Optional[int] = No
     name = record["dataset"]
     modes = reg.datasets.get(name).modes if name in reg.datasets else None
     ds = SimpleNamespace(name=name, spec=spec, modes=modes)
-    return Kept(path, meta, record, g, ds)
+    return Kept(path, meta, record, g, ds, sampler=run_sampler(meta, record, spec, reg))
+
+
+def run_sampler(meta: dict, record: dict, data_spec, reg):
+    """The latent sampler the run trained and evaluated with (its ``--latent``, recorded in the
+    run's config), so that pictures draw G's input as training did: InfoGAN's codes beside z,
+    not Gaussian noise in their place. None for plain z ~ N(0, I)."""
+    text = (meta.get("config") or {}).get("latent")
+    if not text:
+        return None
+    from ganbench.planning.terms import parse_latent
+
+    t = parse_latent(reg, text)
+    return t.spec.build(int(record["z_dim"]), data_spec, **dict(t.options))
 
 
 def _final_step(path: Path) -> Optional[int]:
@@ -171,7 +185,8 @@ def evaluation_samples(kept: Kept):
     job = SimpleNamespace(hparams=SimpleNamespace(z_dim=kept.z_dim))
     ctx = EvalContext(job=job, dataset=kept.dataset, data=None, generator=kept.generator,
                       conditional=kept.conditional, device=torch.device("cpu"), eval_spec=spec,
-                      step=int(kept.record["step"]), images_seen=0, wall_s=0.0)
+                      step=int(kept.record["step"]), images_seen=0, wall_s=0.0,
+                      sampler=kept.sampler)
     samples = ctx.samples(BATCH)
     return samples, ctx.labels(), ctx.cache["eval_z"]
 
@@ -213,7 +228,17 @@ def _seeded_z(kept: Kept, n: int, seed: int):
     import torch
 
     check_size(kept, n, "latents")
-    return torch.randn(n, kept.z_dim, generator=_generator(seed))
+    return draw(kept, n, _generator(seed))
+
+
+def draw(kept: Kept, n: int, g):
+    """``n`` inputs of the run's G from the torch generator ``g``: through the run's latent
+    sampler when it has one, else z ~ N(0, I)."""
+    import torch
+
+    if kept.sampler is not None:
+        return kept.sampler(n, g, "cpu").input
+    return torch.randn(n, kept.z_dim, generator=g)
 
 
 def picture(kept: Kept, samples, labels=None, n: Optional[int] = None, by_class: bool = True):
@@ -450,7 +475,7 @@ def arithmetic(kept: Kept, expr: str, exemplars: int = 3, pool: int = 2000, seed
     net = classifier(kept)
     terms = parse_expression(expr, kept.num_classes)
     g = _generator(seed)
-    z = torch.randn(pool, kept.z_dim, generator=g)
+    z = draw(kept, pool, g)
     x = decode(kept, z)
     prob = class_probabilities(net, x)
     conf, pred = prob.max(1)
