@@ -416,7 +416,8 @@ def format_html(board) -> str:
              "table.leaderboard tr.tied td{background:#f5fbf5}"
              "table.leaderboard tr.calib td{color:#777;font-style:italic}"
              "table.leaderboard tr.flag td.note{color:#b00}"
-             "p.leaderboard-note{font-size:90%;color:#444;max-width:1100px}</style>",
+             "p.leaderboard-note{font-size:90%;color:#444;max-width:1100px}"
+             "div.wide{overflow-x:auto;max-width:100%}</style>",
              "<div class='leaderboard-block'>"]
     for dataset in sorted(set(board["dataset"])):
         b = board[board["dataset"] == dataset]
@@ -429,7 +430,9 @@ def format_html(board) -> str:
         if m0:
             head += [f"{m0} {arrow(directions.get(m0))} [95% CI]", "× noise", "vs real"]
         head += [f"{m} {arrow(directions.get(m))}" for m in others] + ["notes"]
-        parts.append(f"<table class='leaderboard' data-dataset='{e_(dataset)}'><tr>"
+        # in a box that scrolls sideways when long metric names make it wider than the page
+        parts.append("<div class='wide'>"
+                     f"<table class='leaderboard' data-dataset='{e_(dataset)}'><tr>"
                      + "".join(f"<th class='{'name' if h in ('variant', 'notes') else ''}'>"
                                f"{e_(h)}</th>" for h in head) + "</tr>")
         for e in b.to_dict("records"):
@@ -444,7 +447,7 @@ def format_html(board) -> str:
                           f"{e_(c)}</td>" for i, c in enumerate(cells))
             parts.append(f"<tr class='{cls.strip()}' data-variant='{e_(str(e['variant']))}'>"
                          f"{tds}</tr>")
-        parts.append("</table>")
+        parts.append("</table></div>")
     parts.append(f"<p class='leaderboard-note'>{e_(footer(board))}</p></div>")
     return "\n".join(parts)
 

@@ -71,6 +71,7 @@ img.pic{width:320px;image-rendering:pixelated;border:1px solid #ddd}
 .strip img.pic{width:460px}
 img.fig{width:100%;max-width:1350px}
 .note{color:#555;font-size:.9em}
+.wide{overflow-x:auto;max-width:100%} .wide td{white-space:nowrap}
 """
 
 
@@ -610,7 +611,10 @@ def _final_table(summary) -> str:
                   if r["ci_low"] == r["ci_low"] else "")
             cells.append(_num(r["mean"]) + ci)
         rows.append(cells)
-    return _table(["variant", "status", "runs"] + metrics, rows, left=2)
+    # every metric of the run files: wider than the page with many metrics, so the table
+    # scrolls inside its own box instead of widening the page past the figures
+    return ("<div class='wide'>" + _table(["variant", "status", "runs"] + metrics, rows, left=2)
+            + "</div>")
 
 
 def _df_table(t, left: int = 3) -> str:

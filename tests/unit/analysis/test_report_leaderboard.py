@@ -13,7 +13,7 @@ RING = {"alpha": [50.0, 52.0, 54.0], "beta": [46.0, 48.0, 50.0], "gamma": [10.0,
         "calib-real": [98.0], "calib-noise": [0.5]}
 
 
-def _runs(out):
+def _runs(out, extra_metrics=0):
     for variant, values in RING.items():
         calib = variant.startswith("calib-")
         for seed, v in enumerate(values):
@@ -29,6 +29,8 @@ def _runs(out):
                           "higher_is_better": True},
                          {**at, "metric": "frechet_data", "value": fd,
                           "higher_is_better": False}]
+                rows += [{**at, "metric": f"extra_metric_{i:02d}", "value": 12345.678 + v,
+                          "higher_is_better": True} for i in range(extra_metrics)]
             results.write_run(out, meta, rows[2:] if calib else rows)
     return out
 
@@ -50,6 +52,20 @@ def test_report_opens_with_the_leaderboard(tmp_path):
     assert _board_rows(page) == [("best", "alpha"), ("tied", "beta"), ("", "gamma"),
                                  ("calib", "calib-real"), ("calib", "calib-noise")]
     assert "high_quality_pct ↑ [95% CI]" in page and "104×" in page
+
+
+def _browser(index, width):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = _chromium()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              f"--window-size={width},1200"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver.get(index.as_uri())
+    return driver
 
 
 def _chromium():
@@ -86,5 +102,31 @@ def test_leaderboard_as_the_browser_shows_it(tmp_path):
         best = table.find_element(By.CSS_SELECTOR, "tr.best td")
         assert best.value_of_css_property("font-weight") in ("700", "bold")
         assert table.location["y"] < driver.find_element(By.ID, "ds-ring8").location["y"]
+    finally:
+        driver.quit()
+
+
+@pytest.mark.skipif(_chromium() is None or shutil.which("chromedriver") is None,
+                    reason="needs Chromium and chromedriver (apt-get install chromium "
+                    "chromium-driver; .ci/run installs them)")
+def test_a_report_with_many_metrics_does_not_widen_the_page(tmp_path):
+    """The final-metrics table holds every metric of the run files; with 24 of them it is wider
+    than 1400 px, and it scrolls in its own box: the page itself stays 1400 px wide."""
+    pytest.importorskip("selenium", reason="needs selenium (pip install -e '.[dev]')")
+    from selenium.webdriver.common.by import By
+
+    from ganbench.analysis.report import make_report
+
+    index = make_report([_runs(tmp_path / "runs", extra_metrics=24)], tmp_path / "report",
+                        warn=lambda m: None)
+    driver = _browser(index, 1400)
+    try:
+        page_width = driver.execute_script("return document.documentElement.scrollWidth")
+        view = driver.execute_script("return document.documentElement.clientWidth")
+        box = driver.find_element(By.CSS_SELECTOR, "div.wide")
+        table = box.find_element(By.TAG_NAME, "table")
+        assert table.size["width"] > view  # the table is wider than the page ...
+        assert page_width <= view  # ... and the page does not scroll sideways
+        assert box.value_of_css_property("overflow-x") == "auto"
     finally:
         driver.quit()
