@@ -591,7 +591,7 @@ def _table(columns: list[str], rows: list[list[Any]], left: int = 1,
 def _final_table(summary) -> str:
     if summary.empty:
         return "<p class='note'>(no final values)</p>"
-    from ganbench.store.results import MACHINE_METRICS
+    from ganbench.store.results import MACHINE_METRICS, clip_interval
 
     metrics = [m for m in QUALITY if m in set(summary["metric"])] + sorted(
         set(summary["metric"]) - set(QUALITY) - set(STABILITY) - MACHINE_METRICS)
@@ -607,8 +607,9 @@ def _final_table(summary) -> str:
                 cells.append("")
                 continue
             r = r.iloc[0]
-            ci = (f" [{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
-                  if r["ci_low"] == r["ci_low"] else "")
+            # clipped to the metric's range, as the leaderboard's: no FID interval below 0
+            low, high = clip_interval(m, r.get("unit"), r["ci_low"], r["ci_high"])
+            ci = f" [{_num(low)}, {_num(high)}]" if low == low else ""
             cells.append(_num(r["mean"]) + ci)
         rows.append(cells)
     # every metric of the run files: wider than the page with many metrics, so the table

@@ -130,3 +130,28 @@ def test_a_report_with_many_metrics_does_not_widen_the_page(tmp_path):
         assert box.value_of_css_property("overflow-x") == "auto"
     finally:
         driver.quit()
+
+
+def test_final_metrics_intervals_stay_in_the_metrics_range(tmp_path):
+    """frechet_data of 0.1, 0.1 and 30 over three seeds: mean 10.07, t-interval
+    10.07 ± 4.303 · 17.26 / √3, whose lower end (-32.8) a distance cannot take; the report's
+    final-metrics table shows it clipped at 0, as the leaderboard does."""
+    import math
+    import re
+
+    from ganbench.analysis.report import make_report
+
+    out = tmp_path / "runs"
+    for seed, v in enumerate([0.1, 0.1, 30.0]):
+        meta = {"run_id": f"a__ring8__s{seed}", "variant": "a", "dataset": "ring8",
+                "seed": seed, "suite": "quick", "status": "completed",
+                "config": {"variant": "a", "dataset": "ring8", "seed": seed}}
+        results.write_run(out, meta, [{"step": 100, "images_seen": 6400, "wall_s": 5.0,
+                                       "eval_spec": "e1", "metric": "frechet_data",
+                                       "value": v, "higher_is_better": False}])
+    sd = math.sqrt(sum((v - 10.0667) ** 2 for v in [0.1, 0.1, 30.0]) / 2)
+    assert 10.0667 - 4.303 * sd / math.sqrt(3) < -30  # the unclipped interval leaves the range
+    page = make_report([out], tmp_path / "report", warn=lambda m: None).read_text()
+    final = page[page.index("Final metrics"):]
+    cell = re.search(r"10\.1 \[([^,\]]+), ([^\]]+)\]", final)
+    assert cell is not None and float(cell.group(1)) == 0.0 and float(cell.group(2)) > 50
