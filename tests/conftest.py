@@ -18,7 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # default run (pyproject.toml: addopts -m "not cluster"): they are what takes longest (about
 # 70 of the suite's seconds on 2 cores, most of it daemons starting, jobs queueing and polling),
 # and the Slurm ones need root and Debian packages. CI runs them as a second command
-# (.ci/run: python -m pytest -m cluster); so can you, after the README's test command (a
+# (.ci/run: python -m pytest -m "cluster or extended"); so can you, after the README's test command (a
 # cluster test named on the command line needs -m cluster too, or it is deselected).
 CLUSTER_FIXTURES = frozenset({"ray_cluster", "slurm_env"})
 
