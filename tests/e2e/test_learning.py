@@ -68,6 +68,7 @@ def test_quick_ring8_separates_the_saturating_loss(reg):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # long (tens of seconds): .ci/run runs it, the README's command does not
 @pytest.mark.parametrize("variant, quick_recipe, own_recipe, min_hq", [
     ("wgan-gp", (1, 4e-3, ("gp:1:center=1",), ()), (5, 1e-4, ("gp:10:center=1",), ()), 40),
     ("wgan", (1, 1e-2, (), ("clip:c=2",)), (5, 5e-5, (), ("clip:c=0.01",)), 25),

@@ -165,6 +165,7 @@ def test_family_wise_alpha_over_many_metrics(tmp_path):
     assert res.passed and all(r.p_holm >= 0.05 for r in res.rows)
 
 
+@pytest.mark.extended  # long (tens of seconds): .ci/run runs it, the README's command does not
 def test_gate_fails_a_worsened_variant_and_passes_the_unchanged_one(tmp_path):
     """Real training (9 short ring8 runs, about 30 s on 2 idle cores): baseline seeds 0-2; the
     candidate is seeds 3-5 (disjoint: identical seeds would give identical numbers on the

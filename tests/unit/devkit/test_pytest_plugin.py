@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ganbench.devkit import pytest_plugin
 
 SPEED_TESTS = '''
@@ -97,6 +99,7 @@ def _scale(path, factor, nan=False):
     return json.dumps(data)  # NaN written as NaN, as json.dumps does
 
 
+@pytest.mark.extended  # long (tens of seconds): .ci/run runs it, the README's command does not
 def test_readme_speed_gate_recipe_on_a_new_machine_and_with_bad_baselines(tmp_path):
     """The README's exact CI command in a fresh repository: the first run saves a baseline and
     passes (was: exit 4, pytest.UsageError); a corrupt or NaN-median saved run is named and
