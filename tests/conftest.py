@@ -217,3 +217,27 @@ def install_plugin(site, module: str, source: str, dist: str, version: str, entr
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[ganbench]\n{entry_point} = {module}\n")
     return site
+
+
+class Crash(Exception):
+    """What CrashAfterSave raises: the run dies right after a checkpoint."""
+
+
+def _checkpointer():
+    from ganbench.training.checkpoint import Checkpointer
+
+    return Checkpointer
+
+
+class CrashAfterSave(_checkpointer()):
+    """Saves like the real thing, then dies at step ``at`` (as a SIGKILL right after would):
+    the resume tests (test_checkpoint, test_plugin_surface) continue from what it saved."""
+
+    def __init__(self, *a, at: int, **kw):
+        super().__init__(*a, **kw)
+        self.at = at
+
+    def save(self, *a, **kw):
+        super().save(*a, **kw)
+        if self.steps == self.at:
+            raise Crash

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import install_plugin
+from conftest import Crash, CrashAfterSave, install_plugin
 from ganbench.api.specs import DataSpec, StateInit
 from ganbench.planning.budget import Budget
 from ganbench.planning.plan import Overrides, plan
@@ -22,19 +22,6 @@ from conftest import REPO
 PLUGIN = Path(REPO) / "tests" / "plugins" / "ganbench_lit.py"
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashAfterSave(Checkpointer):
-    def __init__(self, *a, at: int, **kw):
-        super().__init__(*a, **kw)
-        self.at = at
-
-    def save(self, *a, **kw):
-        super().save(*a, **kw)
-        if self.steps == self.at:
-            raise Crash
 
 
 def _job(reg, variant="non-saturating", dataset="ring8", steps=40, evals=4, **over):

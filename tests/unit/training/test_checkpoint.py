@@ -10,23 +10,9 @@ from ganbench.training.checkpoint import Checkpointer, nonfinite_state
 from ganbench.planning.plan import plan
 from ganbench.training.runner import train
 from ganbench.store.results import MACHINE_METRICS
+from conftest import Crash, CrashAfterSave
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashAfterSave(Checkpointer):
-    """Saves like the real thing, then dies at ``step`` (as a SIGKILL right after would)."""
-
-    def __init__(self, *a, at: int, **kw):
-        super().__init__(*a, **kw)
-        self.at = at
-
-    def save(self, *a, **kw):
-        super().save(*a, **kw)
-        if self.steps == self.at:
-            raise Crash
 
 
 @pytest.fixture
